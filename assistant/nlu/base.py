@@ -1,0 +1,91 @@
+"""The language-understanding stage: text in, catalog commands out.
+
+Every engine subclasses ``Parser`` and is registered by name in ``ENGINES``;
+engines are imported lazily so a missing optional package gives an install
+hint rather than a deep ImportError.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from assistant.catalog import SlotValue, problems
+from assistant.errors import ConfigError, InputError
+
+MAX_TEXT_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Command:
+    """One catalog command: an intent, its normalised slots, a confidence in [0, 1]."""
+
+    intent: str
+    slots: Mapping[str, SlotValue] = field(default_factory=dict)
+    confidence: float = 1.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"intent": self.intent, "slots": dict(self.slots), "confidence": round(self.confidence, 3)}
+
+
+@dataclass(frozen=True)
+class Parse:
+    """What a parser made of one utterance: its commands in spoken order."""
+
+    text: str
+    commands: tuple[Command, ...] = ()
+    engine: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "commands": [c.to_json() for c in self.commands]}
+
+
+class Parser(ABC):
+    """A language-understanding engine."""
+
+    name: str = ""
+
+    @abstractmethod
+    def parse(self, text: str) -> Parse:
+        """Commands in ``text``, each valid in the catalog; ``()`` when there are none."""
+
+
+def check_text(text: str) -> str:
+    """The text a parser should read, or InputError for text it must refuse."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise InputError(
+            f"the request is {len(text)} characters long; say it in under {MAX_TEXT_CHARS} characters"
+        )
+    return " ".join(text.split())
+
+
+def keep_valid(commands: list[Command]) -> tuple[Command, ...]:
+    """Drop anything outside the catalog: engines may guess, the vehicle must not see it."""
+    return tuple(c for c in commands if not problems(c.intent, c.slots))
+
+
+# name -> "module:Class"; imported on first use
+ENGINES: dict[str, str] = {
+    "templates": "assistant.nlu.templates:TemplateParser",
+    "slm": "assistant.nlu.slm:SlmParser",
+}
+
+
+def load_parser(name: str, **options: Any) -> Parser:
+    """Build the engine registered as ``name``."""
+    target = ENGINES.get(name)
+    if target is None:
+        raise ConfigError(f"unknown NLU engine {name!r}; choose one of: {', '.join(sorted(ENGINES))}")
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(
+            f"NLU engine {name!r} needs a package that is not installed ({err.name}); "
+            "run: pip install -e ."
+        ) from err
+    cls = getattr(module, class_name)
+    parser: Parser = cls(**options)
+    return parser
