@@ -1,0 +1,189 @@
+"""Settings, read in this order (later wins): defaults < config file < environment < CLI flags.
+
+- Config file: ``--config PATH``, else ``$CAR_ASSISTANT_CONFIG``, else
+  ``~/.config/car-assistant/config.yaml`` if it exists. YAML with one mapping
+  per section, e.g. ``can: {interface: socketcan, channel: vcan0}``.
+- Environment: ``CAR_ASSISTANT_<SECTION>_<KEY>``, e.g.
+  ``CAR_ASSISTANT_CAN_INTERFACE=socketcan``, ``CAR_ASSISTANT_NLU_ENGINE=templates``.
+- CLI flags: the few that subcommands offer (``--nlu``, ``--can-interface``...).
+
+Unknown keys and out-of-range values are rejected with the key's name.
+Nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from assistant.errors import ConfigError
+
+ENV_PREFIX = "CAR_ASSISTANT_"
+USER_CONFIG = Path.home() / ".config" / "car-assistant" / "config.yaml"
+
+
+def _range(lo: float | None = None, hi: float | None = None, choices: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"lo": lo, "hi": hi, "choices": choices}
+
+
+@dataclass(frozen=True)
+class NluSettings:
+    engine: str = field(default="slm", metadata=_range(choices=("slm", "templates")))
+    """Language engine: the on-device model (slm) or the hassil template matcher."""
+
+
+@dataclass(frozen=True)
+class CanSettings:
+    interface: str = field(default="virtual", metadata=_range(choices=("virtual", "socketcan")))
+    """python-can interface. virtual: one process; socketcan: can0/vcan0 on a Pi."""
+    channel: str = "vehicle0"
+    """Bus channel: any name on virtual, an interface name (can0, vcan0) on socketcan."""
+    simulate: bool = True
+    """Run the simulated body controller in this process (always on for a virtual bus)."""
+    dbc: str = ""
+    """DBC file; empty: the reference car's, shipped in firmware_bridge/dbc."""
+    mapping: str = ""
+    """Vehicle-signal -> DBC mapping; empty: the reference car's."""
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    window_travel_s: float = field(default=3.0, metadata=_range(0.05, 60))
+    """Seconds a window takes from closed to fully open."""
+    scenario: str = "parked"
+    """Drive scenario of the simulated car: a name in firmware_bridge/scenarios or a YAML path."""
+
+
+@dataclass(frozen=True)
+class VehicleSettings:
+    walking_speed_kmh: float = field(default=6.0, metadata=_range(0, 30))
+    """Above this (km/h) the trunk does not open and the mirrors do not fold."""
+    unlock_max_speed_kmh: float = field(default=10.0, metadata=_range(0, 200))
+    """Above this (km/h) the doors do not unlock."""
+
+
+@dataclass(frozen=True)
+class GpioSettings:
+    pin_factory: str = field(default="mock", metadata=_range(choices=("mock", "native", "lgpio", "rpigpio")))
+    """gpiozero pin factory; mock when no pins exist (a PC, CI)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    nlu: NluSettings = NluSettings()
+    can: CanSettings = CanSettings()
+    sim: SimSettings = SimSettings()
+    vehicle: VehicleSettings = VehicleSettings()
+    gpio: GpioSettings = GpioSettings()
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(key: str, raw: Any, f: dataclasses.Field[Any]) -> Any:
+    kind = type(f.default)
+    try:
+        if kind is bool:
+            if isinstance(raw, str):
+                if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                    raise ValueError(raw)
+                value: Any = raw.lower() in ("1", "true", "yes", "on")
+            elif isinstance(raw, bool):
+                value = raw
+            else:
+                raise ValueError(raw)
+        elif kind is float:
+            value = float(raw)
+        elif kind is str:
+            if not isinstance(raw, (str, int, float)):
+                raise ValueError(raw)
+            value = str(raw)
+        else:
+            value = kind(raw)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{key}: {raw!r} is not a {kind.__name__}") from err
+    meta = f.metadata
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError(f"{key}: {value!r} is not one of {', '.join(meta['choices'])}")
+    if meta.get("lo") is not None and value < meta["lo"]:
+        raise ConfigError(f"{key}: {value} is below the minimum {meta['lo']}")
+    if meta.get("hi") is not None and value > meta["hi"]:
+        raise ConfigError(f"{key}: {value} is above the maximum {meta['hi']}")
+    return value
+
+
+def _merge(settings: Settings, layer: Mapping[str, Mapping[str, Any]], source: str) -> Settings:
+    sections = {f.name: f for f in dataclasses.fields(Settings)}
+    changes: dict[str, Any] = {}
+    for section, values in layer.items():
+        if section not in sections:
+            raise ConfigError(f"{source}: unknown section {section!r}; known: {', '.join(sections)}")
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{source}: section {section!r} must be a mapping")
+        current = getattr(settings, section)
+        fields = {f.name: f for f in dataclasses.fields(current)}
+        updates = {}
+        for key, raw in values.items():
+            if key not in fields:
+                raise ConfigError(f"{source}: unknown key {section}.{key}; known: {', '.join(fields)}")
+            updates[key] = _coerce(f"{source}: {section}.{key}", raw, fields[key])
+        changes[section] = dataclasses.replace(current, **updates)
+    return dataclasses.replace(settings, **changes)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ConfigError(f"config file {path} does not exist; check --config or $CAR_ASSISTANT_CONFIG") from err
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        line = mark.line + 1 if mark is not None else "?"
+        raise ConfigError(f"{path}:{line}: {err.problem}; fix the YAML there") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected sections such as 'can:' and 'nlu:' at the top level")
+    return data
+
+
+def _env_layer(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    sections = [f.name for f in dataclasses.fields(Settings)]
+    layer: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        section = next((s for s in sections if rest.startswith(s + "_")), None)
+        if section is None:
+            raise ConfigError(f"environment: unknown setting {name}")
+        layer.setdefault(section, {})[rest[len(section) + 1:]] = value
+    return layer
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> tuple[Settings, str | None]:
+    """Effective settings and the config file they came from (None: none used)."""
+    environ = os.environ if environ is None else environ
+    settings = Settings()
+    path: Path | None = None
+    if config_file:
+        path = Path(config_file)
+    elif environ.get(ENV_PREFIX + "CONFIG"):
+        path = Path(environ[ENV_PREFIX + "CONFIG"])
+    elif USER_CONFIG.exists():
+        path = USER_CONFIG
+    if path is not None:
+        settings = _merge(settings, _read_file(path), str(path))
+    settings = _merge(settings, _env_layer(environ), "environment")
+    if overrides:
+        settings = _merge(settings, {k: v for k, v in overrides.items() if v}, "command line")
+    return settings, None if path is None else str(path)

@@ -1,0 +1,69 @@
+"""Guards: small named predicates over live vehicle signals.
+
+A guard that fails refuses a request before any frame leaves, and its
+``refusal`` is what the driver hears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from assistant.vehicle.signals import Value
+
+SPEED = "Vehicle.Speed"
+GEAR = "Vehicle.Powertrain.Transmission.SelectedGear"
+
+
+@dataclass(frozen=True)
+class GuardLimits:
+    """Speed limits the guards apply."""
+
+    walking_speed_kmh: float = 6.0
+    """Above this (km/h) the trunk does not open and the mirrors do not fold."""
+    unlock_max_speed_kmh: float = 10.0
+    """Above this (km/h) the doors do not unlock."""
+
+
+@dataclass(frozen=True)
+class Guard:
+    name: str
+    refusal: str
+    allows: Callable[[Mapping[str, Value], GuardLimits], bool]
+    applies_to: Callable[[Value], bool] = lambda target: True
+    """Which targets the guard checks (for example only unlocking, not locking)."""
+
+
+def _speed(state: Mapping[str, Value]) -> float:
+    v = state.get(SPEED)
+    # No speed frame yet: assume moving, so a guarded request fails safe.
+    return float(v) if isinstance(v, (int, float)) else float("inf")
+
+
+def at_walking_speed(state: Mapping[str, Value], limits: GuardLimits) -> bool:
+    return _speed(state) <= limits.walking_speed_kmh
+
+
+def below_unlock_speed(state: Mapping[str, Value], limits: GuardLimits) -> bool:
+    return _speed(state) <= limits.unlock_max_speed_kmh
+
+
+def is_driving(state: Mapping[str, Value], limits: GuardLimits) -> bool:
+    return _speed(state) > limits.walking_speed_kmh
+
+
+TRUNK_WHILE_DRIVING = Guard(
+    "trunk_at_walking_speed",
+    "I can't open the trunk while driving.",
+    at_walking_speed,
+    applies_to=lambda target: target == 1,
+)
+MIRRORS_WHILE_DRIVING = Guard(
+    "mirrors_at_walking_speed", "I can't fold or unfold the mirrors while driving.", at_walking_speed
+)
+UNLOCK_WHILE_MOVING = Guard(
+    "unlock_below_speed",
+    "I can't unlock the doors while the car is moving.",
+    below_unlock_speed,
+    applies_to=lambda target: target == 0,
+)

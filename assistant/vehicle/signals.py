@@ -1,0 +1,77 @@
+"""The vehicle model's signals: VSS-style names with kind, unit and range (signals.yaml)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Union
+
+import yaml
+
+from assistant.errors import ConfigError
+
+Value = Union[int, float, str]
+
+SIGNALS_FILE = Path(__file__).with_name("signals.yaml")
+_KINDS = {"bool", "int", "number", "enum"}
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    name: str
+    kind: str
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    values: tuple[str, ...] = ()
+    writable: bool = False
+    doc: str = ""
+
+    def clamp(self, value: float) -> float:
+        """``value`` within range and on the step grid."""
+        lo = -math.inf if self.minimum is None else self.minimum
+        hi = math.inf if self.maximum is None else self.maximum
+        v = min(max(value, lo), hi)
+        if self.step:
+            v = round(v / self.step) * self.step
+        if self.kind in ("int", "bool"):
+            return int(round(v))
+        return v
+
+    def in_range(self, value: float) -> bool:
+        return (self.minimum is None or value >= self.minimum) and (
+            self.maximum is None or value <= self.maximum
+        )
+
+
+@cache
+def load_signals(path: Path = SIGNALS_FILE) -> dict[str, SignalSpec]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        line = mark.line + 1 if mark is not None else "?"
+        raise ConfigError(f"{path}:{line}: {err.problem}; fix the YAML there") from err
+    out = {}
+    for name, entry in (raw or {}).items():
+        kind = entry.get("kind")
+        if kind not in _KINDS:
+            raise ConfigError(f"{path}: signal {name} has kind {kind!r}; use one of {sorted(_KINDS)}")
+        lo, hi = entry.get("min"), entry.get("max")
+        if kind == "bool":
+            lo, hi = 0, 1
+        out[name] = SignalSpec(
+            name=name,
+            kind=kind,
+            unit=entry.get("unit", ""),
+            minimum=lo,
+            maximum=hi,
+            step=entry.get("step"),
+            values=tuple(entry.get("values", ())),
+            writable=bool(entry.get("writable", False)),
+            doc=entry.get("doc", ""),
+        )
+    return out

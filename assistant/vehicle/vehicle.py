@@ -1,0 +1,421 @@
+"""The vehicle: catalog commands -> guarded, clamped signal targets -> the bridge -> confirmed state.
+
+Three checks stand before any frame leaves: the state machine's guards here,
+then the bridge's write allowlist and ``encode(strict=True)``. The state the
+assistant reports always comes from the car's status frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+from assistant.nlu.base import Command
+from assistant.vehicle.functions import (
+    BY_SIGNAL,
+    DOOR_GROUP_LABEL,
+    FUNCTIONS,
+    SIDE_LABEL,
+    SIDES,
+    WINDOW_GROUP_LABEL,
+    WINDOW_GROUPS,
+)
+from assistant.vehicle.guards import GuardLimits, is_driving
+from assistant.vehicle.machines import FunctionMachine
+from assistant.vehicle.replies import Replies, load_replies
+from assistant.vehicle.signals import SignalSpec, Value, load_signals
+
+
+class Actuation(Protocol):
+    """What the bridge reports for one actuation (firmware_bridge.Actuation)."""
+
+    confirmed: Mapping[str, Value]
+    timed_out: Sequence[str]
+    frames: Sequence[Any]
+
+
+class VehicleBridge(Protocol):
+    """The part of firmware_bridge.CanBridge the vehicle uses."""
+
+    def state(self) -> dict[str, Value]: ...
+
+    def actuate(self, targets: Mapping[str, Value], timeout_s: float | None = None) -> Actuation: ...
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one command asks of the car, before the guards."""
+
+    targets: dict[str, Value] = field(default_factory=dict)  # function name -> target
+    fields: dict[str, Any] = field(default_factory=dict)  # for the reply template
+    notes: tuple[str, ...] = ()  # spoken after the reply (clamping)
+    refusal: str | None = None
+    answer: str | None = None  # a reply that needs no actuation (queries)
+    confirm: str | None = None  # a prompt: the driver must say yes first
+
+
+@dataclass(frozen=True)
+class Action:
+    """What the vehicle did with one command."""
+
+    intent: str
+    status: str  # done | refused | timeout | failed | answered | confirm
+    reply: str
+    targets: dict[str, Value] = field(default_factory=dict)  # signal -> target
+    confirmed: dict[str, Value] = field(default_factory=dict)  # signal -> value the car reported
+    timed_out: tuple[str, ...] = ()
+    previous: dict[str, Value] = field(default_factory=dict)  # signal -> value before, for undo
+    frames: tuple[Any, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "intent": self.intent,
+            "status": self.status,
+            "targets": self.targets,
+            "confirmed": self.confirmed,
+            "timed_out": list(self.timed_out),
+            "reply": self.reply,
+        }
+
+
+TEMP_STEP_C = 1.0
+FAN_ON_LEVEL = 3
+SEAT_ON_LEVEL = 2
+VOLUME_STEP = 3
+FM_MHZ = (87.5, 108.0)
+AM_KHZ = (530, 1710)
+SEAT_LEVEL_TEXT = {0: "off", 1: "low", 2: "medium", 3: "high"}
+WIPER_TEXT = {"off": "off", "intermittent": "on intermittent", "low": "on low", "high": "on high",
+              "auto": "on automatic"}
+LIGHT_TEXT = {"headlights": "headlights", "high_beams": "high beams", "fog_lights": "fog lights",
+              "interior": "interior light", "hazards": "hazard lights"}
+ACTION_TEXT = {"play": "playing", "pause": "paused", "next": "next track", "previous": "previous track"}
+SOURCE_TEXT = {"radio": "the radio", "bluetooth": "Bluetooth audio", "usb": "USB"}
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def _on_off(flag: Value) -> str:
+    return "on" if flag else "off"
+
+
+class Vehicle:
+    """Plans commands against live state, guards them, actuates through the bridge."""
+
+    def __init__(
+        self,
+        bridge: VehicleBridge,
+        limits: GuardLimits = GuardLimits(),
+        replies: Replies | None = None,
+    ) -> None:
+        self.bridge = bridge
+        self.limits = limits
+        self.replies = replies or load_replies()
+        self.signals: dict[str, SignalSpec] = load_signals()
+        self.machines = {name: FunctionMachine(fn) for name, fn in FUNCTIONS.items()}
+        self._planners: dict[str, Callable[[Mapping[str, Any], dict[str, Value]], Request]] = {
+            "window.open": self._window_open,
+            "window.close": self._window_close,
+            "sunroof.open": self._sunroof_open,
+            "sunroof.close": lambda s, st: Request({"sunroof": 0}),
+            "climate.set_temperature": self._set_temperature,
+            "climate.adjust_temperature": self._adjust_temperature,
+            "climate.set_fan": self._set_fan,
+            "climate.ac": lambda s, st: Request({"ac": int(s["state"] == "on")}, {"state": s["state"]}),
+            "climate.defrost": self._defrost,
+            "climate.recirculation": lambda s, st: Request(
+                {"recirculation": int(s["state"] == "on")}, {"state": s["state"]}
+            ),
+            "seat.heat": self._seat_heat,
+            "lights.set": self._lights,
+            "doors.lock": lambda s, st: self._doors(s, 1),
+            "doors.unlock": lambda s, st: self._doors(s, 0),
+            "trunk.open": lambda s, st: Request({"trunk": 1}),
+            "trunk.close": lambda s, st: Request({"trunk": 0}),
+            "wipers.set": lambda s, st: Request({"wipers": s["mode"]}, {"mode_text": WIPER_TEXT[s["mode"]]}),
+            "mirrors.fold": lambda s, st: Request({"mirror.driver": 1, "mirror.passenger": 1}),
+            "mirrors.unfold": lambda s, st: Request({"mirror.driver": 0, "mirror.passenger": 0}),
+            "media.volume": self._volume,
+            "media.mute": lambda s, st: Request({"mute": 1}),
+            "media.unmute": lambda s, st: Request({"mute": 0}),
+            "media.control": self._media_control,
+            "media.source": lambda s, st: Request(
+                {"source": s["source"]}, {"source_text": SOURCE_TEXT[s["source"]]}
+            ),
+            "radio.tune": self._radio_tune,
+            "vehicle.query": lambda s, st: Request(answer=self.answer(s["subject"], st)),
+        }
+
+    # -- public -------------------------------------------------------------
+
+    def state(self) -> dict[str, Value]:
+        return self.bridge.state()
+
+    def handles(self, intent: str) -> bool:
+        return intent in self._planners
+
+    def plan(self, command: Command, state: Mapping[str, Value] | None = None) -> Request:
+        st = dict(self.state() if state is None else state)
+        return self._planners[command.intent](command.slots, st)
+
+    def execute(self, command: Command, *, confirmed: bool = False) -> Action:
+        """Carry out one command; never raises for a car that refuses or stays silent."""
+        state = self.state()
+        request = self._planners[command.intent](command.slots, state)
+        if request.refusal:
+            return Action(command.intent, "refused", request.refusal)
+        if request.answer is not None:
+            return Action(command.intent, "answered", request.answer)
+        if request.confirm and not confirmed:
+            return Action(command.intent, "confirm", request.confirm)
+        return self.apply(command.intent, request, state)
+
+    def apply(self, intent: str, request: Request, state: Mapping[str, Value] | None = None) -> Action:
+        """Guard, actuate and confirm ``request``'s targets."""
+        from firmware_bridge.errors import BridgeError, SendError
+
+        state = dict(self.state() if state is None else state)
+        for name, target in request.targets.items():
+            refusal = self.machines[name].refusal(state, target, self.limits)
+            if refusal:
+                return Action(intent, "refused", refusal)
+        signal_targets = {FUNCTIONS[name].signal: target for name, target in request.targets.items()}
+        previous = {sig: state[sig] for sig in signal_targets if sig in state}
+        for name, target in request.targets.items():
+            self.machines[name].request(state=state, target=target, limits=self.limits)
+        try:
+            result = self.bridge.actuate(signal_targets)
+        except SendError:
+            self._fail(request.targets)
+            return Action(intent, "failed", self.replies.say("failure.send"), signal_targets, previous=previous)
+        except BridgeError:
+            self._fail(request.targets)
+            return Action(intent, "failed", self.replies.say("failure.rejected"), signal_targets)
+        timed_out = tuple(result.timed_out)
+        for name in request.targets:
+            sig = FUNCTIONS[name].signal
+            if sig in result.confirmed:
+                self.machines[name].arrive(value=result.confirmed[sig])
+            else:
+                self.machines[name].fail()
+        frames = tuple(result.frames)
+        confirmed = dict(result.confirmed)
+        if timed_out:
+            labels = sorted({BY_SIGNAL[sig].label for sig in timed_out})
+            reply = self.replies.say("failure.timeout", label=" and ".join(labels))
+            return Action(intent, "timeout", reply, signal_targets, confirmed, timed_out,
+                          {k: v for k, v in previous.items() if k in confirmed}, frames)
+        key = f"done.{intent}"
+        done = self.replies.say(key, **request.fields) if self.replies.has(key) else ""
+        reply = " ".join(x for x in (done, *request.notes) if x)
+        return Action(intent, "done", reply, signal_targets, confirmed, (), previous, frames)
+
+    def sync(self) -> None:
+        """Settle every idle machine on the car's reported values (at start, after outside changes)."""
+        state = self.state()
+        for name, machine in self.machines.items():
+            sig = FUNCTIONS[name].signal
+            if sig in state and not machine.busy:
+                machine.arrive(value=state[sig])
+
+    def describe(self) -> dict[str, str]:
+        """Function name -> its machine state, for displays."""
+        return {name: m.state.value for name, m in self.machines.items()}
+
+    # -- helpers ------------------------------------------------------------
+
+    def _fail(self, targets: Mapping[str, Value]) -> None:
+        for name in targets:
+            self.machines[name].fail()
+
+    def _clamp(self, function: str, value: float) -> tuple[float, tuple[str, ...]]:
+        spec = self.signals[FUNCTIONS[function].signal]
+        clamped = spec.clamp(value)
+        note: tuple[str, ...] = ()
+        unit = {"celsius": "degrees", "percent": "percent"}.get(spec.unit, "")
+        if spec.maximum is not None and value > spec.maximum:
+            note = (self.replies.say("clamped.above", limit=_fmt(spec.maximum), unit=unit).replace("  ", " "),)
+        elif spec.minimum is not None and value < spec.minimum:
+            note = (self.replies.say("clamped.below", limit=_fmt(spec.minimum), unit=unit).replace("  ", " "),)
+        return clamped, note
+
+    @staticmethod
+    def _percent(slots: Mapping[str, Any]) -> str:
+        amount = slots.get("amount")
+        return "" if amount in (None, 100) else f" {amount} percent"
+
+    # -- planners -----------------------------------------------------------
+
+    def _window_open(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
+        group = slots.get("window", "driver")
+        amount = int(slots.get("amount", 100))
+        to = "" if amount == 100 else f" {amount} percent"
+        return Request(
+            {f"window.{side}": amount for side in WINDOW_GROUPS[group]},
+            {"what": WINDOW_GROUP_LABEL[group], "to_percent": to},
+        )
+
+    def _window_close(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
+        group = slots.get("window", "driver")
+        return Request({f"window.{side}": 0 for side in WINDOW_GROUPS[group]}, {"what": WINDOW_GROUP_LABEL[group]})
+
+    def _sunroof_open(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
+        amount = int(slots.get("amount", 100))
+        return Request({"sunroof": amount}, {"to_percent": "" if amount == 100 else f" {amount} percent"})
+
+    @staticmethod
+    def _zones(slots: Mapping[str, Any]) -> tuple[list[str], str]:
+        zone = slots.get("zone", "all")
+        if zone == "all":
+            return ["driver", "passenger"], ""
+        return [zone], f"{zone} side "
+
+    def _set_temperature(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
+        value = float(slots["value"])
+        unit = slots.get("unit")
+        # Nobody asks for 50 °C in a cabin: a bare 50+ is Fahrenheit.
+        if unit == "fahrenheit" or (unit is None and value >= 50):
+            value = (value - 32) * 5 / 9
+        zones, zone_text = self._zones(slots)
+        target, notes = self._clamp("temp.driver", value)
+        return Request(
+            {f"temp.{z}": target for z in zones}, {"zone_text": zone_text, "temperature": _fmt(target)}, notes
+        )
+
+    def _adjust_temperature(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
+        step = float(slots.get("amount", TEMP_STEP_C)) * (1 if slots["direction"] == "up" else -1)
+        zones, zone_text = self._zones(slots)
+        targets: dict[str, Value] = {}
+        notes: tuple[str, ...] = ()
+        for z in zones:
+            current = float(state.get(FUNCTIONS[f"temp.{z}"].signal, 21.0))
+            targets[f"temp.{z}"], notes = self._clamp(f"temp.{z}", current + step)
+        shown = targets[f"temp.{zones[0]}"]
+        return Request(targets, {"zone_text": zone_text, "temperature": _fmt(float(shown))}, notes)
+
+    def _set_fan(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
+        current = int(state.get(FUNCTIONS["fan"].signal, 0))
+        if "level" in slots:
+            wanted = float(slots["level"])
+        elif "direction" in slots:
+            wanted = current + (1 if slots["direction"] == "up" else -1)
+        else:
+            wanted = FAN_ON_LEVEL if current == 0 else current
+        level, notes = self._clamp("fan", wanted)
+        return Request({"fan": level}, {"fan_text": "off" if level == 0 else f"level {level}"}, notes)
+
+    def _defrost(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
+        target = slots.get("target", "front")
+        return Request(
+            {f"defrost.{target}": int(slots["state"] == "on")}, {"target_text": target, "state": slots["state"]}
+        )
+
+    def _seat_heat(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
+        seat = slots.get("seat", "driver")
+        fn = f"seat_heat.{seat}"
+        current = int(state.get(FUNCTIONS[fn].signal, 0))
+        wanted = float(slots["level"]) if "level" in slots else (SEAT_ON_LEVEL if current == 0 else current)
+        level, notes = self._clamp(fn, wanted)
+        return Request(
+            {fn: level}, {"seat_text": SIDE_LABEL[seat], "level_text": SEAT_LEVEL_TEXT[int(level)]}, notes
+        )
+
+    def _lights(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
+        light, on = slots["light"], slots["state"] == "on"
+        confirm = None
+        if light == "headlights" and not on and is_driving(state, self.limits):
+            confirm = self.replies.say("dialogue.confirm_headlights_off")
+        return Request(
+            {f"light.{light}": int(on)},
+            {"light_text": LIGHT_TEXT[light], "state": slots["state"]},
+            confirm=confirm,
+        )
+
+    def _doors(self, slots: Mapping[str, Any], locked: int) -> Request:
+        door = slots.get("door", "all")
+        sides = SIDES if door == "all" else (door,)
+        return Request({f"lock.{side}": locked for side in sides}, {"door_text": DOOR_GROUP_LABEL[door]})
+
+    def _volume(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
+        current = int(state.get(FUNCTIONS["volume"].signal, 0))
+        if "level" in slots:
+            wanted = float(slots["level"])
+        elif "direction" in slots:
+            wanted = current + (VOLUME_STEP if slots["direction"] == "up" else -VOLUME_STEP)
+        else:
+            return Request(answer=f"The volume is {current}.")
+        level, notes = self._clamp("volume", wanted)
+        return Request({"volume": level}, {"level": level}, notes)
+
+    def _media_control(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
+        action = slots["action"]
+        fields = {"action_text": ACTION_TEXT[action]}
+        if action in ("play", "pause"):
+            return Request({"playback": "playing" if action == "play" else "paused"}, fields)
+        track = int(state.get(FUNCTIONS["track"].signal, 0))
+        return Request({"track": (track + (1 if action == "next" else -1)) % 256}, fields)
+
+    def _radio_tune(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
+        freq = float(slots["frequency"])
+        band = slots.get("band") or ("fm" if freq < 200 else "am")
+        if band == "fm":
+            ok, khz, station = FM_MHZ[0] <= freq <= FM_MHZ[1], round(freq * 10) * 100, f"FM {freq:g}"
+        else:
+            ok, khz, station = AM_KHZ[0] <= freq <= AM_KHZ[1], round(freq / 10) * 10, f"AM {freq:g}"
+        if not ok:
+            return Request(refusal=self.replies.say("refused.radio_band", frequency=_fmt(freq), band=band.upper()))
+        return Request({"source": "radio", "band": band, "frequency": khz}, {"station": station})
+
+    # -- queries ------------------------------------------------------------
+
+    def answer(self, subject: str, state: Mapping[str, Value]) -> str:
+        def get(fn: str) -> Value | None:
+            return state.get(FUNCTIONS[fn].signal)
+
+        if subject == "windows":
+            opened = [(s, get(f"window.{s}")) for s in SIDES if get(f"window.{s}")]
+            if not opened:
+                return "All windows are closed."
+            return "Open: " + ", ".join(f"the {SIDE_LABEL[s]} window {v} percent" for s, v in opened) + "."
+        if subject == "doors":
+            unlocked = [s for s in SIDES if get(f"lock.{s}") == 0]
+            if not unlocked:
+                return "All doors are locked."
+            if len(unlocked) == len(SIDES):
+                return "The car is unlocked."
+            return "Unlocked: " + ", ".join(f"the {SIDE_LABEL[s]} door" for s in unlocked) + "."
+        if subject == "trunk":
+            return "The trunk is open." if get("trunk") else "The trunk is closed."
+        if subject == "sunroof":
+            pos = get("sunroof")
+            return f"The sunroof is {pos} percent open." if pos else "The sunroof is closed."
+        if subject == "climate":
+            fan = get("fan")
+            return (
+                f"Driver side {_fmt(float(get('temp.driver') or 0))} degrees, passenger side "
+                f"{_fmt(float(get('temp.passenger') or 0))} degrees, fan {f'level {fan}' if fan else 'off'}, "
+                f"air conditioning {_on_off(get('ac') or 0)}."
+            )
+        if subject == "lights":
+            on = [LIGHT_TEXT[k.split(".")[1]] for k in FUNCTIONS if k.startswith("light.") and get(k)]
+            return "On: " + ", ".join(on) + "." if on else "All lights are off."
+        if subject == "wipers":
+            return f"The wipers are {WIPER_TEXT.get(str(get('wipers')), 'off')}."
+        if subject == "seat_heating":
+            on = [(s, get(f"seat_heat.{s}")) for s in SIDES if get(f"seat_heat.{s}")]
+            if not on:
+                return "Seat heating is off."
+            return "Seat heating: " + ", ".join(
+                f"{SIDE_LABEL[s]} {SEAT_LEVEL_TEXT[int(v or 0)]}" for s, v in on
+            ) + "."
+        if subject == "media":
+            source = str(get("source") or "radio")
+            where = SOURCE_TEXT.get(source, source)
+            if source == "radio":
+                band, khz = str(get("band") or "fm"), float(get("frequency") or 0)
+                where += f", {band.upper()} {_fmt(khz / 1000) if band == 'fm' else _fmt(khz)}"
+            muted = ", muted" if get("mute") else ""
+            return f"{str(get('playback') or 'paused').capitalize()} from {where}, volume {get('volume')}{muted}."
+        return "I don't know about that."

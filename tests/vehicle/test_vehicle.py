@@ -1,0 +1,167 @@
+"""Vehicle planning, guards, clamping and failures, against the scripted bridge."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.nlu.base import Command
+from assistant.vehicle.guards import GuardLimits
+from assistant.vehicle.machines import Switch, Travel
+from assistant.vehicle.vehicle import Vehicle
+from tests.vehicle.fakes import FakeBridge
+
+SPEED = "Vehicle.Speed"
+DRV_TEMP = "Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature"
+PAS_TEMP = "Vehicle.Cabin.HVAC.Station.Row1.Passenger.Temperature"
+TRUNK = "Vehicle.Body.Trunk.Rear.IsOpen"
+DRV_WINDOW = "Vehicle.Cabin.Door.Row1.DriverSide.Window.Position"
+
+
+def cmd(intent: str, **slots: object) -> Command:
+    return Command(intent, slots)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def bridge() -> FakeBridge:
+    return FakeBridge()
+
+
+@pytest.fixture
+def car(bridge: FakeBridge) -> Vehicle:
+    return Vehicle(bridge)
+
+
+def test_relative_temperature_resolves_from_current_state(car: Vehicle, bridge: FakeBridge) -> None:
+    action = car.execute(cmd("climate.adjust_temperature", direction="up", amount=2))
+    assert action.status == "done"
+    assert bridge.values[DRV_TEMP] == 23.0
+    assert bridge.values[PAS_TEMP] == 23.0
+    assert action.reply == "Temperature set to 23 degrees."
+
+
+def test_relative_temperature_for_one_zone(car: Vehicle, bridge: FakeBridge) -> None:
+    car.execute(cmd("climate.adjust_temperature", direction="down", zone="passenger"))
+    assert bridge.values[PAS_TEMP] == 20.0
+    assert bridge.values[DRV_TEMP] == 21.0
+
+
+def test_out_of_range_temperature_is_clamped_and_said(car: Vehicle, bridge: FakeBridge) -> None:
+    action = car.execute(cmd("climate.set_temperature", value=45))
+    assert bridge.values[DRV_TEMP] == 28
+    assert action.reply == "Temperature set to 28 degrees. 28 degrees is the highest I can set."
+
+
+def test_fahrenheit_is_converted(car: Vehicle, bridge: FakeBridge) -> None:
+    car.execute(cmd("climate.set_temperature", value=72, unit="fahrenheit"))
+    assert bridge.values[DRV_TEMP] == 22.0
+
+
+def test_fan_up_clamps_at_max(car: Vehicle, bridge: FakeBridge) -> None:
+    bridge.values["Vehicle.Cabin.HVAC.FanLevel"] = 7
+    action = car.execute(cmd("climate.set_fan", direction="up"))
+    assert bridge.values["Vehicle.Cabin.HVAC.FanLevel"] == 7
+    assert "highest" in action.reply
+
+
+def test_trunk_guard_refuses_while_driving(car: Vehicle, bridge: FakeBridge) -> None:
+    bridge.values[SPEED] = 50.0
+    action = car.execute(cmd("trunk.open"))
+    assert action.status == "refused"
+    assert action.reply == "I can't open the trunk while driving."
+    assert bridge.sent == []
+    assert bridge.values[TRUNK] == 0
+
+
+def test_trunk_closes_while_driving(car: Vehicle, bridge: FakeBridge) -> None:
+    bridge.values[TRUNK] = 1
+    bridge.values[SPEED] = 50.0
+    assert car.execute(cmd("trunk.close")).status == "done"
+
+
+def test_unlock_guard_uses_configured_speed(bridge: FakeBridge) -> None:
+    bridge.values[SPEED] = 15.0
+    assert Vehicle(bridge).execute(cmd("doors.unlock")).status == "refused"
+    assert Vehicle(bridge, GuardLimits(unlock_max_speed_kmh=20)).execute(cmd("doors.unlock")).status == "done"
+    assert Vehicle(bridge).execute(cmd("doors.lock")).status == "done"
+
+
+def test_mirrors_guard(car: Vehicle, bridge: FakeBridge) -> None:
+    bridge.values[SPEED] = 30.0
+    assert car.execute(cmd("mirrors.fold")).reply == "I can't fold or unfold the mirrors while driving."
+
+
+def test_missing_speed_fails_safe(car: Vehicle, bridge: FakeBridge) -> None:
+    del bridge.values[SPEED]
+    assert car.execute(cmd("trunk.open")).status == "refused"
+
+
+def test_window_groups(car: Vehicle, bridge: FakeBridge) -> None:
+    action = car.execute(cmd("window.open", window="rear", amount=50))
+    assert bridge.sent[-1] == {
+        "Vehicle.Cabin.Door.Row2.DriverSide.Window.Position": 50,
+        "Vehicle.Cabin.Door.Row2.PassengerSide.Window.Position": 50,
+    }
+    assert action.reply == "I've opened the rear windows 50 percent."
+    assert car.machines["window.rear_left"].state is Travel.OPEN
+    assert car.machines["window.driver"].state is Travel.CLOSED
+
+
+def test_timeout_is_reported_and_state_not_faked(car: Vehicle, bridge: FakeBridge) -> None:
+    bridge.silent.add(TRUNK)
+    action = car.execute(cmd("trunk.open"))
+    assert action.status == "timeout"
+    assert action.reply == "The trunk didn't confirm in time, so it may not have changed."
+    assert bridge.values[TRUNK] == 0
+    assert car.machines["trunk"].faulted
+
+
+def test_send_failure_is_spoken(car: Vehicle, bridge: FakeBridge) -> None:
+    bridge.fail_send = True
+    action = car.execute(cmd("lights.set", light="fog_lights", state="on"))
+    assert action.status == "failed"
+    assert action.reply == "I couldn't reach the car's controller, so nothing changed."
+    assert car.machines["light.fog_lights"].state is Switch.FAULT
+    bridge.fail_send = False
+    assert car.execute(cmd("lights.set", light="fog_lights", state="on")).status == "done"
+    assert car.machines["light.fog_lights"].state is Switch.ON
+
+
+def test_radio_band_inferred_and_checked(car: Vehicle, bridge: FakeBridge) -> None:
+    car.execute(cmd("radio.tune", frequency=91.3))
+    assert bridge.values["Vehicle.Cabin.Infotainment.Media.Radio.Frequency"] == 91300
+    assert bridge.values["Vehicle.Cabin.Infotainment.Media.Radio.Band"] == "fm"
+    car.execute(cmd("radio.tune", frequency=770, band="am"))
+    assert bridge.values["Vehicle.Cabin.Infotainment.Media.Radio.Band"] == "am"
+    refused = car.execute(cmd("radio.tune", frequency=150, band="fm"))
+    assert refused.status == "refused"
+    assert refused.reply == "150 isn't a frequency on the FM band."
+
+
+def test_next_track_wraps(car: Vehicle, bridge: FakeBridge) -> None:
+    bridge.values["Vehicle.Cabin.Infotainment.Media.TrackNumber"] = 255
+    car.execute(cmd("media.control", action="next"))
+    assert bridge.values["Vehicle.Cabin.Infotainment.Media.TrackNumber"] == 0
+
+
+def test_headlights_off_while_driving_asks_first(car: Vehicle, bridge: FakeBridge) -> None:
+    bridge.values[SPEED] = 80.0
+    action = car.execute(cmd("lights.set", light="headlights", state="off"))
+    assert action.status == "confirm"
+    assert bridge.sent == []
+    assert car.execute(cmd("lights.set", light="headlights", state="off"), confirmed=True).status == "done"
+
+
+def test_queries_answer_from_state(car: Vehicle, bridge: FakeBridge) -> None:
+    assert car.execute(cmd("vehicle.query", subject="windows")).reply == "All windows are closed."
+    bridge.values[DRV_WINDOW] = 40
+    assert car.execute(cmd("vehicle.query", subject="windows")).reply == "Open: the driver window 40 percent."
+    assert car.execute(cmd("vehicle.query", subject="doors")).reply == "All doors are locked."
+    assert bridge.sent == []
+
+
+@pytest.mark.parametrize("subject", ["windows", "doors", "trunk", "sunroof", "climate", "lights", "wipers",
+                                     "seat_heating", "media"])
+def test_every_query_subject_answers(car: Vehicle, subject: str) -> None:
+    action = car.execute(cmd("vehicle.query", subject=subject))
+    assert action.status == "answered"
+    assert action.reply.endswith(".") and "don't know" not in action.reply
