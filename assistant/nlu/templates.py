@@ -1,0 +1,203 @@
+"""The template engine: hassil matches the sentence templates of ``intents/``.
+
+An utterance is matched whole first. When that fails it is cut at
+conjunctions ("and", "then", "also", commas) and the pieces are matched in
+spoken order, longest first; a piece without a verb borrows the start of the
+piece before it ("turn on the headlights and the wipers") or the end of the
+piece after it ("turn the headlights and the fog lights on"). Each piece is
+tried as said, then with spoken numbers rewritten as digits, because hassil's
+range lists know one spelling per number only.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hassil import recognize_all
+from hassil.errors import HassilError
+from hassil.recognize import RecognizeResult
+
+from assistant.catalog import SLOT_SPECS, is_valid
+from assistant.nlu.base import Command, Parse, Parser, check_text, keep_valid
+from assistant.nlu.intents import INTENTS_DIR, load_intents
+from assistant.nlu.normalize import numbers_to_digits
+
+EXACT = 1.0
+CARRIED = 0.9  # a piece matched with words borrowed from its neighbour
+"""Confidence of a command whose piece needed a borrowed verb or particle."""
+
+_SEPARATORS = ("and then", "and also", "and after that", "after that", "and", "then", "also", "plus", "but")
+_SEP_RE = re.compile(r"(\s*(?:,|;|\b(?:" + "|".join(s.replace(" ", r"\s+") for s in _SEPARATORS) + r")\b)\s*)")
+_KEEP = re.compile(r"[^\w\s'./%-]")
+_MAX_PIECES = 8
+_MAX_BORROW = 4
+
+
+@dataclass(frozen=True)
+class Match:
+    """One template match: the command and the slot spans it came from."""
+
+    command: Command
+    spans: dict[str, str]
+    text: str
+
+
+def clean(text: str) -> str:
+    """Lower-case words as the templates spell them: no punctuation but what numbers and a/c need."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = text.replace("’", "'").replace("‘", "'").replace("`", "'")
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 1,000
+    text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)  # keep 98.7, drop full stops
+    text = re.sub(r"(?<=\d)%", " percent", text)
+    text = _KEEP.sub(lambda m: "," if m.group() in ",;!?" else " ", text)
+    text = re.sub(r"\s*,\s*", ", ", text)
+    return " ".join(text.split()).strip(" ,")
+
+
+class TemplateParser(Parser):
+    """Commands from hassil matches against ``intents/``; confidence 1.0 for an exact match."""
+
+    name = "templates"
+
+    def __init__(self, intents_dir: Path | str = INTENTS_DIR) -> None:
+        self.intents = load_intents(intents_dir)
+        self._order = {name: i for i, name in enumerate(self.intents.intents)}
+
+    def parse(self, text: str) -> Parse:
+        said = check_text(text)
+        matches = self.matches(said)
+        return Parse(text=text, commands=keep_valid([m.command for m in matches]), engine=self.name)
+
+    # -- matching -----------------------------------------------------------------
+
+    def matches(self, text: str) -> list[Match]:
+        """Template matches for ``text`` in spoken order, with their slot spans."""
+        said = clean(text)
+        if not said.strip(" ,"):
+            return []
+        whole = self.match_piece(said.replace(",", " "))
+        if whole is not None:
+            return [whole]
+        parts = _SEP_RE.split(said)
+        pieces: list[str] = []
+        joints: list[str] = []  # joints[k] is what was said between pieces k and k + 1
+        for k, part in enumerate(parts):
+            if k % 2 == 1:
+                if pieces:
+                    joints[-1] = " ".join(f"{joints[-1]} {part}".split())
+            elif part.strip(" ,"):
+                pieces.append(part.strip(" ,"))
+                joints.append("")
+        if len(pieces) < 2:
+            return []
+        return self._match_pieces(pieces[:_MAX_PIECES], joints)
+
+    def _match_pieces(self, pieces: list[str], joints: list[str]) -> list[Match]:
+        def join(i: int, j: int) -> str:
+            words = [pieces[i]]
+            for k in range(i + 1, j):
+                words += [joints[k - 1], pieces[k]]
+            return " ".join(w for w in words if w)
+
+        out: list[Match] = []
+        previous: str | None = None
+        i = 0
+        while i < len(pieces):
+            found = None
+            # longest run of pieces first: "the driver and passenger windows" is one piece
+            for j in range(len(pieces), i, -1):
+                if j - i > 1 and j - i == len(pieces):
+                    continue  # the whole utterance was tried already
+                found = self.match_piece(join(i, j))
+                if found is not None:
+                    break
+            if found is None:
+                found = self._borrow(pieces, i, previous)
+                j = i + 1
+            if found is not None:
+                out.append(found)
+                previous = found.text
+            i = j
+        return out
+
+    def _borrow(self, pieces: list[str], i: int, previous: str | None) -> Match | None:
+        piece = pieces[i]
+        words = piece.split()
+        variants = [words]
+        if words and words[0] in ("the", "my", "a"):
+            variants.append(words[1:])
+        if previous is not None:
+            head = previous.split()
+            for k in range(1, min(_MAX_BORROW, len(head) - 1) + 1):
+                for rest in variants:
+                    found = self.match_piece(" ".join(head[:k] + rest))
+                    if found is not None:
+                        return _carried(found)
+        if i + 1 < len(pieces):
+            tail = pieces[i + 1].split()
+            for k in range(1, min(_MAX_BORROW, len(tail) - 1) + 1):
+                found = self.match_piece(" ".join(words + tail[-k:]))
+                if found is not None:
+                    return _carried(found)
+        return None
+
+    def match_piece(self, piece: str) -> Match | None:
+        """The best template match for all of ``piece``, or None."""
+        piece = " ".join(piece.replace(",", " ").split())
+        if not piece:
+            return None
+        found = self._recognize(piece)
+        if found is None:
+            digits = numbers_to_digits(piece)
+            if digits != piece:
+                found = self._recognize(digits)
+        return found
+
+    def _recognize(self, text: str) -> Match | None:
+        best: tuple[tuple[int, int, int], Match] | None = None
+        try:
+            results = list(recognize_all(text, self.intents, language="en"))
+        except (HassilError, RecursionError, ValueError):
+            return None
+        for result in results:
+            match = _to_match(result, text)
+            if match is None:
+                continue
+            key = (
+                -len(match.command.slots),
+                -result.text_chunks_matched,
+                self._order.get(match.command.intent, 0),
+            )
+            if best is None or key < best[0]:
+                best = (key, match)
+        return best[1] if best else None
+
+
+def _carried(match: Match) -> Match:
+    c = match.command
+    return Match(Command(c.intent, c.slots, min(c.confidence, CARRIED)), match.spans, match.text)
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _to_match(result: RecognizeResult, text: str) -> Match | None:
+    intent = result.intent.name
+    specs = SLOT_SPECS.get(intent, {})
+    slots: dict[str, Any] = {}
+    spans: dict[str, str] = {}
+    for entity in result.entities_list:
+        if entity.name not in specs or entity.value in ("", None):
+            continue
+        slots[entity.name] = _value(entity.value)
+        spans[entity.name] = entity.text
+    if not is_valid(intent, slots):
+        return None
+    return Match(Command(intent, slots, EXACT), spans, text)
