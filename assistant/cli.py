@@ -1,4 +1,4 @@
-"""car-assistant: the one console script.
+"""car-assistant: the offline in-car voice assistant's one console script.
 
 Errors: one ``error: ...`` line naming what to do and exit 1; ``--debug``
 shows the traceback.
@@ -9,56 +9,259 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+import time
+from typing import Any, Callable, Sequence
 
+import yaml
+
+from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError
-from assistant.nlu.base import Parser, load_parser
-
-DEFAULT_NLU = "templates"
+from firmware_bridge.errors import BridgeError
 
 
-def _parser_for(args: argparse.Namespace) -> Parser:
-    return load_parser(args.nlu)
+def _settings(args: argparse.Namespace) -> tuple[Settings, str | None]:
+    overrides: dict[str, dict[str, Any]] = {
+        "nlu": {"engine": getattr(args, "nlu", None)},
+        "can": {
+            "interface": getattr(args, "can_interface", None),
+            "channel": getattr(args, "can_channel", None),
+        },
+    }
+    if getattr(args, "no_sim", False):
+        overrides["can"]["simulate"] = False
+    cleaned = {k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in overrides.items()}
+    return load_settings(args.config, overrides=cleaned)
+
+
+# -- parse ---------------------------------------------------------------------
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    parser = _parser_for(args)
-    texts: Sequence[str]
-    if args.text == ["-"]:
-        texts = None  # type: ignore[assignment]
-    else:
-        texts = [" ".join(args.text)]
-    lines = sys.stdin if texts is None else texts
+    from assistant.runtime import open_parser
+
+    settings, _ = _settings(args)
+    parser = open_parser(settings)
+    from_stdin = args.text == ["-"]
+    lines = sys.stdin if from_stdin else [" ".join(args.text)]
     for line in lines:
         text = line.rstrip("\n")
         try:
             result = parser.parse(text).to_json()
         except AssistantError as err:
-            if texts is not None:
+            if not from_stdin:
                 raise
+            # one bad line must not shift the JSON Lines that follow it
             result = {"text": text, "commands": [], "error": str(err)}
         if args.json:
             print(json.dumps(result, ensure_ascii=False), flush=True)
         else:
-            cmds = result["commands"]
-            if not cmds:
-                print("(no command)")
-            for c in cmds:
-                slots = " ".join(f"{k}={v}" for k, v in c["slots"].items())
-                print(f"{c['intent']} {slots}".rstrip() + f"  ({c['confidence']:.2f})")
+            _print_commands(result["commands"])
     return 0
 
 
-def build_argparser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="car-assistant", description=__doc__.splitlines()[0])
-    ap.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = ap.add_subparsers(dest="command", required=True)
+def _print_commands(commands: Sequence[dict[str, Any]], indent: str = "") -> None:
+    if not commands:
+        print(f"{indent}(no command)")
+    for c in commands:
+        print(f"{indent}{c['intent']} {json.dumps(c['slots'])}  ({c['confidence']:.2f})")
 
-    p = sub.add_parser("parse", help="text -> catalog commands (no vehicle)")
+
+# -- say / console ---------------------------------------------------------------
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from assistant.runtime import open_car, open_dialogue
+
+    settings, _ = _settings(args)
+    with open_car(settings) as car:
+        dialogue = open_dialogue(settings, car)
+        turn = dialogue.handle(" ".join(args.text))
+    if args.json:
+        print(json.dumps(turn.to_json(), ensure_ascii=False))
+    else:
+        _print_commands([c.to_json() for c in turn.commands], "  ")
+        for frame in turn.frames:
+            from firmware_bridge import format_frame
+
+            print("  " + format_frame(frame))
+        print(turn.reply)
+    return 0
+
+
+def _dashboard(state: dict[str, Any], machines: dict[str, str]) -> str:
+    from assistant.vehicle.functions import FUNCTIONS
+
+    rows = [f"  speed {state.get('Vehicle.Speed', '?')} km/h, gear "
+            f"{state.get('Vehicle.Powertrain.Transmission.SelectedGear', '?')}"]
+    groups: dict[str, list[str]] = {}
+    for name, fn in FUNCTIONS.items():
+        head = name.split(".")[0]
+        value = state.get(fn.signal, "?")
+        if isinstance(value, float):
+            value = f"{value:g}"
+        mark = "" if machines[name] in ("set", "on", "off", "open", "closed") else f"[{machines[name]}]"
+        groups.setdefault(head, []).append(f"{name.partition('.')[2] or head}={value}{mark}")
+    for head, items in groups.items():
+        rows.append(f"  {head:<10} " + " ".join(items))
+    return "\n".join(rows)
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from assistant.runtime import open_car, open_dialogue
+
+    settings, _ = _settings(args)
+    try:
+        import readline  # noqa: F401  (line editing and history for input())
+    except ImportError:
+        pass
+    with open_car(settings) as car:
+        dialogue = open_dialogue(settings, car)
+        print(f"car-assistant console: nlu={settings.nlu.engine}, bus={settings.can.interface}:"
+              f"{settings.can.channel}{', simulated car' if car.sim else ''}")
+        print("Type a request; ':state' shows the car, ':frames' toggles CAN frames, ':quit' leaves.")
+        show_frames = False
+        print(_dashboard(car.bridge.state(), car.vehicle.describe()))
+        while True:
+            try:
+                text = input("you> ")
+            except EOFError:
+                print()
+                return 0
+            if text.strip() in (":quit", ":q", "exit", "quit"):
+                return 0
+            if text.strip() == ":state":
+                print(_dashboard(car.bridge.state(), car.vehicle.describe()))
+                continue
+            if text.strip() == ":frames":
+                show_frames = not show_frames
+                print(f"  frames {'on' if show_frames else 'off'}")
+                continue
+            before = car.bridge.state()
+            turn = dialogue.handle(text)
+            _print_commands([c.to_json() for c in turn.commands], "  ")
+            if show_frames:
+                from firmware_bridge import format_frame
+
+                for frame in turn.frames:
+                    print("  " + format_frame(frame))
+            print(f"car> {turn.reply}")
+            after = car.bridge.state()
+            changed = [
+                f"{k.removeprefix('Vehicle.')}: {before.get(k)} -> {v}"
+                for k, v in after.items()
+                if before.get(k) != v and k != "Vehicle.Speed"
+            ]
+            for line in changed:
+                print(f"  {line}")
+
+
+# -- monitor / ecu-sim ------------------------------------------------------------
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from assistant.runtime import open_car, open_dialogue
+    from firmware_bridge import Frame, format_frame
+
+    settings, _ = _settings(args)
+    last: dict[str, Any] = {}
+
+    def show(frame: Frame) -> None:
+        if not args.all and frame.direction == "rx" and last.get(frame.message) == frame.data:
+            return
+        last[frame.message] = frame.data
+        print(format_frame(frame), flush=True)
+
+    with open_car(settings) as car:
+        unsubscribe = car.bridge.subscribe(show)
+        try:
+            if args.say:
+                dialogue = open_dialogue(settings, car)
+                for text in args.say:
+                    print(f"# {text!r} -> {dialogue.handle(text).reply}", flush=True)
+            deadline = None if args.seconds is None else time.monotonic() + args.seconds
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.1)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            unsubscribe()
+    return 0
+
+
+def cmd_ecu_sim(args: argparse.Namespace) -> int:
+    from assistant.runtime import bridge_config
+    from firmware_bridge import run_ecu_sim
+
+    settings, _ = _settings(args)
+    if settings.can.interface == "virtual":
+        print("note: on a virtual bus only this process can reach the simulator; "
+              "use --can-interface socketcan --can-channel vcan0 for a bench", file=sys.stderr)
+    run_ecu_sim(
+        bridge_config(settings),
+        duration_s=args.seconds,
+        window_travel_s=settings.sim.window_travel_s,
+        scenario=settings.sim.scenario,
+    )
+    return 0
+
+
+# -- config ------------------------------------------------------------------------
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from assistant.runtime import bridge_config
+
+    settings, source = _settings(args)
+    print(f"# config file: {source or 'none'}; then environment, then flags")
+    data = settings.to_dict()
+    config = bridge_config(settings)
+    data["bridge"] = {"dbc": str(config.dbc_path), "mapping": str(config.mapping_path),
+                      "allowlist": str(config.allowlist_path)}
+    print(yaml.safe_dump(data, sort_keys=False).rstrip())
+    return 0
+
+
+# -- wiring ------------------------------------------------------------------------
+
+
+def build_argparser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="car-assistant", description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--debug", action="store_true", help="show tracebacks")
+    ap.add_argument("--config", metavar="FILE", help="YAML config file (see README: Configuration)")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str, nlu: bool = False,
+            can: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        if nlu:
+            p.add_argument("--nlu", choices=["slm", "templates"], help="language engine")
+        if can:
+            p.add_argument("--can-interface", choices=["virtual", "socketcan"], help="python-can interface")
+            p.add_argument("--can-channel", metavar="NAME", help="bus channel (vehicle0, can0, vcan0)")
+            p.add_argument("--no-sim", action="store_true",
+                           help="do not run the simulated car (a real car or ecu-sim is on the bus)")
+        p.set_defaults(func=func)
+        return p
+
+    p = add("parse", cmd_parse, "text -> catalog commands, nothing sent", nlu=True)
     p.add_argument("text", nargs="+", help="the utterance, or - to read one per line from stdin")
     p.add_argument("--json", action="store_true", help="print the commands.md JSON contract")
-    p.add_argument("--nlu", default=DEFAULT_NLU, help="language engine: slm or templates")
-    p.set_defaults(func=cmd_parse)
+
+    p = add("say", cmd_say, "one request end to end: commands, CAN frames, reply", nlu=True, can=True)
+    p.add_argument("text", nargs="+")
+    p.add_argument("--json", action="store_true", help="commands, actions, frames and reply as JSON")
+
+    add("console", cmd_console, "interactive text console with the live vehicle state", nlu=True, can=True)
+
+    p = add("monitor", cmd_monitor, "bus monitor: frames decoded with the DBC", nlu=True, can=True)
+    p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    p.add_argument("--all", action="store_true", help="every status frame, not only changes")
+    p.add_argument("--say", action="append", metavar="TEXT", help="send this request first (repeatable)")
+
+    p = add("ecu-sim", cmd_ecu_sim, "the simulated body controller alone, for a socketcan bench", can=True)
+    p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+
+    add("config", cmd_config, "print the effective configuration", nlu=True, can=True)
     return ap
 
 
@@ -66,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_argparser().parse_args(argv)
     try:
         return int(args.func(args))
-    except AssistantError as err:
+    except (AssistantError, BridgeError) as err:
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)

@@ -1,0 +1,92 @@
+"""Builds the running assistant from settings: bus, optional simulated car, vehicle, parser, dialogue."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from assistant.config import Settings
+from assistant.dialogue import Dialogue
+from assistant.errors import VehicleError
+from assistant.nlu.base import Parser, load_parser
+from assistant.vehicle.guards import GuardLimits
+from assistant.vehicle.vehicle import Vehicle
+from firmware_bridge import BodyControllerSim, BridgeConfig, CanBridge
+from firmware_bridge.config import DEFAULT_DBC, DEFAULT_MAPPING
+
+STATUS_WAIT_S = 2.0
+
+
+def bridge_config(settings: Settings) -> BridgeConfig:
+    can = settings.can
+    return BridgeConfig(
+        interface=can.interface,
+        channel=can.channel,
+        dbc_path=Path(can.dbc) if can.dbc else DEFAULT_DBC,
+        mapping_path=Path(can.mapping) if can.mapping else DEFAULT_MAPPING,
+        pin_factory=settings.gpio.pin_factory,
+    )
+
+
+def simulator(settings: Settings, config: BridgeConfig | None = None) -> BodyControllerSim:
+    return BodyControllerSim(
+        config or bridge_config(settings),
+        window_travel_s=settings.sim.window_travel_s,
+        scenario=settings.sim.scenario,
+    )
+
+
+@dataclass
+class Car:
+    """The vehicle side: bridge, vehicle and, unless a real car is on the bus, the simulator."""
+
+    bridge: CanBridge
+    vehicle: Vehicle
+    sim: BodyControllerSim | None
+    _stack: ExitStack
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> Car:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_car(settings: Settings) -> Car:
+    """Start the bus (and the simulated car) and wait for the first status frames."""
+    config = bridge_config(settings)
+    stack = ExitStack()
+    try:
+        sim = None
+        # A virtual bus lives in this process only, so nothing else could answer on it.
+        if settings.can.simulate or settings.can.interface == "virtual":
+            sim = stack.enter_context(simulator(settings, config))
+        bridge = stack.enter_context(CanBridge(config))
+        if not bridge.wait_ready(STATUS_WAIT_S):
+            raise VehicleError(
+                f"no status frames from the car on {config.interface}:{config.channel} within "
+                f"{STATUS_WAIT_S:g} s; is the body controller running (car-assistant ecu-sim) "
+                "and the bus up?"
+            )
+        limits = GuardLimits(settings.vehicle.walking_speed_kmh, settings.vehicle.unlock_max_speed_kmh)
+        vehicle = Vehicle(bridge, limits)
+        vehicle.sync()
+    except BaseException:
+        stack.close()
+        raise
+    return Car(bridge, vehicle, sim, stack)
+
+
+def open_parser(settings: Settings) -> Parser:
+    return load_parser(settings.nlu.engine)
+
+
+def open_dialogue(settings: Settings, car: Car) -> Dialogue:
+    return Dialogue(open_parser(settings), car.vehicle)
