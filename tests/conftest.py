@@ -1,0 +1,27 @@
+"""Shared fixtures: a real python-can virtual bus per test with the simulated car on it."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from assistant.config import CanSettings, Settings, SimSettings
+from assistant.runtime import Car, open_car
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest) -> Settings:
+    # Virtual channels are global per process: one per test keeps tests apart.
+    channel = "t-" + re.sub(r"[^A-Za-z0-9]+", "-", request.node.nodeid)[-80:]
+    return dataclasses.replace(
+        Settings(), can=CanSettings(channel=channel), sim=SimSettings(window_travel_s=0.3)
+    )
+
+
+@pytest.fixture
+def car(settings: Settings) -> Iterator[Car]:
+    with open_car(settings) as car:
+        yield car
