@@ -262,7 +262,17 @@ def build_argparser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
 
     add("config", cmd_config, "print the effective configuration", nlu=True, can=True)
+    _add_voice_commands(add)
     return ap
+
+
+def _add_voice_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """run / listen / simulate live in assistant.voice_cli, next to the audio stages they drive."""
+    try:
+        from assistant import voice_cli
+    except ImportError:  # the voice stage is not part of this checkout yet
+        return
+    voice_cli.register(add)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
