@@ -27,6 +27,7 @@ import yaml
 from firmware_bridge.bus import Frame, Value, decode, load_dbc, open_bus
 from firmware_bridge.config import PACKAGE_DIR, BridgeConfig
 from firmware_bridge.errors import BridgeConfigError, MappingError
+from firmware_bridge.mapping import SAFE_LOADER
 from firmware_bridge.monitor import format_frame
 
 log = logging.getLogger(__name__)
@@ -231,7 +232,7 @@ def load_scenario(scenario: str | Path) -> DriveScenario:
     """A scenario by name (``parked``, ``city_drive`` in firmware_bridge/scenarios) or by path."""
     path = Path(scenario) if Path(scenario).suffix in (".yaml", ".yml") else SCENARIO_DIR / f"{scenario}.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except OSError as err:
         known = ", ".join(p.stem for p in sorted(SCENARIO_DIR.glob("*.yaml")))
         raise BridgeConfigError(

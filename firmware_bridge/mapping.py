@@ -21,6 +21,8 @@ from firmware_bridge.errors import MappingError
 
 Value = int | float | str
 DEFAULT_CONFIRM_TIMEOUT_S = 1.5
+# libyaml's loader when built in: bridge start time is mostly YAML parsing otherwise.
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _SIGNAL_KEYS = {"command", "status", "gpio", "confirm_timeout_s", "tolerance"}
 
@@ -80,7 +82,7 @@ class Allowlist:
 
 def _read_yaml(path: Path, what: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except OSError as err:
         raise MappingError(f"cannot read {what} {path}: {err.strerror}") from err
     except yaml.YAMLError as err:

@@ -9,8 +9,8 @@ from firmware_bridge.bus import Frame
 
 def format_frame(frame: Frame) -> str:
     """``12:03:04.123 tx 0x300 WINDOW_CMD WinSelect=driver WinTargetPos=50``; raw bytes when undecoded."""
-    clock = time.strftime("%H:%M:%S", time.localtime(frame.timestamp))
-    millis = int((frame.timestamp % 1) * 1000)
+    seconds, millis = divmod(round(frame.timestamp * 1000), 1000)
+    clock = time.strftime("%H:%M:%S", time.localtime(seconds))
     head = f"{clock}.{millis:03d} {frame.direction} 0x{frame.id:03X} {frame.message or '?'}"
     if not frame.signals:
         return f"{head} [{len(frame.data)}] {frame.data.hex(' ')}"

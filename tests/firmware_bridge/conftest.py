@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import can
 import pytest
@@ -26,14 +27,15 @@ FAST = {
 }
 
 
-def vehicle_signals() -> dict[str, dict[str, object]]:
+def vehicle_signals() -> dict[str, dict[str, Any]]:
     """The assistant's signal model, read by path: firmware_bridge must not import assistant."""
-    data: dict[str, dict[str, object]] = yaml.safe_load(SIGNALS_YAML.read_text(encoding="utf-8"))
+    data: dict[str, dict[str, Any]] = yaml.safe_load(SIGNALS_YAML.read_text(encoding="utf-8"))
     for spec in data.values():
         if spec.get("kind") == "enum":
             # YAML 1.1 reads an unquoted `off` as False (wiper mode); the DBC choice is the word.
-            spec["values"] = [{False: "off", True: "on"}.get(v, v) if isinstance(v, bool) else v
-                              for v in spec["values"]]  # type: ignore[attr-defined]
+            spec["values"] = [
+                {False: "off", True: "on"}[v] if isinstance(v, bool) else v for v in spec["values"]
+            ]
     return data
 
 
@@ -63,9 +65,7 @@ def bridge(config: BridgeConfig, sim: BodyControllerSim) -> Iterator[CanBridge]:
 @pytest.fixture
 def sniffer(channel: str) -> Iterator[can.BusABC]:
     """A second node on the bus that sees only command frames (0x300..0x3FF)."""
-    bus = can.Bus(
-        interface="virtual", channel=channel, can_filters=[{"can_id": 0x300, "can_mask": 0x700}]
-    )
+    bus = can.Bus(interface="virtual", channel=channel, can_filters=[{"can_id": 0x300, "can_mask": 0x700}])
     yield bus
     bus.shutdown()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import can
 import pytest
@@ -33,12 +34,12 @@ BAND = "Vehicle.Cabin.Infotainment.Media.Radio.Band"
 FREQUENCY = "Vehicle.Cabin.Infotainment.Media.Radio.Frequency"
 
 
-def _other_value(spec: dict[str, object], current: object) -> object:
+def _other_value(spec: dict[str, Any], current: Any) -> Any:
     """A valid target that differs from ``current``, so the status frame must really change."""
     if spec["kind"] == "bool":
-        return 1 - int(current)  # type: ignore[call-overload]
+        return 1 - int(current)
     if spec["kind"] == "enum":
-        return next(v for v in spec["values"] if v != current)  # type: ignore[attr-defined]
+        return next(v for v in spec["values"] if v != current)
     return spec["max"] if current != spec["max"] else spec["min"]
 
 
@@ -72,7 +73,9 @@ def test_actuation_round_trip_is_confirmed_by_a_decoded_status_frame(bridge: Can
 
 def test_window_reports_intermediate_positions_while_travelling(bridge: CanBridge) -> None:
     seen: list[int] = []
-    bridge.subscribe(lambda f: seen.append(int(f.signals["WinPosDriver"])) if f.message == "WINDOW_STATUS" else None)
+    bridge.subscribe(
+        lambda f: seen.append(int(f.signals["WinPosDriver"])) if f.message == "WINDOW_STATUS" else None
+    )
     result = bridge.actuate({DRIVER_WINDOW: 100})
     assert result.ok
     assert any(0 < pos < 100 for pos in seen), seen
@@ -82,7 +85,9 @@ def test_targets_sharing_a_frame_go_out_as_one_frame(bridge: CanBridge) -> None:
     result = bridge.actuate({BAND: "am", FREQUENCY: 1008})
     assert result.ok, result
     tx = [f for f in result.frames if f.direction == "tx"]
-    assert [(f.message, dict(f.signals)) for f in tx] == [("RADIO_CMD", {"BandReq": "am", "FreqReqKHz": 1008})]
+    assert [(f.message, dict(f.signals)) for f in tx] == [
+        ("RADIO_CMD", {"BandReq": "am", "FreqReqKHz": 1008})
+    ]
 
 
 def test_untargeted_signals_of_a_frame_keep_the_reported_value(bridge: CanBridge) -> None:
@@ -100,7 +105,9 @@ def test_temperature_off_the_half_degree_grid_confirms_within_half_a_step(bridge
     assert result.confirmed == {DRIVER_TEMP: 22.5}
 
 
-def test_strict_encode_refuses_out_of_range_and_nothing_is_sent(bridge: CanBridge, sniffer: can.BusABC) -> None:
+def test_strict_encode_refuses_out_of_range_and_nothing_is_sent(
+    bridge: CanBridge, sniffer: can.BusABC
+) -> None:
     with pytest.raises(EncodeError) as caught:
         bridge.actuate({DRIVER_WINDOW: 50, DRIVER_TEMP: 30})
     text = str(caught.value)
@@ -193,7 +200,9 @@ def test_jammed_actuator_never_reaches_target(bridge: CanBridge, sim: BodyContro
 def test_mapping_confirm_timeout_is_used_without_an_override(
     tmp_path: Path, channel: str, sim: BodyControllerSim
 ) -> None:
-    text = DEFAULT_MAPPING.read_text(encoding="utf-8").replace("confirm_timeout_s: 1.5", "confirm_timeout_s: 0.2")
+    text = DEFAULT_MAPPING.read_text(encoding="utf-8").replace(
+        "confirm_timeout_s: 1.5", "confirm_timeout_s: 0.2"
+    )
     path = tmp_path / "mapping.yaml"
     path.write_text(text, encoding="utf-8")
     assert load_mapping(path).signals[WIPERS].confirm_timeout_s == 0.2
@@ -267,7 +276,9 @@ def test_recent_frames_log_is_bounded(channel: str, sim: BodyControllerSim) -> N
 
 
 def test_frame_to_json_uses_hex_id_and_data() -> None:
-    frame = Frame(1.5, "tx", 0x310, bytes([0x00, 0x2D]), "HVAC_TEMP_CMD", {"Zone": "driver", "TempTarget": 22.5})
+    frame = Frame(
+        1.5, "tx", 0x310, bytes([0x00, 0x2D]), "HVAC_TEMP_CMD", {"Zone": "driver", "TempTarget": 22.5}
+    )
     assert frame.to_json() == {
         "timestamp": 1.5,
         "direction": "tx",

@@ -45,6 +45,7 @@ def test_dbc_ranges_and_choices_match_the_vehicle_signal_model() -> None:
             sig = DB.get_message_by_name(ref.message).get_signal_by_name(ref.signal)
             where = f"{name} -> {ref.message}.{ref.signal}"
             if spec["kind"] == "enum":
+                assert sig.choices is not None, where
                 assert [str(c) for c in sig.choices.values()] == spec["values"], where
             elif spec["kind"] == "bool":
                 assert (sig.minimum, sig.maximum, sig.length) == (0, 1, 1), where
@@ -70,8 +71,13 @@ def test_mapping_naming_a_signal_the_dbc_lacks_fails_at_start_naming_both(
     with pytest.raises(MappingError) as caught:
         bridge.start()
     text = str(caught.value)
-    for part in ("Vehicle.Cabin.Door.Row1.DriverSide.Window.Position", "WinPosDrvr", "WINDOW_STATUS",
-                 str(path), str(DEFAULT_DBC)):
+    for part in (
+        "Vehicle.Cabin.Door.Row1.DriverSide.Window.Position",
+        "WinPosDrvr",
+        "WINDOW_STATUS",
+        str(path),
+        str(DEFAULT_DBC),
+    ):
         assert part in text
     assert isinstance(caught.value, ValueError)
 
