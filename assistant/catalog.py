@@ -7,10 +7,10 @@ can emit a command the vehicle layer does not know.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Union
 
-SlotValue = Union[str, int, float]
+SlotValue = str | int | float
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,15 @@ INTENTS: dict[str, tuple[SlotSpec, ...]] = {
     "vehicle.query": (
         _enum(
             "subject",
-            "windows", "doors", "trunk", "sunroof", "climate", "lights", "wipers", "seat_heating", "media",
+            "windows",
+            "doors",
+            "trunk",
+            "sunroof",
+            "climate",
+            "lights",
+            "wipers",
+            "seat_heating",
+            "media",
             required=True,
         ),
     ),

@@ -10,7 +10,8 @@ import argparse
 import json
 import sys
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import yaml
 
@@ -91,8 +92,10 @@ def cmd_say(args: argparse.Namespace) -> int:
 def _dashboard(state: dict[str, Any], machines: dict[str, str]) -> str:
     from assistant.vehicle.functions import FUNCTIONS
 
-    rows = [f"  speed {state.get('Vehicle.Speed', '?')} km/h, gear "
-            f"{state.get('Vehicle.Powertrain.Transmission.SelectedGear', '?')}"]
+    rows = [
+        f"  speed {state.get('Vehicle.Speed', '?')} km/h, gear "
+        f"{state.get('Vehicle.Powertrain.Transmission.SelectedGear', '?')}"
+    ]
     groups: dict[str, list[str]] = {}
     for name, fn in FUNCTIONS.items():
         head = name.split(".")[0]
@@ -116,8 +119,10 @@ def cmd_console(args: argparse.Namespace) -> int:
         pass
     with open_car(settings) as car:
         dialogue = open_dialogue(settings, car)
-        print(f"car-assistant console: nlu={settings.nlu.engine}, bus={settings.can.interface}:"
-              f"{settings.can.channel}{', simulated car' if car.sim else ''}")
+        print(
+            f"car-assistant console: nlu={settings.nlu.engine}, bus={settings.can.interface}:"
+            f"{settings.can.channel}{', simulated car' if car.sim else ''}"
+        )
         print("Type a request; ':state' shows the car, ':frames' toggles CAN frames, ':quit' leaves.")
         show_frames = False
         print(_dashboard(car.bridge.state(), car.vehicle.describe()))
@@ -194,8 +199,11 @@ def cmd_ecu_sim(args: argparse.Namespace) -> int:
 
     settings, _ = _settings(args)
     if settings.can.interface == "virtual":
-        print("note: on a virtual bus only this process can reach the simulator; "
-              "use --can-interface socketcan --can-channel vcan0 for a bench", file=sys.stderr)
+        print(
+            "note: on a virtual bus only this process can reach the simulator; "
+            "use --can-interface socketcan --can-channel vcan0 for a bench",
+            file=sys.stderr,
+        )
     run_ecu_sim(
         bridge_config(settings),
         duration_s=args.seconds,
@@ -215,8 +223,11 @@ def cmd_config(args: argparse.Namespace) -> int:
     print(f"# config file: {source or 'none'}; then environment, then flags")
     data = settings.to_dict()
     config = bridge_config(settings)
-    data["bridge"] = {"dbc": str(config.dbc_path), "mapping": str(config.mapping_path),
-                      "allowlist": str(config.allowlist_path)}
+    data["bridge"] = {
+        "dbc": str(config.dbc_path),
+        "mapping": str(config.mapping_path),
+        "allowlist": str(config.allowlist_path),
+    }
     print(yaml.safe_dump(data, sort_keys=False).rstrip())
     return 0
 
@@ -230,16 +241,20 @@ def build_argparser() -> argparse.ArgumentParser:
     ap.add_argument("--config", metavar="FILE", help="YAML config file (see README: Configuration)")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help: str, nlu: bool = False,
-            can: bool = False) -> argparse.ArgumentParser:
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help: str, nlu: bool = False, can: bool = False
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         if nlu:
             p.add_argument("--nlu", choices=["slm", "templates"], help="language engine")
         if can:
             p.add_argument("--can-interface", choices=["virtual", "socketcan"], help="python-can interface")
             p.add_argument("--can-channel", metavar="NAME", help="bus channel (vehicle0, can0, vcan0)")
-            p.add_argument("--no-sim", action="store_true",
-                           help="do not run the simulated car (a real car or ecu-sim is on the bus)")
+            p.add_argument(
+                "--no-sim",
+                action="store_true",
+                help="do not run the simulated car (a real car or ecu-sim is on the bus)",
+            )
         p.set_defaults(func=func)
         return p
 
@@ -272,7 +287,7 @@ def _add_voice_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
         from assistant import voice_cli
     except ImportError:  # the voice stage is not part of this checkout yet
         return
-    voice_cli.register(add)
+    voice_cli.register(add)  # type: ignore[attr-defined,unused-ignore]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -86,7 +87,7 @@ class Settings:
 
 
 def _coerce(key: str, raw: Any, f: dataclasses.Field[Any]) -> Any:
-    kind = type(f.default)
+    kind: type = type(f.default)
     try:
         if kind is bool:
             if isinstance(raw, str):
@@ -104,7 +105,7 @@ def _coerce(key: str, raw: Any, f: dataclasses.Field[Any]) -> Any:
                 raise ValueError(raw)
             value = str(raw)
         else:
-            value = kind(raw)
+            raise TypeError(f"settings field of unsupported type {kind.__name__}")
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{key}: {raw!r} is not a {kind.__name__}") from err
     meta = f.metadata
@@ -140,7 +141,9 @@ def _read_file(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
-        raise ConfigError(f"config file {path} does not exist; check --config or $CAR_ASSISTANT_CONFIG") from err
+        raise ConfigError(
+            f"config file {path} does not exist; check --config or $CAR_ASSISTANT_CONFIG"
+        ) from err
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         line = mark.line + 1 if mark is not None else "?"
@@ -158,11 +161,11 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
             continue
-        rest = name[len(ENV_PREFIX):].lower()
+        rest = name[len(ENV_PREFIX) :].lower()
         section = next((s for s in sections if rest.startswith(s + "_")), None)
         if section is None:
             raise ConfigError(f"environment: unknown setting {name}")
-        layer.setdefault(section, {})[rest[len(section) + 1:]] = value
+        layer.setdefault(section, {})[rest[len(section) + 1 :]] = value
     return layer
 
 

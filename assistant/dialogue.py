@@ -75,7 +75,9 @@ class Dialogue:
         t1 = time.perf_counter()
         if not parse.commands:
             return self._done(
-                Turn(text, reply=self.replies.say("dialogue.no_command"), timings_ms={"parse": (t1 - t0) * 1e3})
+                Turn(
+                    text, reply=self.replies.say("dialogue.no_command"), timings_ms={"parse": (t1 - t0) * 1e3}
+                )
             )
         actions = []
         for command in parse.commands:
@@ -144,7 +146,13 @@ class Dialogue:
         if action.status == "done":
             self.last_change = None
             return Action(
-                action.intent, "done", self.replies.say("dialogue.undo_done"), action.targets,
-                action.confirmed, (), action.previous, action.frames,
+                action.intent,
+                "done",
+                self.replies.say("dialogue.undo_done"),
+                action.targets,
+                action.confirmed,
+                (),
+                action.previous,
+                action.frames,
             )
         return action

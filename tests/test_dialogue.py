@@ -26,7 +26,9 @@ def dialogue(parser: TemplateParser, bridge: FakeBridge) -> Dialogue:
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t"])
-def test_empty_text_gets_a_polite_reply_and_no_frames(dialogue: Dialogue, bridge: FakeBridge, text: str) -> None:
+def test_empty_text_gets_a_polite_reply_and_no_frames(
+    dialogue: Dialogue, bridge: FakeBridge, text: str
+) -> None:
     turn = dialogue.handle(text)
     assert turn.reply == "I didn't catch that."
     assert turn.commands == () and bridge.sent == []

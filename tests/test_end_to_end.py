@@ -47,7 +47,9 @@ def test_the_table_covers_every_actuating_intent() -> None:
     assert {i for i, _ in ACTUATING} == set(INTENTS) - DIALOGUE_ONLY
 
 
-@pytest.mark.parametrize(("intent", "slots"), ACTUATING, ids=[f"{i}-{j}" for j, (i, _) in enumerate(ACTUATING)])
+@pytest.mark.parametrize(
+    ("intent", "slots"), ACTUATING, ids=[f"{i}-{j}" for j, (i, _) in enumerate(ACTUATING)]
+)
 def test_intent_is_confirmed_by_a_status_frame(car: Car, intent: str, slots: dict[str, object]) -> None:
     action = car.vehicle.execute(Command(intent, slots))  # type: ignore[arg-type]
     assert action.status == "done", action.reply

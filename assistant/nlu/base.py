@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from assistant.catalog import SlotValue, problems
 from assistant.errors import ConfigError, InputError
@@ -83,8 +84,7 @@ def load_parser(name: str, **options: Any) -> Parser:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise ConfigError(
-            f"NLU engine {name!r} needs a package that is not installed ({err.name}); "
-            "run: pip install -e ."
+            f"NLU engine {name!r} needs a package that is not installed ({err.name}); run: pip install -e ."
         ) from err
     cls = getattr(module, class_name)
     parser: Parser = cls(**options)

@@ -24,23 +24,36 @@ def _all() -> list[Function]:
     out: list[Function] = []
     for key, path in _SIDES.items():
         label = _SIDE_LABEL[key]
-        out.append(Function(f"window.{key}", f"the {label} window", f"{_CABIN}.Door.{path}.Window.Position", Travel))
+        out.append(
+            Function(f"window.{key}", f"the {label} window", f"{_CABIN}.Door.{path}.Window.Position", Travel)
+        )
         out.append(
             Function(
-                f"lock.{key}", f"the {label} door", f"{_CABIN}.Door.{path}.IsLocked", Switch,
+                f"lock.{key}",
+                f"the {label} door",
+                f"{_CABIN}.Door.{path}.IsLocked",
+                Switch,
                 (UNLOCK_WHILE_MOVING,),
             )
         )
-        out.append(Function(f"seat_heat.{key}", f"the {label} seat", f"{_CABIN}.Seat.{path}.HeatingLevel", Setting))
+        out.append(
+            Function(f"seat_heat.{key}", f"the {label} seat", f"{_CABIN}.Seat.{path}.HeatingLevel", Setting)
+        )
     out += [
         Function("sunroof", "the sunroof", f"{_CABIN}.Sunroof.Position", Travel),
         Function("trunk", "the trunk", "Vehicle.Body.Trunk.Rear.IsOpen", Travel, (TRUNK_WHILE_DRIVING,)),
         Function(
-            "mirror.driver", "the driver mirror", "Vehicle.Body.Mirrors.DriverSide.IsFolded", Travel,
+            "mirror.driver",
+            "the driver mirror",
+            "Vehicle.Body.Mirrors.DriverSide.IsFolded",
+            Travel,
             (MIRRORS_WHILE_DRIVING,),
         ),
         Function(
-            "mirror.passenger", "the passenger mirror", "Vehicle.Body.Mirrors.PassengerSide.IsFolded", Travel,
+            "mirror.passenger",
+            "the passenger mirror",
+            "Vehicle.Body.Mirrors.PassengerSide.IsFolded",
+            Travel,
             (MIRRORS_WHILE_DRIVING,),
         ),
         Function("light.headlights", "the headlights", "Vehicle.Body.Lights.Beam.Low.IsOn", Switch),
@@ -51,7 +64,10 @@ def _all() -> list[Function]:
         Function("wipers", "the wipers", "Vehicle.Body.Windshield.Front.Wiping.Mode", Setting),
         Function("temp.driver", "the driver side", f"{_CABIN}.HVAC.Station.Row1.Driver.Temperature", Setting),
         Function(
-            "temp.passenger", "the passenger side", f"{_CABIN}.HVAC.Station.Row1.Passenger.Temperature", Setting
+            "temp.passenger",
+            "the passenger side",
+            f"{_CABIN}.HVAC.Station.Row1.Passenger.Temperature",
+            Setting,
         ),
         Function("fan", "the fan", f"{_CABIN}.HVAC.FanLevel", Setting),
         Function("ac", "the air conditioning", f"{_CABIN}.HVAC.IsAirConditioningActive", Switch),

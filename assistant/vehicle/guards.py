@@ -6,8 +6,8 @@ A guard that fails refuses a request before any frame leaves, and its
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from assistant.vehicle.signals import Value
 

@@ -10,9 +10,10 @@ comes from the car's reported value, never from what was asked.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from transitions import EventData, Machine
 
@@ -49,7 +50,7 @@ def _on(event: EventData) -> bool:
 
 
 def _guards_allow(event: EventData) -> bool:
-    fn: FunctionMachine = event.model
+    fn = cast(FunctionMachine, event.model)
     return fn.refusal(event.kwargs["state"], event.kwargs["target"], event.kwargs["limits"]) is None
 
 
@@ -91,8 +92,6 @@ class FunctionMachine:
     """The live state machine of one function."""
 
     state: Enum
-    # transitions binds the triggers request(), arrive() and fail() at run time;
-    # declaring them here would stop it from binding them.
 
     def __init__(self, function: Function) -> None:
         self.function = function
@@ -111,6 +110,12 @@ class FunctionMachine:
             if guard.applies_to(target) and not guard.allows(state, limits):
                 return guard.refusal
         return None
+
+    if TYPE_CHECKING:  # bound by transitions at run time; defined here they would not be bound
+
+        def request(self, **kwargs: Any) -> bool: ...
+        def arrive(self, **kwargs: Any) -> bool: ...
+        def fail(self, **kwargs: Any) -> bool: ...
 
     @property
     def busy(self) -> bool:

@@ -47,7 +47,9 @@ def load_replies(path: Path = REPLIES_FILE) -> Replies:
     try:
         table = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
-        raise IntentsError(f"{path} is missing; restore it with: git checkout -- intents/replies.yaml") from err
+        raise IntentsError(
+            f"{path} is missing; restore it with: git checkout -- intents/replies.yaml"
+        ) from err
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         line = mark.line + 1 if mark is not None else "?"

@@ -6,13 +6,12 @@ import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Union
 
 import yaml
 
 from assistant.errors import ConfigError
 
-Value = Union[int, float, str]
+Value = int | float | str
 
 SIGNALS_FILE = Path(__file__).with_name("signals.yaml")
 _KINDS = {"bool", "int", "number", "enum"}

@@ -7,8 +7,9 @@ assistant reports always comes from the car's status frames.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from assistant.nlu.base import Command
 from assistant.vehicle.functions import (
@@ -29,9 +30,12 @@ from assistant.vehicle.signals import SignalSpec, Value, load_signals
 class Actuation(Protocol):
     """What the bridge reports for one actuation (firmware_bridge.Actuation)."""
 
-    confirmed: Mapping[str, Value]
-    timed_out: Sequence[str]
-    frames: Sequence[Any]
+    @property
+    def confirmed(self) -> Mapping[str, Value]: ...
+    @property
+    def timed_out(self) -> Sequence[str]: ...
+    @property
+    def frames(self) -> Sequence[Any]: ...
 
 
 class VehicleBridge(Protocol):
@@ -85,10 +89,20 @@ VOLUME_STEP = 3
 FM_MHZ = (87.5, 108.0)
 AM_KHZ = (530, 1710)
 SEAT_LEVEL_TEXT = {0: "off", 1: "low", 2: "medium", 3: "high"}
-WIPER_TEXT = {"off": "off", "intermittent": "on intermittent", "low": "on low", "high": "on high",
-              "auto": "on automatic"}
-LIGHT_TEXT = {"headlights": "headlights", "high_beams": "high beams", "fog_lights": "fog lights",
-              "interior": "interior light", "hazards": "hazard lights"}
+WIPER_TEXT = {
+    "off": "off",
+    "intermittent": "on intermittent",
+    "low": "on low",
+    "high": "on high",
+    "auto": "on automatic",
+}
+LIGHT_TEXT = {
+    "headlights": "headlights",
+    "high_beams": "high beams",
+    "fog_lights": "fog lights",
+    "interior": "interior light",
+    "hazards": "hazard lights",
+}
 ACTION_TEXT = {"play": "playing", "pause": "paused", "next": "next track", "previous": "previous track"}
 SOURCE_TEXT = {"radio": "the radio", "bluetooth": "Bluetooth audio", "usb": "USB"}
 
@@ -107,11 +121,11 @@ class Vehicle:
     def __init__(
         self,
         bridge: VehicleBridge,
-        limits: GuardLimits = GuardLimits(),
+        limits: GuardLimits | None = None,
         replies: Replies | None = None,
     ) -> None:
         self.bridge = bridge
-        self.limits = limits
+        self.limits = limits or GuardLimits()
         self.replies = replies or load_replies()
         self.signals: dict[str, SignalSpec] = load_signals()
         self.machines = {name: FunctionMachine(fn) for name, fn in FUNCTIONS.items()}
@@ -189,7 +203,9 @@ class Vehicle:
             result = self.bridge.actuate(signal_targets)
         except SendError:
             self._fail(request.targets)
-            return Action(intent, "failed", self.replies.say("failure.send"), signal_targets, previous=previous)
+            return Action(
+                intent, "failed", self.replies.say("failure.send"), signal_targets, previous=previous
+            )
         except BridgeError:
             self._fail(request.targets)
             return Action(intent, "failed", self.replies.say("failure.rejected"), signal_targets)
@@ -205,8 +221,16 @@ class Vehicle:
         if timed_out:
             labels = sorted({BY_SIGNAL[sig].label for sig in timed_out})
             reply = self.replies.say("failure.timeout", label=" and ".join(labels))
-            return Action(intent, "timeout", reply, signal_targets, confirmed, timed_out,
-                          {k: v for k, v in previous.items() if k in confirmed}, frames)
+            return Action(
+                intent,
+                "timeout",
+                reply,
+                signal_targets,
+                confirmed,
+                timed_out,
+                {k: v for k, v in previous.items() if k in confirmed},
+                frames,
+            )
         key = f"done.{intent}"
         done = self.replies.say(key, **request.fields) if self.replies.has(key) else ""
         reply = " ".join(x for x in (done, *request.notes) if x)
@@ -236,9 +260,13 @@ class Vehicle:
         note: tuple[str, ...] = ()
         unit = {"celsius": "degrees", "percent": "percent"}.get(spec.unit, "")
         if spec.maximum is not None and value > spec.maximum:
-            note = (self.replies.say("clamped.above", limit=_fmt(spec.maximum), unit=unit).replace("  ", " "),)
+            note = (
+                self.replies.say("clamped.above", limit=_fmt(spec.maximum), unit=unit).replace("  ", " "),
+            )
         elif spec.minimum is not None and value < spec.minimum:
-            note = (self.replies.say("clamped.below", limit=_fmt(spec.minimum), unit=unit).replace("  ", " "),)
+            note = (
+                self.replies.say("clamped.below", limit=_fmt(spec.minimum), unit=unit).replace("  ", " "),
+            )
         return clamped, note
 
     @staticmethod
@@ -259,7 +287,9 @@ class Vehicle:
 
     def _window_close(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
         group = slots.get("window", "driver")
-        return Request({f"window.{side}": 0 for side in WINDOW_GROUPS[group]}, {"what": WINDOW_GROUP_LABEL[group]})
+        return Request(
+            {f"window.{side}": 0 for side in WINDOW_GROUPS[group]}, {"what": WINDOW_GROUP_LABEL[group]}
+        )
 
     def _sunroof_open(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
         amount = int(slots.get("amount", 100))
@@ -309,7 +339,8 @@ class Vehicle:
     def _defrost(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
         target = slots.get("target", "front")
         return Request(
-            {f"defrost.{target}": int(slots["state"] == "on")}, {"target_text": target, "state": slots["state"]}
+            {f"defrost.{target}": int(slots["state"] == "on")},
+            {"target_text": target, "state": slots["state"]},
         )
 
     def _seat_heat(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
@@ -358,6 +389,8 @@ class Vehicle:
         return Request({"track": (track + (1 if action == "next" else -1)) % 256}, fields)
 
     def _radio_tune(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
+        if "frequency" not in slots:
+            return self._radio_on(slots.get("band"), state)
         freq = float(slots["frequency"])
         band = slots.get("band") or ("fm" if freq < 200 else "am")
         if band == "fm":
@@ -365,8 +398,20 @@ class Vehicle:
         else:
             ok, khz, station = AM_KHZ[0] <= freq <= AM_KHZ[1], round(freq / 10) * 10, f"AM {freq:g}"
         if not ok:
-            return Request(refusal=self.replies.say("refused.radio_band", frequency=_fmt(freq), band=band.upper()))
+            return Request(
+                refusal=self.replies.say("refused.radio_band", frequency=_fmt(freq), band=band.upper())
+            )
         return Request({"source": "radio", "band": band, "frequency": khz}, {"station": station})
+
+    def _radio_on(self, band: str | None, state: dict[str, Value]) -> Request:
+        """'Radio' or 'switch to AM' without a frequency: the current station, or the band's first."""
+        current_band = str(state.get(FUNCTIONS["band"].signal, "fm"))
+        khz = float(state.get(FUNCTIONS["frequency"].signal, FM_MHZ[0] * 1000))
+        if band is not None and band != current_band:
+            khz = FM_MHZ[0] * 1000 if band == "fm" else AM_KHZ[0]
+        band = band or current_band
+        station = f"FM {_fmt(khz / 1000)}" if band == "fm" else f"AM {_fmt(khz)}"
+        return Request({"source": "radio", "band": band, "frequency": int(khz)}, {"station": station})
 
     # -- queries ------------------------------------------------------------
 
@@ -404,12 +449,14 @@ class Vehicle:
         if subject == "wipers":
             return f"The wipers are {WIPER_TEXT.get(str(get('wipers')), 'off')}."
         if subject == "seat_heating":
-            on = [(s, get(f"seat_heat.{s}")) for s in SIDES if get(f"seat_heat.{s}")]
-            if not on:
+            heated = [(s, get(f"seat_heat.{s}")) for s in SIDES if get(f"seat_heat.{s}")]
+            if not heated:
                 return "Seat heating is off."
-            return "Seat heating: " + ", ".join(
-                f"{SIDE_LABEL[s]} {SEAT_LEVEL_TEXT[int(v or 0)]}" for s, v in on
-            ) + "."
+            return (
+                "Seat heating: "
+                + ", ".join(f"{SIDE_LABEL[s]} {SEAT_LEVEL_TEXT[int(v or 0)]}" for s, v in heated)
+                + "."
+            )
         if subject == "media":
             source = str(get("source") or "radio")
             where = SOURCE_TEXT.get(source, source)
@@ -417,5 +464,6 @@ class Vehicle:
                 band, khz = str(get("band") or "fm"), float(get("frequency") or 0)
                 where += f", {band.upper()} {_fmt(khz / 1000) if band == 'fm' else _fmt(khz)}"
             muted = ", muted" if get("mute") else ""
-            return f"{str(get('playback') or 'paused').capitalize()} from {where}, volume {get('volume')}{muted}."
+            playing = str(get("playback") or "paused").capitalize()
+            return f"{playing} from {where}, volume {get('volume')}{muted}."
         return "I don't know about that."

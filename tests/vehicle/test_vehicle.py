@@ -159,9 +159,20 @@ def test_queries_answer_from_state(car: Vehicle, bridge: FakeBridge) -> None:
     assert bridge.sent == []
 
 
-@pytest.mark.parametrize("subject", ["windows", "doors", "trunk", "sunroof", "climate", "lights", "wipers",
-                                     "seat_heating", "media"])
+@pytest.mark.parametrize(
+    "subject",
+    ["windows", "doors", "trunk", "sunroof", "climate", "lights", "wipers", "seat_heating", "media"],
+)
 def test_every_query_subject_answers(car: Vehicle, subject: str) -> None:
     action = car.execute(cmd("vehicle.query", subject=subject))
     assert action.status == "answered"
     assert action.reply.endswith(".") and "don't know" not in action.reply
+
+
+def test_radio_without_frequency_keeps_the_station_or_starts_the_band(
+    car: Vehicle, bridge: FakeBridge
+) -> None:
+    bridge.values["Vehicle.Cabin.Infotainment.Media.Source"] = "usb"
+    assert car.execute(cmd("radio.tune")).reply == "Tuned to FM 99.5."
+    assert bridge.values["Vehicle.Cabin.Infotainment.Media.Source"] == "radio"
+    assert car.execute(cmd("radio.tune", band="am")).reply == "Tuned to AM 530."
