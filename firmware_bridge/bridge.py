@@ -157,6 +157,10 @@ class CanBridge:
         if self._bus is not None:
             return self
         cfg = self.config
+        with self._lock:
+            # A restarted bridge must not report what it heard before: state only from fresh frames.
+            self._state.clear()
+            self._seen.clear()
         try:
             db = load_dbc(cfg.dbc_path)
             mapping = load_mapping(cfg.mapping_path)
@@ -292,6 +296,8 @@ class CanBridge:
         """
         if self._bus is None:
             raise NotStartedError("the bridge is not started; call start() or use it in a with block")
+        if timeout_s is not None and not (math.isfinite(timeout_s) and timeout_s >= 0):
+            raise ValueError(f"timeout_s must be a number of seconds >= 0, got {timeout_s!r}")
         started = time.monotonic()
         frames, gpio_targets = self._plan(targets)
         waiter = _Waiter(pending={})

@@ -287,3 +287,23 @@ def test_frame_to_json_uses_hex_id_and_data() -> None:
         "message": "HVAC_TEMP_CMD",
         "signals": {"Zone": "driver", "TempTarget": 22.5},
     }
+
+
+def test_restarted_bridge_forgets_what_it_heard_before(config: BridgeConfig, sim: BodyControllerSim) -> None:
+    bridge = CanBridge(config).start()
+    try:
+        assert bridge.wait_ready(2.0)
+        sim.stop()
+        bridge.close()
+        bridge.start()
+        assert bridge.value(DRIVER_WINDOW) is None
+        assert not bridge.wait_ready(0.15)
+    finally:
+        bridge.close()
+
+
+@pytest.mark.parametrize("timeout_s", [-1.0, float("nan"), float("inf")])
+def test_bad_timeout_is_refused(bridge: CanBridge, sniffer: can.BusABC, timeout_s: float) -> None:
+    with pytest.raises(ValueError, match="timeout_s"):
+        bridge.actuate({DRIVER_WINDOW: 10}, timeout_s=timeout_s)
+    assert received(sniffer) == []
