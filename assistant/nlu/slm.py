@@ -1,0 +1,329 @@
+"""The small language model engine: an int8 ONNX word tagger, no torch at run time.
+
+The model tags every word of the utterance twice: which command it belongs to
+(B-/I-intent or O, so "open the window and turn the ac on" splits into two
+commands in spoken order) and which slot span it is part of (B-/I-slot or O).
+Slot spans become catalog values through the template engine's normaliser,
+then through the span lexicon learnt in training ("freezing" -> direction up).
+Confidence is the calibrated mean tag probability of a command's words; below
+the manifest's threshold the command is dropped.
+
+Files in ``models/slm`` (written by ``car-assistant train``): model.onnx,
+tokenizer.json, labels.json and manifest.json with their sha256, the hash of
+the intents/ they were trained on, the training command and seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from assistant.catalog import SLOT_SPECS, SlotValue
+from assistant.errors import ModelMismatchError, ModelNotFoundError
+from assistant.nlu.base import Command, Parse, Parser, check_text, keep_valid
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "slm"
+RESTORE_HINT = (
+    "restore it with `git checkout models/slm` (or reinstall), or rebuild it with `car-assistant train`"
+)
+
+
+@dataclass(frozen=True)
+class WordTags:
+    """The model's reading of one utterance, word by word."""
+
+    spans: list[tuple[int, int]]  # character start, end per word
+    intent_probs: np.ndarray  # words x (1 + 2 * intents): O, B-, I- per intent
+    slot_probs: np.ndarray  # words x (1 + 2 * slots)
+    value_probs: np.ndarray  # words x values: P(the word's command carries slot=value)
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _default_normaliser() -> Callable[[str, str, str], SlotValue | None] | None:
+    try:
+        from assistant.nlu.normalize import normalize_slot
+    except ImportError:
+        return None
+    return normalize_slot  # type: ignore[no-any-return]
+
+
+def _default_number_parser() -> Callable[[str], float | int | None] | None:
+    try:
+        from assistant.nlu.normalize import parse_number
+    except ImportError:
+        return None
+    return parse_number  # type: ignore[no-any-return]
+
+
+def current_intents_hash() -> str | None:
+    try:
+        from assistant.nlu.intents import intents_hash
+    except ImportError:
+        return None
+    return str(intents_hash())
+
+
+class SlmParser(Parser):
+    """The int8 ONNX tagger from ``models/slm``; one intra-op thread unless told otherwise."""
+
+    name = "slm"
+
+    def __init__(
+        self, model_dir: str | Path | None = None, threads: int = 1, check_intents: bool = True
+    ) -> None:
+        self.model_dir = Path(model_dir) if model_dir is not None else MODEL_DIR
+        manifest = self._manifest()
+        self._check_files(manifest)
+        if check_intents:
+            self._check_intents(manifest)
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            self.tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+            self.tokenizer.no_padding()
+            self.tokenizer.no_truncation()
+            labels = json.loads((self.model_dir / "labels.json").read_text(encoding="utf-8"))
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            self.session = ort.InferenceSession(
+                str(self.model_dir / "model.onnx"), opts, providers=["CPUExecutionProvider"]
+            )
+        except ImportError:
+            raise
+        except Exception as err:  # a file that is there but unreadable is as good as missing
+            raise ModelNotFoundError(
+                f"the SLM in {self.model_dir} cannot be loaded ({err}); {RESTORE_HINT}"
+            ) from err
+        self.manifest = manifest
+        self.configure(labels)
+
+    def configure(self, labels: dict[str, Any]) -> None:
+        """Label names, calibration and lexicon from labels.json."""
+        self.intents: list[str] = labels["intents"]
+        self.slots: list[str] = labels["slots"]
+        self.temperature = float(labels.get("temperature", 1.0))
+        self.threshold = float(labels.get("threshold", 0.5))
+        self.max_tokens = int(labels.get("max_tokens", 64))
+        self.lexicon: dict[str, dict[str, SlotValue]] = labels.get("lexicon", {})
+        self.values: list[tuple[str, SlotValue]] = [(str(n), v) for n, v in labels.get("values", [])]
+        self.cls_id = self.tokenizer.token_to_id("[CLS]")
+        self.sep_id = self.tokenizer.token_to_id("[SEP]")
+        self.normalize_slot = _default_normaliser()
+        self.parse_number = _default_number_parser()
+
+    # ---- loading -------------------------------------------------------------------
+
+    def _manifest(self) -> dict[str, Any]:
+        path = self.model_dir / "manifest.json"
+        try:
+            manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as err:
+            raise ModelNotFoundError(f"no SLM manifest at {path}; {RESTORE_HINT}") from err
+        except (OSError, ValueError) as err:
+            raise ModelNotFoundError(
+                f"the SLM manifest {path} is unreadable ({err}); {RESTORE_HINT}"
+            ) from err
+        return manifest
+
+    def _check_files(self, manifest: dict[str, Any]) -> None:
+        for name, meta in manifest.get("files", {}).items():
+            path = self.model_dir / name
+            if not path.is_file():
+                raise ModelNotFoundError(f"the SLM file {path} is missing; {RESTORE_HINT}")
+            if path.stat().st_size != meta["size"] or sha256(path) != meta["sha256"]:
+                raise ModelNotFoundError(
+                    f"the SLM file {path} is corrupt (its sha256 differs from manifest.json); {RESTORE_HINT}"
+                )
+
+    def _check_intents(self, manifest: dict[str, Any]) -> None:
+        trained_on = manifest.get("intents_hash")
+        now = current_intents_hash()
+        if now is not None and trained_on != now:
+            raise ModelMismatchError(
+                f"the SLM in {self.model_dir} was trained on other intents than those in intents/ "
+                f"(intents hash {str(trained_on)[:12]} vs {now[:12]}); retrain it with `car-assistant train` "
+                "(`--incremental` takes minutes), or choose the template engine with `--nlu templates`"
+            )
+
+    # ---- parsing -------------------------------------------------------------------
+
+    def parse(self, text: str) -> Parse:
+        clean = check_text(text)
+        tags = self.tag(clean)
+        return Parse(text=text, commands=keep_valid(self.decode(clean, tags)), engine=self.name)
+
+    def tag(self, text: str) -> WordTags:
+        """Word spans and calibrated tag probabilities; long text is read in word-aligned chunks."""
+        enc = self.tokenizer.encode(text, add_special_tokens=False)
+        words: list[list[int]] = []  # per word: first token, last token + 1, char start, char end
+        last = None
+        for i, w in enumerate(enc.word_ids):
+            if w is None:
+                continue
+            a, b = enc.offsets[i]
+            if w != last:
+                words.append([i, i + 1, a, b])
+                last = w
+            else:
+                words[-1][1] = i + 1
+                words[-1][3] = b
+        n_i = 1 + 2 * len(self.intents)
+        n_s = 1 + 2 * len(self.slots)
+        if not words:
+            return WordTags(
+                [],
+                np.zeros((0, n_i), np.float32),
+                np.zeros((0, n_s), np.float32),
+                np.zeros((0, len(self.values)), np.float32),
+            )
+        ids = enc.ids
+        room = self.max_tokens - 2
+        chunks: list[list[list[int]]] = [[]]
+        for w in words:
+            w[1] = min(w[1], w[0] + room)  # one absurdly long word keeps its first tokens
+            if chunks[-1] and w[1] - chunks[-1][0][0] > room:
+                chunks.append([])
+            chunks[-1].append(w)
+        width = max(c[-1][1] - c[0][0] for c in chunks) + 2
+        batch = np.zeros((len(chunks), width), np.int64)
+        mask = np.zeros((len(chunks), width), np.int64)
+        for r, chunk in enumerate(chunks):
+            toks = [self.cls_id]
+            for w in chunk:
+                toks.extend(ids[w[0] : w[1]])
+                w[0] = len(toks) - (w[1] - w[0])  # the word's first token inside this row
+            toks.append(self.sep_id)
+            batch[r, : len(toks)] = toks
+            mask[r, : len(toks)] = 1
+        intent_logits, slot_logits, value_logits = self.session.run(
+            None, {"input_ids": batch, "attention_mask": mask}
+        )
+        rows = [r for r, chunk in enumerate(chunks) for _ in chunk]
+        firsts = [w[0] for chunk in chunks for w in chunk]
+        il = intent_logits[rows, firsts] / self.temperature
+        sl = slot_logits[rows, firsts]
+        vp = 1.0 / (1.0 + np.exp(-value_logits[rows, firsts]))
+        return WordTags([(w[2], w[3]) for w in words], _softmax(il), _softmax(sl), vp)
+
+    def decode(self, text: str, tags: WordTags) -> list[Command]:
+        """Word tags -> commands in spoken order, slot values normalised to the catalog."""
+        k = len(self.intents)
+        itag = tags.intent_probs.argmax(-1)
+        # family probability per intent: p(B-x) + p(I-x)
+        fam = tags.intent_probs[:, 1::2] + tags.intent_probs[:, 2::2] if k else np.zeros((len(itag), 0))
+        segments: list[list[int]] = []
+        seg_intent: list[int] = []
+        prev_o = True
+        for w, t in enumerate(itag):
+            if t == 0:
+                prev_o = True
+                continue
+            x = (t - 1) // 2
+            begin = (t - 1) % 2 == 0
+            if begin or not segments or (prev_o and seg_intent[-1] != x):
+                segments.append([w])
+                seg_intent.append(x)
+            else:
+                segments[-1].append(w)
+            prev_o = False
+        slot_spans = self._slot_spans(tags)
+        commands = []
+        for si, seg in enumerate(segments):
+            votes = fam[seg].sum(0)
+            x = int(votes.argmax())
+            conf = float(fam[seg, x].mean())
+            if conf < self.threshold:
+                continue
+            intent = self.intents[x]
+            lo, hi = seg[0], seg[-1]
+            nxt = segments[si + 1][0] if si + 1 < len(segments) else len(itag)
+            prv = segments[si - 1][-1] if si > 0 else -1
+            slots: dict[str, SlotValue] = {}
+            for name, a, b in slot_spans:
+                # a slot belongs to the command whose words surround it; stray ones to the nearest before
+                if not (lo <= a <= hi or (hi < a < nxt) or (prv < a < lo and si == 0)):
+                    continue
+                if name in slots or name not in SLOT_SPECS.get(intent, {}):
+                    continue
+                span_text = text[tags.spans[a][0] : tags.spans[b][1]]
+                value = self.slot_value(intent, name, span_text)
+                if value is not None:
+                    slots[name] = value
+            # values the wording implies without a span ("skip this song": action next), or whose span
+            # the normaliser could not read: the value head's mean over the command's words
+            if self.values:
+                mean = tags.value_probs[seg].mean(0)
+                specs = SLOT_SPECS.get(intent, {})
+                for j in np.argsort(-mean):
+                    if mean[j] < 0.5:
+                        break
+                    name, value = self.values[j]
+                    if name in specs and name not in slots and specs[name].accepts(value):
+                        slots[name] = value
+            commands.append(Command(intent=intent, slots=slots, confidence=conf))
+        return commands
+
+    def _slot_spans(self, tags: WordTags) -> list[tuple[str, int, int]]:
+        stag = tags.slot_probs.argmax(-1)
+        spans: list[tuple[str, int, int]] = []
+        for w, t in enumerate(stag):
+            if t == 0:
+                continue
+            j = (t - 1) // 2
+            name = self.slots[j]
+            inside = (t - 1) % 2 == 1
+            if inside and spans and spans[-1][0] == name and spans[-1][2] == w - 1:
+                spans[-1] = (name, spans[-1][1], w)
+            else:
+                spans.append((name, w, w))
+        return spans
+
+    def slot_value(self, intent: str, slot: str, span_text: str) -> SlotValue | None:
+        """A span's catalog value: the template engine's normaliser, the learnt lexicon, a number."""
+        spec = SLOT_SPECS[intent][slot]
+        if self.normalize_slot is not None:
+            try:
+                value = self.normalize_slot(intent, slot, span_text)
+            except Exception:  # the normaliser may refuse a span the model made up
+                value = None
+            if value is not None and spec.accepts(value):
+                return value
+        key = lexicon_key(span_text)
+        for scope in (f"{intent}.{slot}", slot):
+            value = self.lexicon.get(scope, {}).get(key)
+            if value is not None and spec.accepts(value):
+                return value
+        if spec.kind != "enum" and self.parse_number is not None:
+            try:
+                number = self.parse_number(span_text)
+            except Exception:
+                number = None
+            if number is not None and spec.accepts(number):
+                return number
+        return None
+
+
+def lexicon_key(span_text: str) -> str:
+    """Span text as the lexicon stores it: lower case, words only."""
+    return " ".join(re.findall(r"[\w']+|\.", span_text.lower()))

@@ -1,0 +1,12 @@
+"""The SLM training pipeline (needs the [train] extra: torch). Entry point: ``main(argv)``."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`car-assistant train ...`: see ``assistant.training.run``."""
+    from assistant.training.run import main as run_main
+
+    return run_main(argv)

