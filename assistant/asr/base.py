@@ -1,0 +1,109 @@
+"""The speech-recognition stage: audio chunks in, partial and final ``Transcript`` out.
+
+Engines stream: ``begin()`` a request, ``accept()`` each 16 kHz mono int16
+chunk (a partial transcript comes back when it changed), ``end()`` for the
+final one. Engines are registered by name and imported lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.audio import AudioChunk
+from assistant.errors import AssistantError, ConfigError
+
+
+class AsrError(AssistantError):
+    """Speech recognition failed."""
+
+    code = "asr"
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start_ms: float = 0.0
+    end_ms: float = 0.0
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What was heard so far (``final=False``) or in the whole request."""
+
+    text: str
+    final: bool = True
+    words: tuple[Word, ...] = ()
+
+    @property
+    def confidence(self) -> float | None:
+        confs = [w.confidence for w in self.words if w.confidence is not None]
+        return min(confs) if confs else None
+
+
+class Recognizer(ABC):
+    """A streaming speech recognizer for one request at a time."""
+
+    name: str = ""
+
+    @abstractmethod
+    def begin(self) -> None:
+        """Start a new request (drops anything heard before)."""
+
+    @abstractmethod
+    def accept(self, chunk: AudioChunk) -> Transcript | None:
+        """Feed 16 kHz mono int16 audio; the partial transcript when it changed, else None."""
+
+    @abstractmethod
+    def end(self) -> Transcript:
+        """The final transcript of the request begun last."""
+
+
+ENGINES: dict[str, str] = {
+    "vosk": "assistant.asr.vosk:VoskRecognizer",
+    "pocketsphinx": "assistant.asr.pocketsphinx:PocketsphinxRecognizer",
+    "fake": "assistant.asr.fake:FakeRecognizer",
+}
+
+VOSK_EN_MODEL = "vosk-model-small-en-us-0.15"
+FETCH_SCRIPT = "deploy/fetch_vosk_model.sh"
+
+
+def default_vosk_model_dir() -> Path:
+    """Where deploy/fetch_vosk_model.sh puts the English model ($XDG_DATA_HOME/car-assistant/...)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "car-assistant" / VOSK_EN_MODEL
+
+
+def choose_engine(name: str, vosk_model: str = "") -> tuple[str, str]:
+    """The engine to use for ``name`` (``auto``: vosk when its English model is installed) and why."""
+    if name != "auto":
+        return name, "configured"
+    model = Path(vosk_model) if vosk_model else default_vosk_model_dir()
+    if (model / "am").is_dir() or (model / "final.mdl").exists():
+        try:
+            importlib.import_module("vosk")
+            return "vosk", f"English model found at {model}"
+        except ImportError:
+            return "pocketsphinx", "vosk model found but the vosk package is not installed"
+    return "pocketsphinx", f"no vosk English model at {model} (run {FETCH_SCRIPT} on a networked machine)"
+
+
+def load_recognizer(name: str, **options: Any) -> Recognizer:
+    target = ENGINES.get(name)
+    if target is None:
+        raise ConfigError(f"unknown ASR engine {name!r}; choose one of: auto, {', '.join(sorted(ENGINES))}")
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(
+            f"ASR engine {name!r} needs {err.name}, which is not installed; run: pip install -e ."
+        ) from err
+    recognizer: Recognizer = getattr(module, class_name)(**options)
+    return recognizer

@@ -1,0 +1,146 @@
+"""The domain language: spoken-form sentences from intents/, as an ARPA language model and a word list.
+
+Template sentences are written for reading ("set it to 22", "a/c"); speech
+recognizers need them as spoken words ("set it to twenty two", "a c").
+``domain_sentences`` makes that conversion; ``domain_lm`` builds a trigram
+ARPA model from them with pocketsphinx's ``ArpaBoLM`` and caches it under a
+key that includes the intents/ hash, so an edited template rebuilds it and an
+unchanged one loads in milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.nlu.intents import INTENTS_DIR, intents_hash, load_intents
+
+log = logging.getLogger(__name__)
+
+LM_VERSION = "3"
+"""Bump when the sentence conversion or LM recipe changes: old caches are then ignored."""
+SENTENCES_PER_INTENT = 400
+# training text that is not a command keeps off-domain speech from being forced into commands
+OUT_OF_SCOPE = Path(__file__).resolve().parents[1] / "training" / "data" / "out_of_scope.txt"
+
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+         "sixteen seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def spell_number(token: str) -> str:
+    """Digits as spoken English: 22 -> twenty two, 95.3 -> ninety five point three."""
+    if "." in token:
+        whole, frac = token.split(".", 1)
+        return f"{spell_number(whole)} point {' '.join(_ONES[int(d)] for d in frac if d.isdigit())}"
+    n = int(token)
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    if n < 1000:
+        rest = n % 100
+        return f"{_ONES[n // 100]} hundred" + (f" {spell_number(str(rest))}" if rest else "")
+    thousands, rest = divmod(n, 1000)
+    return f"{spell_number(str(thousands))} thousand" + (f" {spell_number(str(rest))}" if rest else "")
+
+
+def spoken_words(text: str) -> list[str]:
+    """Lower-case spoken tokens: numbers spelled, a/c and a.c. as letters, punctuation dropped."""
+    text = text.lower().replace("%", " percent ").replace("/", " ").replace("-", " ")
+    out: list[str] = []
+    for token in re.findall(r"[a-z0-9'.]+", text):
+        token = token.strip(".'")
+        if not token:
+            continue
+        if re.fullmatch(r"\d+(\.\d+)?", token):
+            out.extend(spell_number(token).split())
+        elif re.fullmatch(r"\d+[a-z]+", token):  # 2nd, 3rd
+            out.extend(spell_number(re.match(r"\d+", token).group()).split())  # type: ignore[union-attr]
+        elif "." in token:
+            out.extend(part for part in token.split(".") if part)
+        else:
+            out.append(token)
+    return out
+
+
+def domain_sentences(intents_dir: Path | str = INTENTS_DIR, per_intent: int = SENTENCES_PER_INTENT,
+                     seed: int = 0) -> list[str]:
+    """Distinct spoken-form sentences the templates of ``intents_dir`` allow (sampled per intent)."""
+    from assistant.nlu.sampling import _intent_records
+
+    intents = load_intents(intents_dir)
+    seen: dict[str, None] = {}
+    for name in sorted(intents.intents):
+        rng = random.Random(f"{seed}:{name}")
+        for record in _intent_records(intents, name, per_intent, rng):
+            words = spoken_words(record.text)
+            if words:
+                seen.setdefault(" ".join(words), None)
+    return list(seen)
+
+
+def out_of_scope_sentences() -> list[str]:
+    if not OUT_OF_SCOPE.exists():
+        return []
+    lines = OUT_OF_SCOPE.read_text(encoding="utf-8").splitlines()
+    return [" ".join(spoken_words(line)) for line in lines if line.strip() and not line.startswith("#")]
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "car-assistant" / "asr"
+
+
+@dataclass(frozen=True)
+class DomainLm:
+    """A built domain language model on disk."""
+
+    arpa: Path
+    words: tuple[str, ...]
+    key: str
+    built: bool
+    """True when this call built it, False when it came from the cache."""
+
+
+def domain_key(intents_dir: Path | str = INTENTS_DIR) -> str:
+    extra = OUT_OF_SCOPE.read_bytes() if OUT_OF_SCOPE.exists() else b""
+    digest = hashlib.sha256(f"{LM_VERSION}\0{intents_hash(intents_dir)}\0".encode() + extra)
+    return digest.hexdigest()[:16]
+
+
+def domain_lm(intents_dir: Path | str = INTENTS_DIR, cache: Path | None = None) -> DomainLm:
+    """The ARPA model for ``intents_dir``, from the cache or built now (a few seconds) and cached."""
+    cache = cache or cache_dir()
+    key = domain_key(intents_dir)
+    arpa = cache / f"domain-{key}.arpa"
+    meta = cache / f"domain-{key}.json"
+    if arpa.exists() and meta.exists():
+        try:
+            words = tuple(json.loads(meta.read_text(encoding="utf-8"))["words"])
+            return DomainLm(arpa, words, key, False)
+        except (ValueError, KeyError):
+            log.warning("domain LM cache %s is damaged; rebuilding", meta)
+    from pocketsphinx.lm import ArpaBoLM
+
+    sentences = domain_sentences(intents_dir)
+    # the domain outweighs the off-domain text three to one
+    text = "\n".join(sentences * 3 + out_of_scope_sentences())
+    lm = ArpaBoLM(text=text, add_start=True)
+    lm.compute()
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = arpa.with_suffix(f".tmp{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        lm.write(f)
+    os.replace(tmp, arpa)  # another process may be building the same key
+    words = tuple(sorted({w for line in text.splitlines() for w in line.split()}))
+    meta.write_text(json.dumps({"words": words, "intents_hash": intents_hash(intents_dir)}), encoding="utf-8")
+    log.info("built the domain language model %s (%d sentences, %d words)", arpa.name, len(sentences),
+             len(words))
+    return DomainLm(arpa, words, key, True)

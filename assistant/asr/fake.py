@@ -1,0 +1,27 @@
+"""A scripted recognizer: returns the given texts, one per request, whatever the audio."""
+
+from __future__ import annotations
+
+from assistant.asr.base import Recognizer, Transcript, Word
+from assistant.audio import AudioChunk
+
+
+class FakeRecognizer(Recognizer):
+    name = "fake"
+
+    def __init__(self, texts: list[str] | None = None) -> None:
+        self.texts = list(texts or [])
+        self.heard_ms: list[float] = []
+        self._ms = 0.0
+
+    def begin(self) -> None:
+        self._ms = 0.0
+
+    def accept(self, chunk: AudioChunk) -> Transcript | None:
+        self._ms += chunk.duration_ms
+        return None
+
+    def end(self) -> Transcript:
+        self.heard_ms.append(self._ms)
+        text = self.texts.pop(0) if self.texts else ""
+        return Transcript(text, True, tuple(Word(w, confidence=1.0) for w in text.split()))

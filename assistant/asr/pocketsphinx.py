@@ -1,0 +1,130 @@
+"""CMU pocketsphinx with its bundled US English acoustic model and a domain language model from intents/.
+
+The domain LM comes from ``assistant.asr.domain`` (built once, cached, rebuilt
+when intents/ change). Words of the domain that the bundled dictionary lacks
+get a pronunciation glued from two dictionary words where one exists
+(``headlamps`` = ``head`` + ``lamps``); the rest are reported in
+``missing_words`` and logged, since the recognizer can never output them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from assistant.asr.base import AsrError, Recognizer, Transcript, Word
+from assistant.asr.domain import INTENTS_DIR, domain_lm
+from assistant.audio import AudioChunk, to_stream_format
+from assistant.errors import ModelNotFoundError
+
+log = logging.getLogger(__name__)
+
+PARTIAL_EVERY_MS = 150.0
+"""A partial hypothesis costs a backtrace; one every 150 ms is plenty for endpointing."""
+
+
+def _read_dict(path: Path) -> dict[str, str]:
+    pron: dict[str, str] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            word, _, phones = line.strip().partition(" ")
+            if word and "(" not in word:
+                pron.setdefault(word, phones.strip())
+    return pron
+
+
+def compound_pronunciation(word: str, pron: dict[str, str]) -> str | None:
+    """Phones for ``word`` as two dictionary words (longest first part first), or None."""
+    for cut in range(len(word) - 2, 1, -1):
+        head, tail = word[:cut], word[cut:]
+        if head in pron and tail in pron and len(tail) > 1:
+            return f"{pron[head]} {pron[tail]}"
+    return None
+
+
+class PocketsphinxRecognizer(Recognizer):
+    name = "pocketsphinx"
+
+    def __init__(self, intents_dir: str | Path = INTENTS_DIR, cache: str | Path | None = None,
+                 lw: float = 0.0) -> None:
+        try:
+            from pocketsphinx import Config, Decoder, get_model_path
+        except ImportError as err:
+            raise AsrError("pocketsphinx is not installed; run: pip install -e .") from err
+        hmm = Path(get_model_path("en-us/en-us"))
+        dictionary = Path(get_model_path("en-us/cmudict-en-us.dict"))
+        if not hmm.is_dir() or not dictionary.exists():
+            raise ModelNotFoundError(f"pocketsphinx's English model is missing under {hmm.parent}; "
+                                     "reinstall it: pip install --force-reinstall pocketsphinx")
+        self.lm = domain_lm(intents_dir, Path(cache) if cache else None)
+        config = Config(hmm=str(hmm), dict=str(dictionary), lm=str(self.lm.arpa), samprate=16000,
+                        loglevel="FATAL")
+        if lw:
+            config["lw"] = lw
+        try:
+            self._decoder: Any = Decoder(config)
+        except Exception as err:
+            raise AsrError(f"pocketsphinx cannot load the domain model {self.lm.arpa}: {err}") from err
+        pron = _read_dict(dictionary)
+        self.added_words: dict[str, str] = {}
+        self.missing_words: tuple[str, ...] = ()
+        missing = []
+        for word in self.lm.words:
+            if word in pron:
+                continue
+            phones = compound_pronunciation(word, pron)
+            if phones is None:
+                missing.append(word)
+                continue
+            self.added_words[word] = phones
+        items = list(self.added_words.items())
+        for i, (word, phones) in enumerate(items):
+            # rebuilding the search once, after the last word, not once per word
+            self._decoder.add_word(word, phones, i == len(items) - 1)
+        self.missing_words = tuple(missing)
+        if missing:
+            log.warning("pocketsphinx: %d domain words have no pronunciation and cannot be recognized: %s",
+                        len(missing), ", ".join(missing))
+        self._active = False
+        self._since_partial = 0.0
+        self._last_partial = ""
+
+    def begin(self) -> None:
+        if self._active:
+            self._decoder.end_utt()
+        self._decoder.start_utt()
+        self._active = True
+        self._since_partial = 0.0
+        self._last_partial = ""
+
+    def accept(self, chunk: AudioChunk) -> Transcript | None:
+        if not self._active:
+            self.begin()
+        chunk = to_stream_format(chunk)
+        self._decoder.process_raw(chunk.audio, False, False)
+        self._since_partial += chunk.duration_ms
+        if self._since_partial < PARTIAL_EVERY_MS:
+            return None
+        self._since_partial = 0.0
+        hyp = self._decoder.hyp()
+        text = hyp.hypstr if hyp is not None else ""
+        if text == self._last_partial:
+            return None
+        self._last_partial = text
+        return Transcript(text, final=False)
+
+    def end(self) -> Transcript:
+        if not self._active:
+            return Transcript("")
+        self._decoder.end_utt()
+        self._active = False
+        hyp = self._decoder.hyp()
+        text = hyp.hypstr if hyp is not None else ""
+        words = []
+        frame_ms = 10.0
+        for seg in self._decoder.seg():
+            if seg.word.startswith("<") or seg.word.startswith("[") or seg.word == "<sil>":
+                continue
+            words.append(Word(seg.word.split("(")[0], seg.start_frame * frame_ms, seg.end_frame * frame_ms))
+        return Transcript(" ".join(text.split()), True, tuple(words))

@@ -1,0 +1,52 @@
+"""The speech-output stage: text in, audio chunks out, one sentence at a time."""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Any
+
+from assistant.audio import AudioChunk
+from assistant.errors import AssistantError, ConfigError
+
+
+class TtsError(AssistantError):
+    """Speech synthesis failed."""
+
+    code = "tts"
+
+
+class Synthesizer(ABC):
+    """A text-to-speech engine: ``load()`` once, then ``synthesize()`` per reply."""
+
+    name: str = ""
+
+    @abstractmethod
+    def load(self) -> None:
+        """Load the voice (seconds); safe to call twice."""
+
+    @abstractmethod
+    def synthesize(self, text: str) -> Iterator[AudioChunk]:
+        """Audio for ``text``, one chunk per sentence, each yielded as soon as it is made."""
+
+
+ENGINES: dict[str, str] = {
+    "piper": "assistant.tts.piper:PiperSynthesizer",
+    "fake": "assistant.tts.fake:FakeSynthesizer",
+}
+
+
+def load_synthesizer(name: str, **options: Any) -> Synthesizer:
+    target = ENGINES.get(name)
+    if target is None:
+        raise ConfigError(f"unknown TTS engine {name!r}; choose one of: {', '.join(sorted(ENGINES))}")
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(
+            f"TTS engine {name!r} needs {err.name}, which is not installed; run: pip install -e ."
+        ) from err
+    synthesizer: Synthesizer = getattr(module, class_name)(**options)
+    return synthesizer

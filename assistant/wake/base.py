@@ -1,0 +1,63 @@
+"""The wake stage: a stream of audio chunks in, a ``Detection`` when the wake word was said."""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.audio import AudioChunk
+from assistant.errors import AssistantError, ConfigError
+
+
+class WakeError(AssistantError):
+    """The wake-word detector could not be loaded or run."""
+
+    code = "wake"
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The wake word (or the push-to-talk button) was heard."""
+
+    name: str
+    """Wake word model name (``hey_jarvis``) or ``push_to_talk``."""
+    timestamp_ms: float
+    """Stream time at which it was detected (the end of the wake word)."""
+    probability: float = 1.0
+
+
+class WakeDetector(ABC):
+    """Feed every chunk (16 kHz mono int16); a detection comes back once per spoken wake word."""
+
+    name: str = ""
+
+    @abstractmethod
+    def process(self, chunk: AudioChunk) -> Detection | None:
+        """The detection that ``chunk`` completes, if any."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Forget the audio heard so far (after a detection, between files)."""
+
+
+ENGINES: dict[str, str] = {
+    "micro": "assistant.wake.micro:MicroWakeDetector",
+    "fake": "assistant.wake.fake:FakeWakeDetector",
+}
+
+
+def load_wake_detector(name: str, **options: Any) -> WakeDetector:
+    target = ENGINES.get(name)
+    if target is None:
+        raise ConfigError(f"unknown wake engine {name!r}; choose one of: {', '.join(sorted(ENGINES))}")
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(
+            f"wake engine {name!r} needs {err.name}, which is not installed; run: pip install -e ."
+        ) from err
+    detector: WakeDetector = getattr(module, class_name)(**options)
+    return detector
