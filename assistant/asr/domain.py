@@ -23,7 +23,7 @@ from assistant.nlu.intents import INTENTS_DIR, intents_hash, load_intents
 
 log = logging.getLogger(__name__)
 
-LM_VERSION = "3"
+LM_VERSION = "4"
 """Bump when the sentence conversion or LM recipe changes: old caches are then ignored."""
 SENTENCES_PER_INTENT = 400
 # training text that is not a command keeps off-domain speech from being forced into commands
@@ -86,6 +86,13 @@ def domain_sentences(intents_dir: Path | str = INTENTS_DIR, per_intent: int = SE
     return list(seen)
 
 
+def compound_sentences(sentences: list[str], n: int = 4000, seed: int = 0) -> list[str]:
+    """Two requests in one breath ("close the windows and turn on the ac"): the parser splits them."""
+    rng = random.Random(seed)
+    joins = ["and", "and", "and", "and then", "then", "and also"]
+    return [f"{rng.choice(sentences)} {rng.choice(joins)} {rng.choice(sentences)}" for _ in range(n)]
+
+
 def out_of_scope_sentences() -> list[str]:
     if not OUT_OF_SCOPE.exists():
         return []
@@ -131,7 +138,7 @@ def domain_lm(intents_dir: Path | str = INTENTS_DIR, cache: Path | None = None) 
 
     sentences = domain_sentences(intents_dir)
     # the domain outweighs the off-domain text three to one
-    text = "\n".join(sentences * 3 + out_of_scope_sentences())
+    text = "\n".join(sentences * 3 + compound_sentences(sentences) + out_of_scope_sentences())
     lm = ArpaBoLM(text=text, add_start=True)
     lm.compute()
     cache.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,484 @@
+"""The voice pipeline: wake -> VAD + streaming ASR -> dialogue (text) -> reply TTS.
+
+One explicit orchestrator over five fixed stages, fed one audio chunk at a
+time from a microphone or a file. Progress goes to one callback as ``Event``s
+(the CLI timeline, the tests and the benchmarks all read the same events).
+
+A request ends on trailing silence, on its maximum length, or early
+(semantic endpointing) when the partial transcript already parses into
+complete, confident commands that stay the same while the speaker pauses for
+``semantic_stable_ms``. A request that was cut off (it ends on a dangling
+"and"/"the", or hit the maximum length mid-speech) executes nothing and gets
+a short "Sorry?".
+
+Times: ``t_ms`` is stream time (position in the audio); latencies after the
+end of speech add the stream time from end of speech to the endpoint decision
+and the wall time from the decision to the CAN frame or reply audio, which is
+what a live listener experiences when the pipeline keeps up with real time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from assistant.asr.base import Recognizer, Transcript, choose_engine, load_recognizer
+from assistant.audio import AudioChunk, concat, silence, split, to_stream_format
+from assistant.config import Settings, VoiceSettings
+from assistant.dialogue import Dialogue, Turn
+from assistant.errors import AssistantError
+from assistant.tts.base import Synthesizer
+from assistant.vad.base import Endpoint, Endpointer, SpeechDetector
+from assistant.wake.base import Detection, WakeDetector
+
+log = logging.getLogger(__name__)
+
+SORRY = "Sorry?"
+BLOCK_MS = 30.0
+"""Audio block the pipeline is fed in (ms): 3 wake-word feature frames."""
+# a request that ends on one of these was cut off mid-sentence
+DANGLING = frozenset(
+    "and then also plus but or the a an to my of at by with for into please set turn".split()
+)
+
+
+class State(Enum):
+    IDLE = "idle"
+    """Waiting for the wake word or push-to-talk."""
+    LISTENING = "listening"
+    """A request is being heard."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the pipeline did; ``kind`` is one of the names in ``EVENT_KINDS``."""
+
+    kind: str
+    t_ms: float
+    """Stream time (ms since the audio started)."""
+    wall: float
+    """time.perf_counter() when it happened."""
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+EVENT_KINDS = (
+    "wake",
+    "push_to_talk",
+    "speech_start",
+    "partial",
+    "endpoint",
+    "transcript",
+    "commands",
+    "frame",
+    "reply",
+    "reply_audio",
+    "reply_done",
+    "barge_in",
+    "timeout",
+    "error",
+)
+
+
+@dataclass
+class VoiceTurn:
+    """One spoken request and everything it caused."""
+
+    text: str = ""
+    endpoint: Endpoint | None = None
+    wake: Detection | None = None
+    turn: Turn | None = None
+    reply: str = ""
+    reply_audio: AudioChunk | None = None
+    frames: list[Any] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    partials: list[str] = field(default_factory=list)
+    cut_off: bool = False
+    error: str | None = None
+
+    @property
+    def commands(self) -> list[dict[str, Any]]:
+        return [c.to_json() for c in self.turn.commands] if self.turn else []
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "text": self.text,
+            "commands": self.commands,
+            "actions": [a.to_json() for a in self.turn.actions] if self.turn else [],
+            "frames": [f.to_json() for f in self.frames],
+            "reply": self.reply,
+            "endpoint": self.endpoint.reason if self.endpoint else None,
+            "wake": self.wake.name if self.wake else None,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
+        if self.cut_off:
+            out["cut_off"] = True
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class VoiceParts:
+    """The stage engines a pipeline runs; ``asr_choice`` says which recognizer and why."""
+
+    vad: SpeechDetector
+    recognizer: Recognizer
+    wake: WakeDetector | None = None
+    synthesizer: Synthesizer | None = None
+    asr_choice: str = ""
+
+
+def build_parts(settings: Settings, *, wake: bool = True, tts: bool = True) -> VoiceParts:
+    """Load the engines the settings name (seconds: models load here, not mid-request)."""
+    from assistant.vad.silero import SileroSpeechDetector
+
+    v = settings.voice
+    name, why = choose_engine(v.asr_engine, v.vosk_model)
+    options: dict[str, Any] = {}
+    if name == "vosk":
+        options = {"model": v.vosk_model, "grammar": v.vosk_grammar}
+    recognizer = load_recognizer(name, **options)
+    detector: WakeDetector | None = None
+    if wake:
+        from assistant.wake.micro import MicroWakeDetector
+
+        detector = MicroWakeDetector(v.wake_word, v.wake_cutoff)
+    synthesizer: Synthesizer | None = None
+    if tts:
+        from assistant.tts.piper import PiperSynthesizer
+
+        synthesizer = PiperSynthesizer(v.tts_model, length_scale=v.tts_length_scale)
+        synthesizer.load()
+    return VoiceParts(SileroSpeechDetector(), recognizer, detector, synthesizer, f"{name} ({why})")
+
+
+def cut_off(text: str, endpoint: Endpoint) -> bool:
+    """True for a request that stopped mid-sentence: it must not half-execute."""
+    words = text.lower().split()
+    if words and words[-1] in DANGLING:
+        return True
+    # still speaking when the maximum length cut in
+    return endpoint.reason == "max_length" and endpoint.speech_end_ms == endpoint.at_ms
+
+
+class VoicePipeline:
+    """Feed chunks with ``feed()``; a ``VoiceTurn`` comes back when a request was answered.
+
+    ``wake=False`` listens for requests from the start (files without a wake
+    word); with ``wake=True`` and no wake detector only push-to-talk starts one. ``speak`` plays reply audio (live mode; it runs in a worker thread
+    so the wake word can interrupt it); without it the reply audio is kept in
+    ``VoiceTurn.reply_audio``.
+    """
+
+    def __init__(
+        self,
+        parts: VoiceParts,
+        dialogue: Dialogue,
+        voice: VoiceSettings | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        *,
+        wake: bool = True,
+        bridge: Any = None,
+        speak: Callable[[Iterator[AudioChunk]], None] | None = None,
+        stop_speaking: Callable[[], None] | None = None,
+        synthesize: bool = True,
+    ) -> None:
+        self.parts = parts
+        self.dialogue = dialogue
+        self.voice = voice or VoiceSettings()
+        self.on_event = on_event
+        # wake=False: every stretch of speech is a request (files); wake=True without a wake
+        # detector: idle until push-to-talk
+        self.always_listening = not wake
+        self.use_wake = wake and parts.wake is not None
+        self.speak = speak
+        self.stop_speaking = stop_speaking
+        self.synthesize = synthesize and parts.synthesizer is not None
+        v = self.voice
+        self.endpointer = Endpointer(
+            v.vad_threshold,
+            v.trailing_silence_ms,
+            v.max_request_s * 1000,
+            float("inf") if self.always_listening else v.no_speech_s * 1000,
+        )
+        self._ptt = threading.Event()
+        self._frames: list[tuple[float, Any]] = []
+        self._frames_lock = threading.Lock()
+        self._unsubscribe = bridge.subscribe(self._on_frame) if bridge is not None else None
+        self._respond_lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._t_ms = 0.0
+        self.reset()
+
+    # -- control -------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to the start of a stream (between files)."""
+        self._t_ms = 0.0
+        if self.parts.wake is not None:
+            self.parts.wake.reset()
+        self._enter_idle(0.0)
+        if self.always_listening:
+            self._start_listening(0.0, None)
+
+    def push_to_talk(self) -> None:
+        """Start a request now, as the wake word would (GPIO button, Enter); thread-safe."""
+        self._ptt.set()
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.join()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    # -- feeding -------------------------------------------------------------------------------
+
+    def feed(self, chunk: AudioChunk) -> VoiceTurn | None:
+        """Process one chunk (any format; converted); the request it completed, if any."""
+        chunk = to_stream_format(chunk)
+        t0 = self._t_ms
+        chunk = AudioChunk(chunk.rate, chunk.width, chunk.channels, chunk.audio, t0)
+        t_end = t0 + chunk.duration_ms
+        self._t_ms = t_end
+        if self.state is State.IDLE:
+            detection = self.parts.wake.process(chunk) if (self.use_wake and self.parts.wake) else None
+            if self._ptt.is_set():
+                self._ptt.clear()
+                detection = Detection("push_to_talk", t_end)
+                self._emit("push_to_talk", t_end)
+            if detection is not None:
+                if detection.name != "push_to_talk":
+                    self._emit(
+                        "wake", t_end, name=detection.name, probability=round(detection.probability, 3)
+                    )
+                if self._worker is not None and self._worker.is_alive() and self.stop_speaking is not None:
+                    self.stop_speaking()  # barge-in: the driver talks over the reply
+                    self._emit("barge_in", t_end)
+                self._start_listening(t_end, detection)
+            return None
+        if self.use_wake and self.parts.wake is not None:
+            # keep the detector's streaming state current; a stale one fires on the old wake word
+            self.parts.wake.process(chunk)
+        return self._listen(chunk, t0, t_end)
+
+    def run(self, audio: AudioChunk, block_ms: float = BLOCK_MS) -> list[VoiceTurn]:
+        """A whole recording, then enough silence for its last request to end; the requests answered."""
+        turns = []
+        tail = silence(self.voice.trailing_silence_ms + 300)
+        for chunk in split(concat([to_stream_format(audio), tail]), block_ms):
+            turn = self.feed(chunk)
+            if turn is not None:
+                turns.append(turn)
+        if self.state is State.LISTENING and self.endpointer.in_speech:
+            # the recording stops mid-request
+            endpoint = Endpoint("max_length", self._t_ms, self.endpointer.speech_start_ms, self._t_ms)
+            turns.append(self._finish(endpoint))
+        if self._worker is not None:
+            self._worker.join()
+        return turns
+
+    # -- internals -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    def _emit(self, kind: str, t_ms: float, **data: Any) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(Event(kind, t_ms, time.perf_counter(), data))
+            except Exception:  # a display bug must not stop the assistant
+                log.exception("event callback failed on %s", kind)
+
+    def _on_frame(self, frame: Any) -> None:
+        if frame.direction != "tx":
+            return
+        with self._frames_lock:
+            self._frames.append((time.perf_counter(), frame))
+
+    def _enter_idle(self, t_ms: float) -> None:
+        self._state = State.IDLE
+        self._detection: Detection | None = None
+        self._partials: list[str] = []
+        self._sem_key: str | None = None
+        self._sem_since = 0.0
+
+    def _start_listening(self, t_ms: float, detection: Detection | None) -> None:
+        self._state = State.LISTENING
+        self._detection = detection
+        self._partials = []
+        self._sem_key = None
+        self._sem_since = t_ms
+        self.endpointer.begin(t_ms)
+        self.parts.vad.reset()
+        self.parts.recognizer.begin()
+
+    def _listen(self, chunk: AudioChunk, t0: float, t_end: float) -> VoiceTurn | None:
+        was_speech = self.endpointer.in_speech
+        probability = self.parts.vad.process(chunk)
+        endpoint = self.endpointer.update(t0, chunk.duration_ms, probability)
+        if not was_speech and self.endpointer.in_speech:
+            self._emit("speech_start", self.endpointer.speech_start_ms or t0)
+        partial = self.parts.recognizer.accept(chunk)
+        if partial is not None and partial.text:
+            self._partials.append(partial.text)
+            self._emit("partial", t_end, text=partial.text)
+            if self.voice.semantic_endpointing:
+                self._semantic_update(partial, t_end)
+        if endpoint is None and self._sem_key and self._semantic_ready(t_end, probability):
+            endpoint = Endpoint(
+                "semantic", t_end, self.endpointer.speech_start_ms, self.endpointer.speech_end_ms
+            )
+        if endpoint is None:
+            return None
+        return self._finish(endpoint)
+
+    def _semantic_update(self, partial: Transcript, t_ms: float) -> None:
+        """Remember when the partial's commands last changed; None when they may not end a request."""
+        key: str | None = None
+        words = partial.text.split()
+        if words and words[-1] not in DANGLING:
+            try:
+                parse = self.dialogue.parser.parse(partial.text)
+            except AssistantError:
+                parse = None
+            if (
+                parse is not None
+                and parse.commands
+                and all(c.confidence >= self.voice.semantic_min_confidence for c in parse.commands)
+            ):
+                key = repr([c.to_json() for c in parse.commands])
+        if key != self._sem_key:
+            self._sem_key = key
+            self._sem_since = t_ms
+
+    def _semantic_ready(self, t_ms: float, probability: float) -> bool:
+        stable = self.voice.semantic_stable_ms
+        speech_end = self.endpointer.speech_end_ms
+        return (
+            probability < self.endpointer.threshold
+            and speech_end is not None
+            and t_ms - speech_end >= stable
+            and t_ms - self._sem_since >= stable
+        )
+
+    def _finish(self, endpoint: Endpoint) -> VoiceTurn:
+        wall0 = time.perf_counter()
+        detection, partials = self._detection, self._partials
+        delay = endpoint.at_ms - endpoint.speech_end_ms if endpoint.speech_end_ms is not None else 0.0
+        self._emit("endpoint", endpoint.at_ms, reason=endpoint.reason, after_speech_ms=round(delay, 1))
+        try:
+            final = self.parts.recognizer.end()
+        except AssistantError as err:
+            log.warning("ASR failed: %s", err)
+            final = Transcript("")
+        asr_ms = (time.perf_counter() - wall0) * 1e3
+        self._enter_idle(endpoint.at_ms)
+        if self.always_listening:
+            self._start_listening(endpoint.at_ms, None)
+        vt = VoiceTurn(
+            final.text,
+            endpoint,
+            detection,
+            partials=partials,
+            timings_ms={"endpoint_delay": delay, "asr_final": asr_ms},
+        )
+        if detection is not None:
+            vt.timings_ms["wake_at"] = detection.timestamp_ms
+        if endpoint.reason == "no_speech":
+            self._emit("timeout", endpoint.at_ms)
+            return vt
+        self._emit(
+            "transcript",
+            endpoint.at_ms,
+            text=final.text,
+            confidence=final.confidence if final.confidence is not None else None,
+        )
+        if self._worker is not None:
+            self._worker.join()  # one reply at a time, in order
+        if self.speak is not None:
+            self._worker = threading.Thread(target=self._respond, args=(vt, wall0), daemon=True)
+            self._worker.start()
+        else:
+            self._respond(vt, wall0)
+        return vt
+
+    def _respond(self, vt: VoiceTurn, wall0: float) -> None:
+        """Dialogue, then the spoken reply; fills ``vt`` in. Never raises: one bad request is one reply."""
+        endpoint = vt.endpoint
+        assert endpoint is not None
+        t_ms = endpoint.at_ms
+        with self._frames_lock:
+            first_new = len(self._frames)
+        try:
+            with self._respond_lock:
+                if not vt.text.strip():
+                    # noise, a cough, music: nothing to do; after a wake word, ask again
+                    vt.reply = SORRY if vt.wake is not None else ""
+                elif cut_off(vt.text, endpoint):
+                    vt.cut_off = True
+                    vt.reply = SORRY
+                else:
+                    turn = self.dialogue.handle(vt.text)
+                    vt.turn = turn
+                    vt.reply = turn.reply
+                    vt.timings_ms.update({f"dialogue_{k}": v for k, v in turn.timings_ms.items()})
+                    self._emit("commands", t_ms, commands=vt.commands)
+                with self._frames_lock:
+                    new = self._frames[first_new:]
+                vt.frames = [f for _, f in new] or list(vt.turn.frames if vt.turn else [])
+                for wall, frame in new:
+                    self._emit(
+                        "frame",
+                        t_ms,
+                        message=frame.message,
+                        signals=dict(frame.signals),
+                        after_endpoint_ms=round((wall - wall0) * 1e3, 1),
+                    )
+                if new:
+                    first = (new[0][0] - wall0) * 1e3
+                    vt.timings_ms["first_frame"] = first
+                    vt.timings_ms["eos_to_frame"] = vt.timings_ms["endpoint_delay"] + first
+                vt.timings_ms["dialogue_total"] = (time.perf_counter() - wall0) * 1e3 - vt.timings_ms[
+                    "asr_final"
+                ]
+                self._emit("reply", t_ms, text=vt.reply)
+                if vt.reply and self.synthesize:
+                    self._say(vt, wall0)
+        except Exception as err:  # the assistant keeps listening whatever one request did
+            log.exception("request %r failed", vt.text)
+            vt.error = repr(err)
+            self._emit("error", t_ms, error=str(err))
+
+    def _say(self, vt: VoiceTurn, wall0: float) -> None:
+        synthesizer = self.parts.synthesizer
+        assert synthesizer is not None
+        t_ms = vt.endpoint.at_ms if vt.endpoint else 0.0
+        chunks: list[AudioChunk] = []
+
+        def stream() -> Iterator[AudioChunk]:
+            t_synth = time.perf_counter()
+            for i, chunk in enumerate(synthesizer.synthesize(vt.reply)):
+                if i == 0:
+                    first = (time.perf_counter() - wall0) * 1e3
+                    vt.timings_ms["first_audio"] = first
+                    vt.timings_ms["eos_to_audio"] = vt.timings_ms["endpoint_delay"] + first
+                    self._emit("reply_audio", t_ms, after_endpoint_ms=round(first, 1))
+                chunks.append(chunk)
+                yield chunk
+            vt.timings_ms["tts_total"] = (time.perf_counter() - t_synth) * 1e3
+
+        if self.speak is not None:
+            self.speak(stream())
+        else:
+            for _ in stream():
+                pass
+        if chunks:
+            vt.reply_audio = concat(chunks)
+            self._emit("reply_done", t_ms, seconds=round(vt.reply_audio.duration_ms / 1000, 2))

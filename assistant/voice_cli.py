@@ -1,0 +1,358 @@
+"""The voice subcommands of car-assistant: run (live), listen (WAV files), simulate (bench drive).
+
+``register(add)`` is called by ``assistant.cli.build_argparser`` with its
+``add(name, func, help, nlu=False, can=False)`` helper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from assistant.config import Settings, load_settings
+
+DEFAULT_DRIVE = [
+    "close the windows and turn on the AC",
+    "set the temperature to 21 degrees",
+    "turn on the driver seat heating",
+    "what's the weather like tomorrow",
+    "open the sunroof halfway",
+    "turn on the fog lights",
+    "volume up",
+    "lock the doors",
+]
+
+
+def register(add: Callable[..., argparse.ArgumentParser]) -> None:
+    p = add(
+        "run", cmd_run, "live: microphone -> wake word -> request -> car -> spoken reply", nlu=True, can=True
+    )
+    _voice_flags(p)
+    p.add_argument(
+        "--no-wake", action="store_true", help="no wake word: push-to-talk (Enter or the GPIO button)"
+    )
+
+    p = add("listen", cmd_listen, "the whole voice pipeline on WAV recordings", nlu=True, can=True)
+    p.add_argument("files", nargs="+", metavar="FILE.wav")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per file and line: file, text, commands, frames, reply, timings_ms",
+    )
+    p.add_argument("--no-wake", action="store_true", help="the recordings hold requests without a wake word")
+    p.add_argument("--replies", metavar="DIR", help="speak the replies with piper into DIR/<file>.reply.wav")
+    p.add_argument("--events", action="store_true", help="print every pipeline event (stderr)")
+    _voice_flags(p)
+
+    p = add(
+        "simulate",
+        cmd_simulate,
+        "scripted bench drive: piper speech + car noise -> pipeline -> simulated car; reply WAVs, timeline",
+        nlu=True,
+        can=True,
+    )
+    p.add_argument("--script", metavar="FILE", help="one request per line (default: a built-in drive)")
+    p.add_argument(
+        "--snr", type=float, default=10.0, metavar="DB", help="speech-to-noise ratio (default 10 dB)"
+    )
+    p.add_argument("--no-noise", action="store_true", help="clean speech")
+    p.add_argument(
+        "--out", metavar="DIR", default="simulate-out", help="reply WAVs and drive.wav (default %(default)s)"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per request instead of the timeline")
+    _voice_flags(p)
+
+
+def _voice_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--asr", choices=["auto", "vosk", "pocketsphinx"], help="speech recognizer (default: auto)"
+    )
+    p.add_argument("--wake-word", choices=["hey_jarvis", "okay_nabu", "hey_mycroft", "alexa"])
+    p.add_argument("--trailing-silence-ms", type=float, metavar="MS", help="silence that ends a request")
+    p.add_argument("--no-semantic", action="store_true", help="end requests on silence only")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, dict[str, Any]] = {
+        "nlu": {"engine": getattr(args, "nlu", None)},
+        "can": {
+            "interface": getattr(args, "can_interface", None),
+            "channel": getattr(args, "can_channel", None),
+        },
+        "voice": {
+            "asr_engine": getattr(args, "asr", None),
+            "wake_word": getattr(args, "wake_word", None),
+            "trailing_silence_ms": getattr(args, "trailing_silence_ms", None),
+        },
+    }
+    if getattr(args, "no_sim", False):
+        overrides["can"]["simulate"] = False
+    if getattr(args, "no_semantic", False):
+        overrides["voice"]["semantic_endpointing"] = False
+    cleaned = {k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in overrides.items()}
+    return load_settings(args.config, overrides=cleaned)[0]
+
+
+def _note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _timeline(event: Any) -> None:
+    from assistant.pipeline import Event
+
+    assert isinstance(event, Event)
+    d = dict(event.data)
+    detail = {
+        "wake": lambda: f"{d.get('name')} (p={d.get('probability')})",
+        "partial": lambda: repr(d.get("text")),
+        "endpoint": lambda: f"{d.get('reason')}, {d.get('after_speech_ms')} ms after speech",
+        "transcript": lambda: repr(d.get("text")),
+        "commands": lambda: (
+            ", ".join(f"{c['intent']}{json.dumps(c['slots'])}" for c in d["commands"]) or "(none)"
+        ),
+        "frame": lambda: (
+            f"CAN tx {d.get('message')} {json.dumps(d.get('signals'))} (+{d.get('after_endpoint_ms')} ms)"
+        ),
+        "reply": lambda: repr(d.get("text")),
+        "reply_audio": lambda: f"first sample +{d.get('after_endpoint_ms')} ms",
+        "reply_done": lambda: f"{d.get('seconds')} s of speech",
+        "error": lambda: str(d.get("error")),
+    }.get(event.kind, lambda: " ".join(f"{k}={v}" for k, v in d.items()))()
+    if event.kind == "partial":
+        return  # too chatty for a timeline
+    print(f"  {event.t_ms / 1000:7.2f}s  {event.kind:<12} {detail}", flush=True)
+
+
+# -- listen --------------------------------------------------------------------------------------
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    from assistant.audio import AudioError, read_wav, write_wav
+    from assistant.pipeline import VoicePipeline, build_parts
+    from assistant.runtime import open_car, open_dialogue
+
+    settings = _settings(args)
+    parts = build_parts(settings, wake=not args.no_wake, tts=bool(args.replies))
+    _note(f"asr: {parts.asr_choice}")
+    failed = 0
+    replies = Path(args.replies) if args.replies else None
+    if replies:
+        replies.mkdir(parents=True, exist_ok=True)
+    with open_car(settings) as car:
+        dialogue = open_dialogue(settings, car)
+        on_event = (
+            (lambda e: print(f"  {e.t_ms:8.0f} ms {e.kind} {dict(e.data)}", file=sys.stderr))
+            if args.events
+            else None
+        )
+        pipeline = VoicePipeline(
+            parts,
+            dialogue,
+            settings.voice,
+            on_event,
+            wake=not args.no_wake,
+            bridge=car.bridge,
+            synthesize=bool(replies),
+        )
+        try:
+            for name in args.files:
+                try:
+                    audio = read_wav(name)
+                except AudioError as err:
+                    failed += 1
+                    if args.json:
+                        print(
+                            json.dumps({"file": name, "text": "", "commands": [], "error": str(err)}),
+                            flush=True,
+                        )
+                    else:
+                        _note(f"error: {err}")
+                    continue
+                pipeline.reset()
+                turns = pipeline.run(audio)
+                result = _file_result(name, turns)
+                if replies:
+                    for i, turn in enumerate(turns):
+                        if turn.reply_audio is not None:
+                            suffix = "" if len(turns) == 1 else f".{i + 1}"
+                            out = replies / f"{Path(name).stem}{suffix}.reply.wav"
+                            write_wav(out, turn.reply_audio)
+                            result.setdefault("reply_wavs", []).append(str(out))
+                if args.json:
+                    print(json.dumps(result, ensure_ascii=False), flush=True)
+                else:
+                    print(f"{name}: heard {result['text']!r}")
+                    for c in result["commands"]:
+                        print(f"  {c['intent']} {json.dumps(c['slots'])}  ({c['confidence']:.2f})")
+                    print(f"  {len(result['frames'])} CAN frames; reply: {result['reply'] or '(none)'}")
+        finally:
+            pipeline.close()
+    return 1 if failed else 0
+
+
+def _file_result(name: str, turns: list[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "file": name,
+        "text": "",
+        "commands": [],
+        "frames": [],
+        "reply": "",
+        "timings_ms": {},
+    }
+    answered = [t for t in turns if t.endpoint is None or t.endpoint.reason != "no_speech"]
+    if not answered:
+        return out
+    jsons = [t.to_json() for t in answered]
+    out["text"] = " ".join(j["text"] for j in jsons if j["text"])
+    out["commands"] = [c for j in jsons for c in j["commands"]]
+    out["frames"] = [f for j in jsons for f in j["frames"]]
+    out["reply"] = " ".join(j["reply"] for j in jsons if j["reply"])
+    out["endpoint"] = jsons[0]["endpoint"]
+    out["timings_ms"] = jsons[0]["timings_ms"]
+    if any(j.get("cut_off") for j in jsons):
+        out["cut_off"] = True
+    if len(jsons) > 1:
+        out["turns"] = jsons
+    return out
+
+
+# -- simulate ------------------------------------------------------------------------------------
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from assistant.audio import concat, silence, write_wav
+    from assistant.pipeline import VoicePipeline, build_parts
+    from assistant.runtime import open_car, open_dialogue
+    from assistant.voice_sim import mix_at_snr, request_audio
+
+    settings = _settings(args)
+    script = DEFAULT_DRIVE
+    if args.script:
+        lines = Path(args.script).read_text(encoding="utf-8").splitlines()
+        script = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    parts = build_parts(settings)
+    _note(
+        f"asr: {parts.asr_choice}; wake word: {settings.voice.wake_word}; "
+        f"noise: {'none' if args.no_noise else f'car-like at {args.snr:g} dB SNR'}; models loaded in "
+        f"{time.perf_counter() - t0:.1f} s"
+    )
+    assert parts.synthesizer is not None
+    segments = []
+    for i, text in enumerate(script):
+        clip = request_audio(parts.synthesizer, text)
+        segments.append(clip if args.no_noise else mix_at_snr(clip, args.snr, seed=i))
+        segments.append(silence(1200) if args.no_noise else mix_at_snr(silence(1200), 200, seed=100 + i))
+    drive = concat(segments)
+    write_wav(out / "drive.wav", drive)
+    _note(f"drive: {len(script)} requests, {drive.duration_ms / 1000:.1f} s of audio -> {out / 'drive.wav'}")
+    with open_car(settings) as car:
+        dialogue = open_dialogue(settings, car)
+        pipeline = VoicePipeline(
+            parts, dialogue, settings.voice, None if args.json else _timeline, bridge=car.bridge
+        )
+        try:
+            turns = pipeline.run(drive)
+        finally:
+            pipeline.close()
+        confirmed = sum(1 for t in turns if t.turn and any(a.status == "done" for a in t.turn.actions))
+        for i, turn in enumerate(turns, 1):
+            wav = ""
+            if turn.reply_audio is not None:
+                wav = str(out / f"reply-{i:02d}.wav")
+                write_wav(wav, turn.reply_audio)
+            if args.json:
+                print(json.dumps({**turn.to_json(), "reply_wav": wav}, ensure_ascii=False), flush=True)
+        if not args.json:
+            print(
+                f"\n{len(turns)} requests answered, {confirmed} carried out and confirmed by the car; "
+                f"replies in {out}/"
+            )
+            state = car.bridge.state()
+            print(
+                "car now: "
+                + ", ".join(
+                    f"{k.removeprefix('Vehicle.')}={v}"
+                    for k, v in sorted(state.items())
+                    if k != "Vehicle.Speed"
+                )
+            )
+    return 0
+
+
+# -- run -----------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from assistant.audio import AudioDeviceError, Microphone, Speaker
+    from assistant.pipeline import VoicePipeline, build_parts
+    from assistant.runtime import open_car, open_dialogue
+    from assistant.tts.earcons import earcon
+
+    settings = _settings(args)
+    mic = Microphone(settings.voice.input_device)
+    mic.open()  # first: no microphone is an error before seconds of model loading
+    speaker = Speaker(settings.voice.output_device)
+    try:
+        speaker.check()
+    except AudioDeviceError as err:
+        _note(f"warning: {err}; replies are printed only")
+        speaker = None  # type: ignore[assignment]
+    parts = build_parts(settings, wake=not args.no_wake)
+    _note(f"asr: {parts.asr_choice}")
+    with open_car(settings) as car:
+        dialogue = open_dialogue(settings, car)
+
+        def on_event(event: Any) -> None:
+            _timeline(event)
+            if event.kind in ("wake", "push_to_talk") and speaker is not None and settings.voice.earcons:
+                threading.Thread(target=speaker.play, args=(iter([earcon("wake")]),), daemon=True).start()
+
+        pipeline = VoicePipeline(
+            parts,
+            dialogue,
+            settings.voice,
+            on_event,
+            wake=True,
+            bridge=car.bridge,
+            speak=speaker.play if speaker else None,
+            stop_speaking=speaker.stop if speaker else None,
+            synthesize=speaker is not None,
+        )
+        car.bridge.on_push_to_talk(lambda pressed: pipeline.push_to_talk() if pressed else None)
+
+        def console() -> None:
+            for _ in sys.stdin:
+                pipeline.push_to_talk()
+
+        threading.Thread(target=console, daemon=True).start()
+        word = settings.voice.wake_word.replace("_", " ")
+        how = "push-to-talk (Enter)" if args.no_wake else f"say '{word}' or press Enter"
+        print(f"listening: {how}; Ctrl-C quits", flush=True)
+        try:
+            while True:
+                try:
+                    pipeline.feed(mic.read())
+                except AudioDeviceError as err:
+                    _note(f"audio device lost: {err}; reopening")
+                    while True:
+                        time.sleep(1.0)
+                        try:
+                            mic.reopen()
+                            _note("microphone reopened")
+                            break
+                        except AudioDeviceError as again:
+                            _note(f"still no microphone ({again.__class__.__name__}); retrying")
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            pipeline.close()
+            mic.close()
