@@ -31,8 +31,19 @@ CARRIED = 0.9  # a piece matched with words borrowed from its neighbour
 """Confidence of a command whose piece needed a borrowed verb or particle."""
 
 _SEPARATORS = ("and then", "and also", "and after that", "after that", "and", "then", "also", "plus", "but")
-_SEP_RE = re.compile(r"(\s*(?:,|;|\b(?:" + "|".join(s.replace(" ", r"\s+") for s in _SEPARATORS) + r")\b)\s*)")
+_SEP_RE = re.compile(
+    r"(\s*(?:,|;|\b(?:" + "|".join(s.replace(" ", r"\s+") for s in _SEPARATORS) + r")\b)\s*)"
+)
 _KEEP = re.compile(r"[^\w\s'./%-]")
+# recognisers often drop the apostrophe; the templates spell contractions with it
+_CONTRACTIONS = {
+    "im": "i'm", "its": "it's", "dont": "don't", "whats": "what's", "thats": "that's", "cant": "can't",
+    "didnt": "didn't", "isnt": "isn't", "arent": "aren't", "lets": "let's", "theres": "there's",
+    "ive": "i've", "wont": "won't", "doesnt": "doesn't", "youre": "you're", "hows": "how's",
+    "wheres": "where's", "whos": "who's", "shouldnt": "shouldn't", "couldnt": "couldn't", "id": "i'd",
+    "itll": "it'll", "ill": "i'll", "wasnt": "wasn't", "werent": "weren't", "havent": "haven't",
+}
+_CONTRACTION_RE = re.compile(r"\b(" + "|".join(_CONTRACTIONS) + r")\b")
 _MAX_PIECES = 8
 _MAX_BORROW = 4
 
@@ -55,6 +66,7 @@ def clean(text: str) -> str:
     text = re.sub(r"(?<=\d)%", " percent", text)
     text = _KEEP.sub(lambda m: "," if m.group() in ",;!?" else " ", text)
     text = re.sub(r"\s*,\s*", ", ", text)
+    text = _CONTRACTION_RE.sub(lambda m: _CONTRACTIONS[m.group(1)], text)
     return " ".join(text.split()).strip(" ,")
 
 
