@@ -29,23 +29,63 @@ from assistant.catalog import SLOT_SPECS
 Number = Union[int, float]
 
 _UNITS = {
-    "zero": 0, "oh": 0, "o": 0, "nought": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
-    "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "zero": 0,
+    "oh": 0,
+    "o": 0,
+    "nought": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
 }
 _TEENS = {
-    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
 }
 _TENS = {
-    "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-    "eighty": 80, "ninety": 90,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fourty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
 }
 _SCALES = {"hundred": 100, "thousand": 1000}
 _NUMBER_WORDS = set(_UNITS) | set(_TEENS) | set(_TENS) | set(_SCALES)
+NUMBER_WORDS = frozenset(_NUMBER_WORDS | {"point", "and", "a", "minus", "negative"})
+"""Words a spoken number may use."""
 # said after a number; dropped by parse_number ("ten percent" is 10)
 _UNIT_WORDS = {
-    "percent", "per", "cent", "%", "degree", "degrees", "celsius", "centigrade", "fahrenheit",
-    "mhz", "megahertz", "khz", "kilohertz", "hz",
+    "percent",
+    "per",
+    "cent",
+    "%",
+    "degree",
+    "degrees",
+    "celsius",
+    "centigrade",
+    "fahrenheit",
+    "mhz",
+    "megahertz",
+    "khz",
+    "kilohertz",
+    "hz",
 }
 _DIGITS = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
 
@@ -154,7 +194,7 @@ def parse_number(text: str) -> Number | None:
     if "point" in words:
         at = words.index("point")
         whole = _integer(words[:at]) if at else 0
-        fraction = words[at + 1:]
+        fraction = words[at + 1 :]
         if whole is None or not fraction:
             return None
         digits = []
@@ -218,7 +258,7 @@ def _number_run_end(words: list[str], start: int) -> int:
             end = i
         elif word == "and" and w[i - 1] in _SCALES and nxt in _NUMBER_WORDS:
             i += 1
-        elif word == "and" and w[i + 1:i + 3] == ["a", "half"]:
+        elif word == "and" and w[i + 1 : i + 3] == ["a", "half"]:
             i += 3
             end = i
         elif word == "point" and (nxt in _UNITS or nxt.isdigit()):
@@ -238,8 +278,13 @@ def _slot_sentence(list_name: str, slot: str):  # type: ignore[no-untyped-def]
 
 def _match_list(text: str, slot_list: SlotList, rules: dict) -> object:  # type: ignore[type-arg]
     name = slot_list.name or "value"
-    ctx = is_match(text, _slot_sentence(name, "value"), slot_lists={name: slot_list}, expansion_rules=rules,
-                   language="en")
+    ctx = is_match(
+        text,
+        _slot_sentence(name, "value"),
+        slot_lists={name: slot_list},
+        expansion_rules=rules,
+        language="en",
+    )
     if ctx is None:
         return None
     for entity in ctx.entities:
@@ -266,7 +311,7 @@ def normalize_slot(intent: str, slot: str, text: str) -> str | int | float | Non
     candidates = [said]
     for prefix in _STRIP_PREFIXES:
         if said.startswith(prefix):
-            candidates.append(said[len(prefix):])
+            candidates.append(said[len(prefix) :])
     digits = numbers_to_digits(said)
     if digits != said:
         candidates.append(digits)

@@ -17,14 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hassil import recognize_all
+from hassil import Intents, recognize_all
 from hassil.errors import HassilError
+from hassil.expression import Expression, Group, ListReference, RuleReference, TextChunk
+from hassil.intents import RangeSlotList, TextSlotList
 from hassil.recognize import RecognizeResult
+from hassil.util import remove_skip_words
 
 from assistant.catalog import SLOT_SPECS, is_valid
 from assistant.nlu.base import Command, Parse, Parser, check_text, keep_valid
 from assistant.nlu.intents import INTENTS_DIR, load_intents
-from assistant.nlu.normalize import numbers_to_digits
+from assistant.nlu.normalize import NUMBER_WORDS, numbers_to_digits
 
 EXACT = 1.0
 CARRIED = 0.9  # a piece matched with words borrowed from its neighbour
@@ -78,6 +81,8 @@ class TemplateParser(Parser):
     def __init__(self, intents_dir: Path | str = INTENTS_DIR) -> None:
         self.intents = load_intents(intents_dir)
         self._order = {name: i for i, name in enumerate(self.intents.intents)}
+        self._vocab = _vocabularies(self.intents)
+        self._subsets: dict[frozenset[str], Intents] = {}
 
     def parse(self, text: str) -> Parse:
         said = check_text(text)
@@ -169,10 +174,38 @@ class TemplateParser(Parser):
                 found = self._recognize(digits)
         return found
 
+    def _candidates(self, text: str) -> Intents | None:
+        """Only the intents whose templates contain every word said: a template must use all the text."""
+        # hassil tries the text with and then without skip words
+        said = set(text.casefold().split())
+        bare = set(remove_skip_words(text, self.intents.skip_words, False).casefold().split())
+        names = frozenset(
+            name for name, vocab in self._vocab.items() if _covers(vocab, bare) or _covers(vocab, said)
+        )
+        if not names:
+            return None
+        subset = self._subsets.get(names)
+        if subset is None:
+            full = self.intents
+            subset = Intents(
+                language=full.language,
+                intents={n: i for n, i in full.intents.items() if n in names},
+                slot_lists=full.slot_lists,
+                expansion_rules=full.expansion_rules,
+                skip_words=full.skip_words,
+                settings=full.settings,
+            )
+            if len(self._subsets) < 4096:
+                self._subsets[names] = subset
+        return subset
+
     def _recognize(self, text: str) -> Match | None:
         best: tuple[tuple[int, int, int], Match] | None = None
+        candidates = self._candidates(text)
+        if candidates is None:
+            return None
         try:
-            results = list(recognize_all(text, self.intents, language="en"))
+            results = list(recognize_all(text, candidates, language="en"))
         except (HassilError, RecursionError, ValueError):
             return None
         for result in results:
@@ -187,6 +220,67 @@ class TemplateParser(Parser):
             if best is None or key < best[0]:
                 best = (key, match)
         return best[1] if best else None
+
+
+_NUMERIC = re.compile(r"^[-+]?\d+(?:[.,]\d+)?$")
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    words: frozenset[str]
+    numbers: bool  # the templates read a number range (digits or number words)
+
+
+def _covers(vocab: _Vocabulary, words: set[str]) -> bool:
+    for word in words:
+        if word in vocab.words:
+            continue
+        if vocab.numbers and (word in NUMBER_WORDS or _NUMERIC.match(word)):
+            continue
+        # hassil retries "air-con" as "air con"
+        parts = re.split(r"[-_]", word)
+        if len(parts) > 1 and all(p in vocab.words or not p for p in parts):
+            continue
+        return False
+    return True
+
+
+def _vocabularies(intents: Intents) -> dict[str, _Vocabulary]:
+    """Per intent, every word its templates can say (through rules and lists)."""
+    out = {}
+    for name, intent in intents.intents.items():
+        words: set[str] = set()
+        numbers = [False]
+        seen: set[int] = set()
+
+        def walk(expr: Expression, rules: dict, lists: dict) -> None:  # type: ignore[type-arg]
+            if id(expr) in seen:
+                return
+            seen.add(id(expr))
+            if isinstance(expr, TextChunk):
+                for word in expr.text.casefold().split():
+                    words.add(word)
+                    words.update(p for p in re.split(r"[-_]", word) if p)
+            elif isinstance(expr, Group):
+                for item in expr.items:
+                    walk(item, rules, lists)
+            elif isinstance(expr, RuleReference) and expr.rule_name in rules:
+                walk(rules[expr.rule_name].expression, rules, lists)
+            elif isinstance(expr, ListReference):
+                slot_list = lists.get(expr.list_name)
+                if isinstance(slot_list, TextSlotList):
+                    for value in slot_list.values:
+                        walk(value.text_in, rules, lists)
+                elif isinstance(slot_list, RangeSlotList) or slot_list is None:
+                    numbers[0] = True
+
+        for data in intent.data:
+            rules = {**intents.expansion_rules, **data.expansion_rules}
+            lists = {**intents.slot_lists, **data.slot_lists}
+            for sentence in data.sentences:
+                walk(sentence.expression, rules, lists)
+        out[name] = _Vocabulary(frozenset(words), numbers[0])
+    return out
 
 
 def _carried(match: Match) -> Match:
