@@ -30,8 +30,16 @@ from assistant.nlu.intents import INTENTS_DIR, load_intents
 from assistant.nlu.normalize import NUMBER_WORDS, numbers_to_digits
 
 EXACT = 1.0
-CARRIED = 0.9  # a piece matched with words borrowed from its neighbour
+CARRIED = 0.9
 """Confidence of a command whose piece needed a borrowed verb or particle."""
+UNKNOWN_WORDS = 0.6
+"""Confidence of a command matched after leaving out words no template knows."""
+_MAX_UNKNOWN = 2
+# an unknown word that puts the request somewhere else than this car
+_ELSEWHERE = frozenset(
+    "house home kitchen living bedroom bathroom garage office tv television fridge oven room hallway "
+    "porch garden yard computer laptop app website browser game microwave dishwasher basement".split()
+)
 
 _SEPARATORS = ("and then", "and also", "and after that", "after that", "and", "then", "also", "plus", "but")
 _SEP_RE = re.compile(
@@ -82,6 +90,11 @@ class TemplateParser(Parser):
         self.intents = load_intents(intents_dir)
         self._order = {name: i for i, name in enumerate(self.intents.intents)}
         self._vocab = _vocabularies(self.intents)
+        self._words = frozenset(
+            {w for v in self._vocab.values() for w in v.words}
+            | {w for phrase in self.intents.skip_words for w in phrase.casefold().split()}
+            | {sep for s in _SEPARATORS for sep in s.split()}
+        )
         self._subsets: dict[frozenset[str], Intents] = {}
 
     def parse(self, text: str) -> Parse:
@@ -96,6 +109,22 @@ class TemplateParser(Parser):
         said = clean(text)
         if not said.strip(" ,"):
             return []
+        found = self._matches(said)
+        if found:
+            return found
+        # a word or two no template knows ("open the damn window"): match without them
+        words = said.split()
+        known = [w for w in words if self._known(w.strip(","))]
+        dropped = len(words) - len(known)
+        elsewhere = any(w.strip(",") in _ELSEWHERE for w in words)
+        if not elsewhere and 0 < dropped <= _MAX_UNKNOWN and dropped * 3 <= len(words) and known:
+            return [_capped(m, UNKNOWN_WORDS) for m in self._matches(" ".join(known))]
+        return []
+
+    def _known(self, word: str) -> bool:
+        return not word or word in self._words or word in NUMBER_WORDS or bool(_NUMERIC.match(word))
+
+    def _matches(self, said: str) -> list[Match]:
         whole = self.match_piece(said.replace(",", " "))
         if whole is not None:
             return [whole]
@@ -283,9 +312,13 @@ def _vocabularies(intents: Intents) -> dict[str, _Vocabulary]:
     return out
 
 
-def _carried(match: Match) -> Match:
+def _capped(match: Match, confidence: float) -> Match:
     c = match.command
-    return Match(Command(c.intent, c.slots, min(c.confidence, CARRIED)), match.spans, match.text)
+    return Match(Command(c.intent, c.slots, min(c.confidence, confidence)), match.spans, match.text)
+
+
+def _carried(match: Match) -> Match:
+    return _capped(match, CARRIED)
 
 
 def _value(value: Any) -> Any:

@@ -257,3 +257,29 @@ def _shared_parser() -> TemplateParser:
     if not _PARSER:
         _PARSER.append(TemplateParser())
     return _PARSER[0]
+
+
+def test_unknown_filler_words_are_left_out_with_lower_confidence(parser: TemplateParser) -> None:
+    (cmd,) = parser.parse("open the damn window").commands
+    assert (cmd.intent, dict(cmd.slots), cmd.confidence) == ("window.open", {}, 0.6)
+    (cmd,) = parser.parse("turn the bloody fan off").commands
+    assert (cmd.intent, dict(cmd.slots)) == ("climate.set_fan", {"level": 0})
+
+
+@pytest.mark.parametrize(
+    "text", ["turn on the living room lights", "open the garage door", "turn on the tv", "set a timer for ten minutes"]
+)
+def test_requests_for_elsewhere_are_not_guessed(parser: TemplateParser, text: str) -> None:
+    assert frames(parser, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("im cold", [("climate.adjust_temperature", {"direction": "up"})]),
+        ("whats playing", [("vehicle.query", {"subject": "media"})]),
+        ("its too hot in here", [("climate.adjust_temperature", {"direction": "down"})]),
+    ],
+)
+def test_contractions_without_apostrophes(parser: TemplateParser, text: str, want: list) -> None:
+    assert frames(parser, text) == want
