@@ -63,17 +63,27 @@ class IntentSources:
 
 def load_intents(dir: Path | str = INTENTS_DIR) -> Intents:
     """All template files of ``dir`` merged into one checked hassil ``Intents`` (cached)."""
-    return _load_cached(str(Path(dir).resolve()), intents_hash(dir))[0]
+    return _load_cached(*_cache_key(dir))[0]
 
 
 def load_sources(dir: Path | str = INTENTS_DIR) -> IntentSources:
     """Where each intent, list and rule of ``load_intents(dir)`` was defined."""
-    return _load_cached(str(Path(dir).resolve()), intents_hash(dir))[1]
+    return _load_cached(*_cache_key(dir))[1]
+
+
+def _cache_key(dir: Path | str) -> tuple[str, str]:
+    # file stats stand in for the content hash so a cached load costs a few stat calls;
+    # an edited file changes its size or mtime and is reloaded
+    files = template_files(dir)
+    stats = []
+    for path in files:
+        st = path.stat()
+        stats.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
+    return str(Path(dir).resolve()), "|".join(stats)
 
 
 @lru_cache(maxsize=8)
-def _load_cached(dir: str, _hash: str) -> tuple[Intents, IntentSources]:
-    # keyed on the hash too, so an edited template file is reloaded
+def _load_cached(dir: str, _stats: str) -> tuple[Intents, IntentSources]:
     return _load(Path(dir))
 
 
@@ -91,7 +101,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise IntentsError(f"{path.name}: the top level must be a mapping with keys such as 'intents' and 'lists'")
+        raise IntentsError(
+            f"{path.name}: the top level must be a mapping with keys such as 'intents' and 'lists'"
+        )
     unknown = set(data) - _TOP_KEYS
     if unknown:
         raise IntentsError(
@@ -105,7 +117,13 @@ def _load(dir: Path) -> tuple[Intents, IntentSources]:
     files = template_files(dir)
     if not files:
         raise IntentsError(f"{dir}: no template files (*.yaml) found")
-    merged: dict[str, Any] = {"language": "en", "intents": {}, "lists": {}, "expansion_rules": {}, "skip_words": []}
+    merged: dict[str, Any] = {
+        "language": "en",
+        "intents": {},
+        "lists": {},
+        "expansion_rules": {},
+        "skip_words": [],
+    }
     sources = IntentSources({}, {}, {})
     for path in files:
         data = _read_yaml(path)
@@ -118,7 +136,9 @@ def _load(dir: Path) -> tuple[Intents, IntentSources]:
                 raise IntentsError(f"{name}: '{key}' must be a mapping of names")
             for item in section:
                 if item in seen:
-                    raise IntentsError(f"{name}: {key[:-1]} {item!r} is already defined in {seen[item]}; rename one")
+                    raise IntentsError(
+                        f"{name}: {key[:-1]} {item!r} is already defined in {seen[item]}; rename one"
+                    )
                 seen[item] = name
             merged[key].update(section)
         skip = data.get("skip_words") or []
@@ -135,7 +155,9 @@ def _load(dir: Path) -> tuple[Intents, IntentSources]:
                     "use one of its intent names"
                 )
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-                raise IntentsError(f"{name}: intent {intent!r} needs 'data:' with a list of 'sentences:' blocks")
+                raise IntentsError(
+                    f"{name}: intent {intent!r} needs 'data:' with a list of 'sentences:' blocks"
+                )
             for block in body["data"]:
                 if not isinstance(block, dict) or not isinstance(block.get("sentences"), list):
                     raise IntentsError(f"{name}: every data block of {intent!r} needs a 'sentences:' list")
@@ -145,18 +167,24 @@ def _load(dir: Path) -> tuple[Intents, IntentSources]:
     try:
         intents = Intents.from_dict(merged)
     except Exception as err:  # hassil raises bare errors for bad list/rule syntax
-        raise IntentsError(f"{dir.name}/: cannot build templates ({err}); check lists and expansion_rules") from err
+        raise IntentsError(
+            f"{dir.name}/: cannot build templates ({err}); check lists and expansion_rules"
+        ) from err
     _check(intents, sources, dir)
     return intents, sources
 
 
-def _list_refs(expr: Expression, rules: dict[str, Sentence], seen_rules: set[str], where: str) -> list[ListReference]:
+def _list_refs(
+    expr: Expression, rules: dict[str, Sentence], seen_rules: set[str], where: str
+) -> list[ListReference]:
     """Every {list} reference in ``expr``, following <rules>; unknown rules are an error."""
     if isinstance(expr, ListReference):
         return [expr]
     if isinstance(expr, RuleReference):
         if expr.rule_name not in rules:
-            raise IntentsError(f"{where}: expansion rule <{expr.rule_name}> is not defined; add it to expansion_rules")
+            raise IntentsError(
+                f"{where}: expansion rule <{expr.rule_name}> is not defined; add it to expansion_rules"
+            )
         if expr.rule_name in seen_rules:
             return []
         return _list_refs(rules[expr.rule_name].expression, rules, seen_rules | {expr.rule_name}, where)
@@ -198,13 +226,17 @@ def _check(intents: Intents, sources: IntentSources, dir: Path) -> None:
                 try:
                     sentence = parse_sentence(text, keep_text=True)
                 except Exception as err:
-                    raise IntentsError(f"{where}: bad template syntax ({err}); check brackets and braces") from err
+                    raise IntentsError(
+                        f"{where}: bad template syntax ({err}); check brackets and braces"
+                    ) from err
                 for ref in _list_refs(sentence.expression, rules, set(), where):
                     if ref.is_inline_range:
                         continue
                     slot_list = lists.get(ref.list_name)
                     if slot_list is None:
-                        raise IntentsError(f"{where}: list {{{ref.list_name}}} is not defined; add it under lists")
+                        raise IntentsError(
+                            f"{where}: list {{{ref.list_name}}} is not defined; add it under lists"
+                        )
                     if ref.slot_name.startswith("_") or _ignored(slot_list):
                         continue
                     list_file = sources.lists.get(ref.list_name, file)
@@ -216,8 +248,23 @@ def _ignored(slot_list: SlotList) -> bool:
     return isinstance(slot_list, TextSlotList) and all(v.value_out == "" for v in slot_list.values)
 
 
+_BOUND: dict[int, tuple[Intents, dict[tuple[str, str], list[SlotList]]]] = {}
+
+
 def bound_lists(intents: Intents, intent: str, slot: str) -> list[SlotList]:
-    """The lists that templates of ``intent`` read into ``slot``, in template order."""
+    """The lists that templates of ``intent`` read into ``slot``, in template order (cached)."""
+    entry = _BOUND.get(id(intents))
+    if entry is None or entry[0] is not intents:
+        if len(_BOUND) > 16:
+            _BOUND.clear()
+        entry = _BOUND[id(intents)] = (intents, {})
+    key = (intent, slot)
+    if key not in entry[1]:
+        entry[1][key] = _bound_lists(intents, intent, slot)
+    return entry[1][key]
+
+
+def _bound_lists(intents: Intents, intent: str, slot: str) -> list[SlotList]:
     found: list[SlotList] = []
     names: set[str] = set()
     for data in intents.intents[intent].data if intent in intents.intents else ():

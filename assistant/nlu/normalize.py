@@ -17,6 +17,7 @@ on what each phrase means.
 from __future__ import annotations
 
 import re
+import time
 from functools import lru_cache
 from typing import Union
 
@@ -268,6 +269,33 @@ def _number_run_end(words: list[str], start: int) -> int:
     return end
 
 
+_PLACES = frozenset({"window", "seat", "door", "zone"})
+
+
+_PLACE_LISTS: dict[int, tuple[object, list[SlotList]]] = {}
+
+
+def _place_lists(intents):  # type: ignore[no-untyped-def]
+    cached = _PLACE_LISTS.get(id(intents))
+    if cached is not None and cached[0] is intents:
+        return cached[1]
+    found = _find_place_lists(intents)
+    _PLACE_LISTS.clear()
+    _PLACE_LISTS[id(intents)] = (intents, found)
+    return found
+
+
+def _find_place_lists(intents):  # type: ignore[no-untyped-def]
+    from assistant.nlu.intents import bound_lists
+
+    seen: dict[int, SlotList] = {}
+    for intent in intents.intents:
+        for place in _PLACES:
+            for slot_list in bound_lists(intents, intent, place):
+                seen.setdefault(id(slot_list), slot_list)
+    return list(seen.values())
+
+
 _STRIP_PREFIXES = ("the ", "to ", "at ", "on ", "by ", "level ", "setting ", "a value of ")
 
 
@@ -276,7 +304,22 @@ def _slot_sentence(list_name: str, slot: str):  # type: ignore[no-untyped-def]
     return parse_sentence(f"{{{list_name}:{slot}}}", keep_text=True)
 
 
+_MATCHED: dict[tuple[int, str], tuple[SlotList, object]] = {}
+
+
 def _match_list(text: str, slot_list: SlotList, rules: dict) -> object:  # type: ignore[type-arg]
+    key = (id(slot_list), text)
+    hit = _MATCHED.get(key)
+    if hit is not None and hit[0] is slot_list:
+        return hit[1]
+    if len(_MATCHED) > 50_000:
+        _MATCHED.clear()
+    value = _match_list_uncached(text, slot_list, rules)
+    _MATCHED[key] = (slot_list, value)
+    return value
+
+
+def _match_list_uncached(text: str, slot_list: SlotList, rules: dict) -> object:  # type: ignore[type-arg]
     name = slot_list.name or "value"
     ctx = is_match(
         text,
@@ -293,6 +336,19 @@ def _match_list(text: str, slot_list: SlotList, rules: dict) -> object:  # type:
     return None
 
 
+_RECHECK_S = 2.0
+_CURRENT: list[tuple[float, object]] = []
+
+
+def _current_intents(load):  # type: ignore[no-untyped-def]
+    # load_intents() stats every template file; a tagger calls this per slot, so
+    # look again at most every couple of seconds
+    now = time.monotonic()
+    if not _CURRENT or now - _CURRENT[0][0] > _RECHECK_S:
+        _CURRENT[:] = [(now, load())]
+    return _CURRENT[0][1]
+
+
 def normalize_slot(intent: str, slot: str, text: str) -> str | int | float | None:
     """The catalog value of ``slot`` of ``intent`` that ``text`` says, or None.
 
@@ -307,7 +363,7 @@ def normalize_slot(intent: str, slot: str, text: str) -> str | int | float | Non
     said = " ".join(text.lower().split()).strip(" .,!?")
     if not said:
         return None
-    intents = load_intents()
+    intents = _current_intents(load_intents)
     candidates = [said]
     for prefix in _STRIP_PREFIXES:
         if said.startswith(prefix):
@@ -322,6 +378,14 @@ def normalize_slot(intent: str, slot: str, text: str) -> str | int | float | Non
                 value = _as_number(value)
             if value is not None and value != "" and spec.accepts(value):
                 return value  # type: ignore[return-value]
+    if spec.kind == "enum" and slot in _PLACES:
+        # a tagger may mark "passenger" in "open the passenger window": read it
+        # with the other place lists (seat, zone, door) whose values fit this slot
+        for candidate in candidates:
+            for slot_list in _place_lists(intents):
+                value = _match_list(candidate, slot_list, intents.expansion_rules)
+                if isinstance(value, str) and spec.accepts(value):
+                    return value
     if spec.kind != "enum":
         for candidate in candidates:
             number = parse_number(candidate)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hassil import Intents, recognize_all
+from hassil import Intents, is_match, parse_sentence, recognize_all
 from hassil.errors import HassilError
 from hassil.expression import Expression, Group, ListReference, RuleReference, TextChunk
 from hassil.intents import RangeSlotList, TextSlotList
@@ -62,6 +62,9 @@ _IS_RE = re.compile(
 )
 _MAX_PIECES = 8
 _MAX_BORROW = 4
+_SEEN_MAX = 4096  # texts whose match is remembered (pieces repeat while splitting)
+_MAX_RUN = 3  # one request said across at most this many pieces ("the driver and passenger windows")
+_PRONOUNS = frozenset({"it", "them", "that", "those", "this"})
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,15 @@ class TemplateParser(Parser):
             | {sep for s in _SEPARATORS for sep in s.split()}
         )
         self._subsets: dict[frozenset[str], Intents] = {}
+        self._seen: dict[str, Match | None] = {}
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        # hassil builds a range list's number-word index on first use (0.2 s for AM
+        # frequencies); build them now rather than during the first request
+        for name, slot_list in self.intents.slot_lists.items():
+            if isinstance(slot_list, RangeSlotList) and slot_list.words:
+                is_match("warm up", parse_sentence(f"{{{name}}}"), slot_lists={name: slot_list}, language="en")
 
     def parse(self, text: str) -> Parse:
         said = check_text(text)
@@ -161,7 +173,7 @@ class TemplateParser(Parser):
         while i < len(pieces):
             found = None
             # longest run of pieces first: "the driver and passenger windows" is one piece
-            for j in range(len(pieces), i, -1):
+            for j in range(min(len(pieces), i + _MAX_RUN), i, -1):
                 if j - i > 1 and j - i == len(pieces):
                     continue  # the whole utterance was tried already
                 found = self.match_piece(join(i, j))
@@ -187,6 +199,15 @@ class TemplateParser(Parser):
             for k in range(1, min(_MAX_BORROW, len(head) - 1) + 1):
                 for rest in variants:
                     found = self.match_piece(" ".join(head[:k] + rest))
+                    if found is not None:
+                        return _carried(found)
+        pronouns = [n for n, w in enumerate(words) if w in _PRONOUNS]
+        if previous is not None and len(pronouns) == 1:
+            # "open the driver window then close it": "it" is what the piece before acted on
+            at, head = pronouns[0], previous.split()
+            for start in range(1, min(_MAX_BORROW, len(head) - 1) + 1):
+                for end in range(len(head), start, -1):
+                    found = self.match_piece(" ".join(words[:at] + head[start:end] + words[at + 1:]))
                     if found is not None:
                         return _carried(found)
         if i + 1 < len(pieces):
@@ -235,6 +256,15 @@ class TemplateParser(Parser):
         return subset
 
     def _recognize(self, text: str) -> Match | None:
+        if text in self._seen:
+            return self._seen[text]
+        found = self._recognize_uncached(text)
+        if len(self._seen) >= _SEEN_MAX:
+            self._seen.clear()
+        self._seen[text] = found
+        return found
+
+    def _recognize_uncached(self, text: str) -> Match | None:
         best: tuple[tuple[int, int, int], Match] | None = None
         candidates = self._candidates(text)
         if candidates is None:

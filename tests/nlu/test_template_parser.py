@@ -169,6 +169,14 @@ def test_unsaid_slots_are_absent(parser: TemplateParser) -> None:
         ),
         ("open the driver and passenger windows", [("window.open", {"window": "front"})]),
         ("close the sunroof and also mute", [("sunroof.close", {}), ("media.mute", {})]),
+        (
+            "open the driver window then close it",
+            [("window.open", {"window": "driver"}), ("window.close", {"window": "driver"})],
+        ),
+        (
+            "lock the driver and passenger doors",
+            [("doors.lock", {"door": "driver"}), ("doors.lock", {"door": "passenger"})],
+        ),
     ],
 )
 def test_several_requests_in_spoken_order(parser: TemplateParser, text: str, want: list) -> None:
@@ -283,3 +291,8 @@ def test_requests_for_elsewhere_are_not_guessed(parser: TemplateParser, text: st
 )
 def test_contractions_without_apostrophes(parser: TemplateParser, text: str, want: list) -> None:
     assert frames(parser, text) == want
+
+
+def test_long_run_on_requests_stay_bounded(parser: TemplateParser) -> None:
+    commands = parser.parse(("open the window and " * 24)[:499]).commands
+    assert [c.intent for c in commands] == ["window.open"] * 8
