@@ -55,10 +55,13 @@ _CONTRACTIONS = {
     "itll": "it'll", "ill": "i'll", "wasnt": "wasn't", "werent": "weren't", "havent": "haven't",
 }
 _CONTRACTION_RE = re.compile(r"\b(" + "|".join(_CONTRACTIONS) + r")\b")
+_TENS_HYPHEN = re.compile(
+    r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)-(one|two|three|four|five|six|seven|eight|nine)\b"
+)
 # "the fan's too loud": a noun's "'s" before a state word is "is" ("driver's" stays)
 _IS_RE = re.compile(
     r"\b(?!(?:it|that|what|there|here|who|how|where|let|he|she)'s)(\w+)'s "
-    r"(too|so|really|very|way|a bit|a little|not|getting|still|on|off|open|closed|locked|unlocked|blowing)\b"
+    r"(too|so|really|very|way|a bit|a little|not|getting|still|blowing)\b"
 )
 _MAX_PIECES = 8
 _MAX_BORROW = 4
@@ -87,6 +90,7 @@ def clean(text: str) -> str:
     text = re.sub(r"\s*,\s*", ", ", text)
     text = _CONTRACTION_RE.sub(lambda m: _CONTRACTIONS[m.group(1)], text)
     text = _IS_RE.sub(r"\1 is \2", text)
+    text = _TENS_HYPHEN.sub(r"\1 \2", text)
     return " ".join(text.split()).strip(" ,")
 
 
