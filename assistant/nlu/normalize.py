@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import re
 import time
-from functools import lru_cache
-from typing import Union
+from functools import cache
 
 from hassil import is_match
 from hassil.intents import SlotList
@@ -27,7 +26,7 @@ from hassil.parse_expression import parse_sentence
 
 from assistant.catalog import SLOT_SPECS
 
-Number = Union[int, float]
+Number = int | float
 
 _UNITS = {
     "zero": 0,
@@ -299,7 +298,7 @@ def _find_place_lists(intents):  # type: ignore[no-untyped-def]
 _STRIP_PREFIXES = ("the ", "to ", "at ", "on ", "by ", "level ", "setting ", "a value of ")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _slot_sentence(list_name: str, slot: str):  # type: ignore[no-untyped-def]
     return parse_sentence(f"{{{list_name}:{slot}}}", keep_text=True)
 

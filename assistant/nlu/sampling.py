@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from hassil import Intents
 from hassil.expression import (
     Alternative,
     Expression,
-    Group,
     ListReference,
     Permutation,
     RuleReference,
@@ -153,18 +153,18 @@ class _Walker:
             if rng is not None:
                 weights = [min(self.count(v.text_in), 20) for v in values]
                 values = [rng.choices(values, weights=weights)[0]]
-            for value in values:
-                texts = [self.draw(value.text_in, rng)] if rng is not None else self.expand(value.text_in)
+            for item in values:
+                texts = [self.draw(item.text_in, rng)] if rng is not None else self.expand(item.text_in)
                 for text, inner in texts:
                     said = normalize_whitespace(text).strip()
-                    yield text, inner + ((ref.slot_name, value.value_out, said),)
+                    yield text, inner + ((ref.slot_name, item.value_out, said),)
         elif isinstance(slot_list, RangeSlotList):
             numbers = list(slot_list.get_numbers())
             if rng is not None:
                 numbers = [rng.choice(numbers)]
             for number in numbers:
-                value = number * slot_list.multiplier if slot_list.multiplier else number
-                value = int(value) if float(value).is_integer() else round(value, 6)
+                scaled = number * slot_list.multiplier if slot_list.multiplier else number
+                value = int(scaled) if float(scaled).is_integer() else round(scaled, 6)
                 spellings = self._spellings(slot_list, number)
                 if rng is not None:
                     spellings = [rng.choice(spellings)]
@@ -208,7 +208,9 @@ def _record(intent: str, data: IntentData, piece: _Piece) -> SampleRecord | None
     return SampleRecord(text, intent, slots)
 
 
-def _intent_records(intents: Intents, intent_name: str, limit: int | None, rng: random.Random) -> list[SampleRecord]:
+def _intent_records(
+    intents: Intents, intent_name: str, limit: int | None, rng: random.Random
+) -> list[SampleRecord]:
     templates = [
         (data, _Walker(intents, data), sentence)
         for data in intents.intents[intent_name].data

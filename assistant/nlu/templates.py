@@ -48,11 +48,32 @@ _SEP_RE = re.compile(
 _KEEP = re.compile(r"[^\w\s'./%-]")
 # recognisers often drop the apostrophe; the templates spell contractions with it
 _CONTRACTIONS = {
-    "im": "i'm", "its": "it's", "dont": "don't", "whats": "what's", "thats": "that's", "cant": "can't",
-    "didnt": "didn't", "isnt": "isn't", "arent": "aren't", "lets": "let's", "theres": "there's",
-    "ive": "i've", "wont": "won't", "doesnt": "doesn't", "youre": "you're", "hows": "how's",
-    "wheres": "where's", "whos": "who's", "shouldnt": "shouldn't", "couldnt": "couldn't", "id": "i'd",
-    "itll": "it'll", "ill": "i'll", "wasnt": "wasn't", "werent": "weren't", "havent": "haven't",
+    "im": "i'm",
+    "its": "it's",
+    "dont": "don't",
+    "whats": "what's",
+    "thats": "that's",
+    "cant": "can't",
+    "didnt": "didn't",
+    "isnt": "isn't",
+    "arent": "aren't",
+    "lets": "let's",
+    "theres": "there's",
+    "ive": "i've",
+    "wont": "won't",
+    "doesnt": "doesn't",
+    "youre": "you're",
+    "hows": "how's",
+    "wheres": "where's",
+    "whos": "who's",
+    "shouldnt": "shouldn't",
+    "couldnt": "couldn't",
+    "id": "i'd",
+    "itll": "it'll",
+    "ill": "i'll",
+    "wasnt": "wasn't",
+    "werent": "weren't",
+    "havent": "haven't",
 }
 _CONTRACTION_RE = re.compile(r"\b(" + "|".join(_CONTRACTIONS) + r")\b")
 _TENS_HYPHEN = re.compile(
@@ -117,7 +138,9 @@ class TemplateParser(Parser):
         # frequencies); build them now rather than during the first request
         for name, slot_list in self.intents.slot_lists.items():
             if isinstance(slot_list, RangeSlotList) and slot_list.words:
-                is_match("warm up", parse_sentence(f"{{{name}}}"), slot_lists={name: slot_list}, language="en")
+                is_match(
+                    "warm up", parse_sentence(f"{{{name}}}"), slot_lists={name: slot_list}, language="en"
+                )
 
     def parse(self, text: str) -> Parse:
         said = check_text(text)
@@ -211,7 +234,7 @@ class TemplateParser(Parser):
             at, head = pronouns[0], previous.split()
             for start in range(1, min(_MAX_BORROW, len(head) - 1) + 1):
                 for end in range(len(head), start, -1):
-                    found = self.match_piece(" ".join(words[:at] + head[start:end] + words[at + 1:]))
+                    found = self.match_piece(" ".join(words[:at] + head[start:end] + words[at + 1 :]))
                     if found is not None:
                         return _carried(found)
         if i + 1 < len(pieces):
@@ -319,37 +342,42 @@ def _vocabularies(intents: Intents) -> dict[str, _Vocabulary]:
     out = {}
     for name, intent in intents.intents.items():
         words: set[str] = set()
-        numbers = [False]
         seen: set[int] = set()
-
-        def walk(expr: Expression, rules: dict, lists: dict) -> None:  # type: ignore[type-arg]
-            if id(expr) in seen:
-                return
-            seen.add(id(expr))
-            if isinstance(expr, TextChunk):
-                for word in expr.text.casefold().split():
-                    words.add(word)
-                    words.update(p for p in re.split(r"[-_]", word) if p)
-            elif isinstance(expr, Group):
-                for item in expr.items:
-                    walk(item, rules, lists)
-            elif isinstance(expr, RuleReference) and expr.rule_name in rules:
-                walk(rules[expr.rule_name].expression, rules, lists)
-            elif isinstance(expr, ListReference):
-                slot_list = lists.get(expr.list_name)
-                if isinstance(slot_list, TextSlotList):
-                    for value in slot_list.values:
-                        walk(value.text_in, rules, lists)
-                elif isinstance(slot_list, RangeSlotList) or slot_list is None:
-                    numbers[0] = True
-
+        numbers = False
         for data in intent.data:
             rules = {**intents.expansion_rules, **data.expansion_rules}
             lists = {**intents.slot_lists, **data.slot_lists}
             for sentence in data.sentences:
-                walk(sentence.expression, rules, lists)
-        out[name] = _Vocabulary(frozenset(words), numbers[0])
+                numbers |= _add_words(sentence.expression, rules, lists, words, seen)
+        out[name] = _Vocabulary(frozenset(words), numbers)
     return out
+
+
+def _add_words(
+    expr: Expression, rules: dict[str, Any], lists: dict[str, Any], words: set[str], seen: set[int]
+) -> bool:
+    """Add the words ``expr`` can say to ``words``; True if it reads a number range."""
+    if id(expr) in seen:
+        return False
+    seen.add(id(expr))
+    numbers = False
+    if isinstance(expr, TextChunk):
+        for word in expr.text.casefold().split():
+            words.add(word)
+            words.update(p for p in re.split(r"[-_]", word) if p)
+    elif isinstance(expr, Group):
+        for item in expr.items:
+            numbers |= _add_words(item, rules, lists, words, seen)
+    elif isinstance(expr, RuleReference) and expr.rule_name in rules:
+        numbers = _add_words(rules[expr.rule_name].expression, rules, lists, words, seen)
+    elif isinstance(expr, ListReference):
+        slot_list = lists.get(expr.list_name)
+        if isinstance(slot_list, TextSlotList):
+            for value in slot_list.values:
+                numbers |= _add_words(value.text_in, rules, lists, words, seen)
+        else:  # a range, or an inline {1..7} range
+            numbers = True
+    return numbers
 
 
 def _capped(match: Match, confidence: float) -> Match:

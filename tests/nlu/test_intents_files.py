@@ -53,7 +53,11 @@ def test_replies_file_is_not_a_template_file(tmp_path: Path) -> None:
 
 def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
     write(tmp_path, "windows.yaml", GOOD)
-    write(tmp_path, "broken.yaml", 'intents:\n  window.close:\n    data:\n      - sentences: ["close {window}"\n  oops: [\n')
+    write(
+        tmp_path,
+        "broken.yaml",
+        'intents:\n  window.close:\n    data:\n      - sentences: ["close {window}"\n  oops: [\n',
+    )
     with pytest.raises(IntentsError) as err:
         load_intents(tmp_path)
     assert "broken.yaml:" in str(err.value)
@@ -75,7 +79,10 @@ def test_list_value_outside_the_catalog_is_refused(tmp_path: Path) -> None:
 
 
 def test_fixed_slot_outside_the_catalog_is_refused(tmp_path: Path) -> None:
-    bad = GOOD.replace('          - "open {window}"\n', '          - "open {window}"\n        slots:\n          amount: 500\n')
+    bad = GOOD.replace(
+        '          - "open {window}"\n',
+        '          - "open {window}"\n        slots:\n          amount: 500\n',
+    )
     write(tmp_path, "windows.yaml", bad)
     with pytest.raises(IntentsError, match=r"windows\.yaml.*500"):
         load_intents(tmp_path)
@@ -112,5 +119,7 @@ def test_intents_hash_definition(tmp_path: Path) -> None:
 def test_edited_templates_are_reloaded(tmp_path: Path) -> None:
     write(tmp_path, "windows.yaml", GOOD)
     assert set(load_intents(tmp_path).intents) == {"window.open"}
-    write(tmp_path, "more.yaml", 'intents:\n  sunroof.close:\n    data:\n      - sentences: ["shut the roof"]\n')
+    write(
+        tmp_path, "more.yaml", 'intents:\n  sunroof.close:\n    data:\n      - sentences: ["shut the roof"]\n'
+    )
     assert set(load_intents(tmp_path).intents) == {"window.open", "sunroof.close"}

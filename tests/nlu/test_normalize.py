@@ -34,7 +34,9 @@ def test_parse_number(text: str, number: int | float) -> None:
     assert type(got) is type(number)
 
 
-@pytest.mark.parametrize("text", ["", "half", "a", "and", "open the window", "oh five", "point", "one two three x"])
+@pytest.mark.parametrize(
+    "text", ["", "half", "a", "and", "open the window", "oh five", "point", "one two three x"]
+)
 def test_parse_number_refuses_non_numbers(text: str) -> None:
     assert parse_number(text) is None
 

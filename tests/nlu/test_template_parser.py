@@ -21,7 +21,10 @@ PHRASINGS: dict[str, list[tuple[str, dict]]] = {
         ("could you crack the back windows", {"window": "rear", "amount": 20}),
         ("open the window", {}),
     ],
-    "window.close": [("put up my window", {"window": "driver"}), ("close all the windows", {"window": "all"})],
+    "window.close": [
+        ("put up my window", {"window": "driver"}),
+        ("close all the windows", {"window": "all"}),
+    ],
     "sunroof.open": [("open the sunroof a little", {"amount": 20}), ("slide the moonroof back", {})],
     "sunroof.close": [("shut the sunroof", {}), ("sunroof closed please", {})],
     "climate.set_temperature": [
@@ -61,7 +64,10 @@ PHRASINGS: dict[str, list[tuple[str, dict]]] = {
     "doors.unlock": [("passenger door unlock", {"door": "passenger"}), ("unlock the car", {"door": "all"})],
     "trunk.open": [("open the rear hatch", {}), ("pop the boot", {})],
     "trunk.close": [("trunk closed please", {}), ("shut the tailgate", {})],
-    "wipers.set": [("wipers on intermittent", {"mode": "intermittent"}), ("set the wipers to auto", {"mode": "auto"})],
+    "wipers.set": [
+        ("wipers on intermittent", {"mode": "intermittent"}),
+        ("set the wipers to auto", {"mode": "auto"}),
+    ],
     "mirrors.fold": [("mirrors in", {}), ("fold the wing mirrors", {})],
     "mirrors.unfold": [("mirrors out", {}), ("unfold the side mirrors", {})],
     "media.volume": [("volume to fifteen", {"level": 15}), ("turn it down", {"direction": "down"})],
@@ -79,7 +85,10 @@ PHRASINGS: dict[str, list[tuple[str, dict]]] = {
         ("tune to ninety eight point seven", {"frequency": 98.7}),
         ("tune to one oh five point one fm", {"frequency": 105.1, "band": "fm"}),
     ],
-    "vehicle.query": [("trunk status?", {"subject": "trunk"}), ("are the windows closed", {"subject": "windows"})],
+    "vehicle.query": [
+        ("trunk status?", {"subject": "trunk"}),
+        ("are the windows closed", {"subject": "windows"}),
+    ],
     "assistant.cancel": [("cancel", {}), ("never mind", {})],
     "assistant.confirm": [("yes", {}), ("go ahead", {}), ("ok", {})],
     "assistant.deny": [("no", {}), ("no thanks", {})],
@@ -157,7 +166,10 @@ def test_unsaid_slots_are_absent(parser: TemplateParser) -> None:
         ),
         (
             "turn the headlights and the fog lights on",
-            [("lights.set", {"light": "headlights", "state": "on"}), ("lights.set", {"light": "fog_lights", "state": "on"})],
+            [
+                ("lights.set", {"light": "headlights", "state": "on"}),
+                ("lights.set", {"light": "fog_lights", "state": "on"}),
+            ],
         ),
         (
             "lock the doors, close the sunroof and then turn the volume down",
@@ -236,8 +248,34 @@ def test_to_json_contract(parser: TemplateParser) -> None:
 
 
 _WORDS = st.sampled_from(
-    ["open", "close", "the", "window", "and", "then", "fan", "to", "seven", "max", "please", "off", "on",
-     "twenty", "point", "a", "hundred", ",", "lights", "volume", "up", "my", "cold", "😀", "ß", "é"]
+    [
+        "open",
+        "close",
+        "the",
+        "window",
+        "and",
+        "then",
+        "fan",
+        "to",
+        "seven",
+        "max",
+        "please",
+        "off",
+        "on",
+        "twenty",
+        "point",
+        "a",
+        "hundred",
+        ",",
+        "lights",
+        "volume",
+        "up",
+        "my",
+        "cold",
+        "😀",
+        "ß",
+        "é",
+    ]
 )
 
 
@@ -275,7 +313,13 @@ def test_unknown_filler_words_are_left_out_with_lower_confidence(parser: Templat
 
 
 @pytest.mark.parametrize(
-    "text", ["turn on the living room lights", "open the garage door", "turn on the tv", "set a timer for ten minutes"]
+    "text",
+    [
+        "turn on the living room lights",
+        "open the garage door",
+        "turn on the tv",
+        "set a timer for ten minutes",
+    ],
 )
 def test_requests_for_elsewhere_are_not_guessed(parser: TemplateParser, text: str) -> None:
     assert frames(parser, text) == []
