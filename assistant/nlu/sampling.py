@@ -49,8 +49,9 @@ _COUNT_CAP = 10**9
 class SampleRecord:
     """One generated sentence: its intent and, per slot, (catalog value, words that said it).
 
-    The words are "" for a slot the template fixes without saying it
-    ("I'm freezing" gives direction=up from the list; "more heat" fixes it).
+    The words are "" only for a slot a template fixes without saying it
+    (``slots:`` in intents/); the project's templates read every value from
+    words ("more heat" is direction=up through a list), so a tagger can learn it.
     """
 
     text: str

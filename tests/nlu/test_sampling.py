@@ -19,7 +19,8 @@ def test_samples_are_catalog_commands_with_spans_in_the_text() -> None:
         assert isinstance(record, SampleRecord)
         assert is_valid(record.intent, record.command.slots)
         for _, (_, span) in record.slots.items():
-            assert span == "" or span in record.text
+            # every slot value comes from words said: the templates fix no slot silently
+            assert span and span in record.text, record
 
 
 def test_spans_normalise_to_their_values() -> None:
