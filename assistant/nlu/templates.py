@@ -32,9 +32,12 @@ from assistant.nlu.normalize import NUMBER_WORDS, numbers_to_digits
 EXACT = 1.0
 CARRIED = 0.9
 """Confidence of a command whose piece needed a borrowed verb or particle."""
+RUN_ON = 0.8
+"""Confidence of commands found by cutting a sentence that had no "and" between requests."""
 UNKNOWN_WORDS = 0.6
 """Confidence of a command matched after leaving out words no template knows."""
 _MAX_UNKNOWN = 2
+_MAX_RUN_ON_WORDS = 16
 # an unknown word that puts the request somewhere else than this car
 _ELSEWHERE = frozenset(
     "house home kitchen living bedroom bathroom garage office tv television fridge oven room hallway "
@@ -154,7 +157,7 @@ class TemplateParser(Parser):
         said = clean(text)
         if not said.strip(" ,"):
             return []
-        found = self._matches(said)
+        found = self._matches(said) or self._run_on(said.replace(",", " ").split(), depth=2)
         if found:
             return found
         # a word or two no template knows ("open the damn window"): match without them
@@ -164,6 +167,20 @@ class TemplateParser(Parser):
         elsewhere = any(w.strip(",") in _ELSEWHERE for w in words)
         if not elsewhere and 0 < dropped <= _MAX_UNKNOWN and dropped * 3 <= len(words) and known:
             return [_capped(m, UNKNOWN_WORDS) for m in self._matches(" ".join(known))]
+        return []
+
+    def _run_on(self, words: list[str], depth: int) -> list[Match]:
+        """Requests said back to back with no "and" ("open the window close the sunroof")."""
+        if depth == 0 or len(words) < 4 or len(words) > _MAX_RUN_ON_WORDS:
+            return []
+        for cut in range(2, len(words) - 1):
+            left = self.match_piece(" ".join(words[:cut]))
+            if left is None:
+                continue
+            right = self.match_piece(" ".join(words[cut:]))
+            rest = [right] if right is not None else self._run_on(words[cut:], depth - 1)
+            if rest:
+                return [_capped(m, RUN_ON) for m in [left, *rest]]
         return []
 
     def _known(self, word: str) -> bool:

@@ -340,3 +340,11 @@ def test_contractions_without_apostrophes(parser: TemplateParser, text: str, wan
 def test_long_run_on_requests_stay_bounded(parser: TemplateParser) -> None:
     commands = parser.parse(("open the window and " * 24)[:499]).commands
     assert [c.intent for c in commands] == ["window.open"] * 8
+
+
+def test_requests_said_back_to_back(parser: TemplateParser) -> None:
+    commands = parser.parse("open the window close the sunroof").commands
+    assert [(c.intent, dict(c.slots), c.confidence) for c in commands] == [
+        ("window.open", {}, 0.8),
+        ("sunroof.close", {}, 0.8),
+    ]
