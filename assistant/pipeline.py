@@ -39,12 +39,13 @@ from assistant.wake.base import Detection, WakeDetector
 log = logging.getLogger(__name__)
 
 SORRY = "Sorry?"
+MAX_ALTERNATIVES = 5
+"""n-best texts the parser may try when the best has no command."""
 BLOCK_MS = 30.0
 """Audio block the pipeline is fed in (ms): 3 wake-word feature frames."""
-# a request that ends on one of these was cut off mid-sentence
-DANGLING = frozenset(
-    "and then also plus but or the a an to my of at by with for into please set turn".split()
-)
+# a request that ends on one of these was cut off mid-sentence ("close the windows and", "open the");
+# prepositions are not here: "what temperature is it set to" is complete
+DANGLING = frozenset("and then also plus but or the a an my your".split())
 
 
 class State(Enum):
@@ -97,6 +98,7 @@ class VoiceTurn:
     frames: list[Any] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     partials: list[str] = field(default_factory=list)
+    alternatives: tuple[str, ...] = ()
     cut_off: bool = False
     error: str | None = None
 
@@ -170,8 +172,9 @@ class VoicePipeline:
     """Feed chunks with ``feed()``; a ``VoiceTurn`` comes back when a request was answered.
 
     ``wake=False`` listens for requests from the start (files without a wake
-    word); with ``wake=True`` and no wake detector only push-to-talk starts one. ``speak`` plays reply audio (live mode; it runs in a worker thread
-    so the wake word can interrupt it); without it the reply audio is kept in
+    word); with ``wake=True`` and no wake detector only push-to-talk starts
+    one. ``speak`` plays reply audio (live mode; it runs in a worker thread so
+    the wake word can interrupt it); without it the reply audio is kept in
     ``VoiceTurn.reply_audio``.
     """
 
@@ -387,6 +390,7 @@ class VoicePipeline:
             endpoint,
             detection,
             partials=partials,
+            alternatives=final.alternatives,
             timings_ms={"endpoint_delay": delay, "asr_final": asr_ms},
         )
         if detection is not None:
@@ -425,6 +429,7 @@ class VoicePipeline:
                     vt.cut_off = True
                     vt.reply = SORRY
                 else:
+                    vt.text = self._rescore(vt)
                     turn = self.dialogue.handle(vt.text)
                     vt.turn = turn
                     vt.reply = turn.reply
@@ -455,6 +460,26 @@ class VoicePipeline:
             log.exception("request %r failed", vt.text)
             vt.error = repr(err)
             self._emit("error", t_ms, error=str(err))
+
+    def _rescore(self, vt: VoiceTurn) -> str:
+        """The recognizer's best text, or the first n-best alternative the parser finds commands in
+        when the best has none ("is the car lock" -> "is the car locked")."""
+        if not vt.alternatives:
+            return vt.text
+        try:
+            if self.dialogue.parser.parse(vt.text).commands:
+                return vt.text
+            for text in vt.alternatives[:MAX_ALTERNATIVES]:
+                if not cut_off(text, vt.endpoint or Endpoint("silence", 0, None, None)) and (
+                    self.dialogue.parser.parse(text).commands
+                ):
+                    self._emit(
+                        "rescored", vt.endpoint.at_ms if vt.endpoint else 0.0, heard=vt.text, chosen=text
+                    )
+                    return text
+        except AssistantError:
+            pass
+        return vt.text
 
     def _say(self, vt: VoiceTurn, wall0: float) -> None:
         synthesizer = self.parts.synthesizer

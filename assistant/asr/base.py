@@ -39,6 +39,9 @@ class Transcript:
     text: str
     final: bool = True
     words: tuple[Word, ...] = ()
+    alternatives: tuple[str, ...] = ()
+    """Other likely texts (n-best), best first, without ``text``; the pipeline may pick one the parser
+    understands when ``text`` has no command."""
 
     @property
     def confidence(self) -> float | None:

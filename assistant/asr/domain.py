@@ -100,6 +100,25 @@ def out_of_scope_sentences() -> list[str]:
     return [" ".join(spoken_words(line)) for line in lines if line.strip() and not line.startswith("#")]
 
 
+def join_compounds(text: str, vocabulary: frozenset[str] | set[str]) -> str:
+    """Glue split compounds back when the glued word is a domain word: "sun roof" -> "sunroof".
+
+    Recognizers with a word-level dictionary often say a compound as its
+    parts; the parser's templates know the compound.
+    """
+    words = text.split()
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        if i + 1 < len(words) and words[i] + words[i + 1] in vocabulary and len(words[i]) > 1:
+            out.append(words[i] + words[i + 1])
+            i += 2
+        else:
+            out.append(words[i])
+            i += 1
+    return " ".join(out)
+
+
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "car-assistant" / "asr"

@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from assistant.asr.base import AsrError, Recognizer, Transcript, Word
-from assistant.asr.domain import INTENTS_DIR, domain_lm
+from assistant.asr.domain import INTENTS_DIR, domain_lm, join_compounds
 from assistant.audio import AudioChunk, to_stream_format
 from assistant.errors import ModelNotFoundError
 
 log = logging.getLogger(__name__)
 
 PARTIAL_EVERY_MS = 150.0
+NBEST = 10
+NBEST_MARGIN = 0.05
+"""Alternatives scoring within this of the best (pocketsphinx's normalised n-best score) are offered."""
 """A partial hypothesis costs a backtrace; one every 150 ms is plenty for endpointing."""
 
 
@@ -47,7 +50,7 @@ class PocketsphinxRecognizer(Recognizer):
     name = "pocketsphinx"
 
     def __init__(self, intents_dir: str | Path = INTENTS_DIR, cache: str | Path | None = None,
-                 lw: float = 0.0) -> None:
+                 **decoder_options: Any) -> None:
         try:
             from pocketsphinx import Config, Decoder, get_model_path
         except ImportError as err:
@@ -58,10 +61,11 @@ class PocketsphinxRecognizer(Recognizer):
             raise ModelNotFoundError(f"pocketsphinx's English model is missing under {hmm.parent}; "
                                      "reinstall it: pip install --force-reinstall pocketsphinx")
         self.lm = domain_lm(intents_dir, Path(cache) if cache else None)
+        self._vocabulary = frozenset(self.lm.words)
         config = Config(hmm=str(hmm), dict=str(dictionary), lm=str(self.lm.arpa), samprate=16000,
                         loglevel="FATAL")
-        if lw:
-            config["lw"] = lw
+        for key, value in decoder_options.items():
+            config[key] = value
         try:
             self._decoder: Any = Decoder(config)
         except Exception as err:
@@ -108,7 +112,7 @@ class PocketsphinxRecognizer(Recognizer):
             return None
         self._since_partial = 0.0
         hyp = self._decoder.hyp()
-        text = hyp.hypstr if hyp is not None else ""
+        text = join_compounds(hyp.hypstr, self._vocabulary) if hyp is not None else ""
         if text == self._last_partial:
             return None
         self._last_partial = text
@@ -127,4 +131,22 @@ class PocketsphinxRecognizer(Recognizer):
             if seg.word.startswith("<") or seg.word.startswith("[") or seg.word == "<sil>":
                 continue
             words.append(Word(seg.word.split("(")[0], seg.start_frame * frame_ms, seg.end_frame * frame_ms))
-        return Transcript(" ".join(text.split()), True, tuple(words))
+        best = join_compounds(text, self._vocabulary)
+        return Transcript(best, True, tuple(words), self._alternatives(best))
+
+    def _alternatives(self, best: str) -> tuple[str, ...]:
+        out: list[str] = []
+        top: float | None = None
+        try:
+            for i, nb in enumerate(self._decoder.nbest()):
+                if i >= NBEST:
+                    break
+                top = nb.score if top is None else top
+                if nb.score < top - NBEST_MARGIN:
+                    continue
+                text = join_compounds(" ".join(nb.hypstr.split()), self._vocabulary)
+                if text and text != best and text not in out:
+                    out.append(text)
+        except Exception:  # n-best is a bonus; a search without a lattice has none
+            log.debug("no n-best list", exc_info=True)
+        return tuple(out)

@@ -1,0 +1,359 @@
+"""Voice benchmarks: the figures of the voice issue's Targets, printed, not asserted.
+
+    python -m assistant.voice_bench accuracy [--set ../shared/eval/dev_text.tsv] [--snr 10]
+    python -m assistant.voice_bench wake [--minutes 30]
+    python -m assistant.voice_bench latency [--set ...] [--n 40]
+    python -m assistant.voice_bench idle [--seconds 60]
+    python -m assistant.voice_bench all
+
+Speech is made with piper from each line of the set (cached under
+~/.cache/car-assistant/bench, keyed by text and voice); car-like noise is mixed
+at the SNR asked. Accuracy is frame accuracy as ../shared/tools/score_text.py
+counts it (intents and slots of every command, in order), through wake-less
+``listen`` (the same pipeline, in process). Each figure line starts with
+``figure:`` so a log can be grepped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import os
+import resource
+import statistics
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.audio import AudioChunk, concat, read_wav, split, write_wav
+from assistant.config import CanSettings, Settings, SimSettings
+from assistant.pipeline import VoicePipeline, VoiceTurn, build_parts
+from assistant.runtime import open_car, open_dialogue
+from assistant.voice_sim import mix_at_snr, request_audio
+
+DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev_text.tsv"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "car-assistant" / "bench"
+
+
+def figure(name: str, value: Any, note: str = "") -> None:
+    print(f"figure: {name} = {value}" + (f"  ({note})" if note else ""), flush=True)
+
+
+# -- the set -------------------------------------------------------------------------------------
+
+
+def parse_expected(s: str) -> list[dict[str, Any]]:
+    import re
+
+    s = s.strip()
+    if s == "-":
+        return []
+    out = []
+    for part in s.split(";"):
+        m = re.fullmatch(r"([a-z_]+\.[a-z_]+)(\{(.*)\})?", part.strip())
+        assert m, part
+        slots: dict[str, Any] = {}
+        for kv in (m.group(3) or "").split(","):
+            if kv:
+                k, v = kv.split("=")
+                try:
+                    slots[k] = float(v) if "." in v else int(v)
+                except ValueError:
+                    slots[k] = v
+        out.append({"intent": m.group(1), "slots": slots})
+    return out
+
+
+def frame_ok(expected: list[dict[str, Any]], got: list[dict[str, Any]]) -> bool:
+    """score_text.py's rule: same intents in order, same slot keys, equal values."""
+
+    def norm(intent: str, slots: dict[str, Any]) -> dict[str, Any]:
+        slots = dict(slots or {})
+        if intent in ("doors.lock", "doors.unlock") and slots.get("door") == "all":
+            slots.pop("door")
+        return slots
+
+    if [c["intent"] for c in expected] != [c.get("intent") for c in got]:
+        return False
+    for e, g in zip(expected, got, strict=True):
+        es, gs = norm(e["intent"], e["slots"]), norm(e["intent"], g.get("slots", {}))
+        if set(es) != set(gs):
+            return False
+        for k in es:
+            a, b = gs[k], es[k]
+            if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+                if abs(a - b) > 1e-6:
+                    return False
+            elif str(a).lower() != str(b).lower():
+                return False
+    return True
+
+
+def read_set(path: Path) -> list[tuple[str, list[dict[str, Any]]]]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        text, expected = line.split("\t")
+        rows.append((text, parse_expected(expected)))
+    return rows
+
+
+class SpeechCache:
+    """Piper speech per text, made once and kept as WAV files."""
+
+    def __init__(self) -> None:
+        self._synth: Any = None
+        CACHE.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def synth(self) -> Any:
+        if self._synth is None:
+            from assistant.tts.piper import PiperSynthesizer
+
+            self._synth = PiperSynthesizer()
+            self._synth.load()
+        return self._synth
+
+    def get(self, text: str, wake: str | None = None) -> AudioChunk:
+        key = hashlib.sha256(f"joe-medium|{wake}|{text}".encode()).hexdigest()[:20]
+        path = CACHE / f"{key}.wav"
+        if path.exists():
+            return read_wav(path)
+        audio = request_audio(self.synth, text, wake)
+        write_wav(path, audio)
+        return audio
+
+
+def _number(v: str) -> Any:
+    try:
+        return float(v)
+    except ValueError:
+        return v
+
+
+def _settings(tag: str, **voice: Any) -> Settings:
+    base = Settings()
+    return dataclasses.replace(
+        base,
+        can=CanSettings(channel=f"bench-{tag}-{os.getpid()}"),
+        sim=SimSettings(window_travel_s=0.3),
+        voice=dataclasses.replace(base.voice, **voice),
+    )
+
+
+# -- accuracy ------------------------------------------------------------------------------------
+
+
+def bench_accuracy(args: argparse.Namespace) -> None:
+    rows = read_set(Path(args.set))
+    speech = SpeechCache()
+    t0 = time.perf_counter()
+    clips = [speech.get(text) for text, _ in rows]
+    print(f"speech for {len(rows)} lines ready in {time.perf_counter() - t0:.0f} s", flush=True)
+    settings = _settings("acc", semantic_endpointing=not args.plain)
+    parts = build_parts(settings, wake=False, tts=False)
+    if args.ps:
+        from assistant.asr.pocketsphinx import PocketsphinxRecognizer
+
+        options = {k: _number(v) for k, v in (kv.split("=", 1) for kv in args.ps)}
+        parts.recognizer = PocketsphinxRecognizer(**options)
+        parts.asr_choice += f" with {options}"
+    print(f"asr: {parts.asr_choice}", flush=True)
+    for snr in [None, *args.snr]:
+        label = "clean" if snr is None else f"{snr:g}dB"
+        s = _settings(f"acc{label}", semantic_endpointing=not args.plain)
+        ok = 0
+        misses = []
+        t1 = time.perf_counter()
+        with open_car(s) as car:
+            for (text, expected), clip in zip(rows, clips, strict=True):
+                audio = clip if snr is None else mix_at_snr(clip, snr, seed=zlib.crc32(text.encode()) % 1000)
+                # a fresh dialogue per line: no pending question leaks into the next line
+                pipeline = VoicePipeline(parts, open_dialogue(s, car), s.voice, wake=False, synthesize=False)
+                turns = pipeline.run(audio)
+                pipeline.close()
+                got = [c for t in turns for c in t.commands]
+                heard = " | ".join(t.text for t in turns if t.text)
+                if frame_ok(expected, got):
+                    ok += 1
+                else:
+                    misses.append((text, heard, [(c["intent"], c["slots"]) for c in got]))
+        if args.verbose:
+            for text, heard, got in misses:
+                print(f"  MISS {label} | {text} | heard {heard!r} | got {got}")
+        figure(
+            f"frame_accuracy_{label}",
+            f"{ok / len(rows):.3f}",
+            f"{ok}/{len(rows)}, {time.perf_counter() - t1:.0f} s",
+        )
+
+
+# -- wake ----------------------------------------------------------------------------------------
+
+
+def bench_wake(args: argparse.Namespace) -> None:
+    from assistant.wake.micro import MicroWakeDetector
+
+    speech = SpeechCache()
+    rows = read_set(Path(args.set))
+    detector = MicroWakeDetector(args.wake_word)
+    # positives: "Hey Jarvis." then a request, at several paces, in car noise
+    texts = [text for text, _ in rows][: args.positives]
+    hits = 0
+    for i, text in enumerate(texts):
+        clip = speech.get(text, "Hey Jarvis.")
+        audio = mix_at_snr(clip, args.snr, seed=i)
+        detector.reset()
+        if any(detector.process(c) for c in split(audio, 30)):
+            hits += 1
+    figure(f"wake_detect_rate_{args.snr:g}dB", f"{hits / len(texts):.3f}", f"{hits}/{len(texts)} clips")
+    # negatives: the dev set's speech without the wake word, in noise, looped to the length asked
+    plain = [speech.get(text) for text, _ in rows]
+    block = concat(plain)
+    target_ms = args.minutes * 60_000
+    detector.reset()
+    false = 0
+    done_ms = 0.0
+    loop = 0
+    t0 = time.perf_counter()
+    while done_ms < target_ms:
+        audio = mix_at_snr(block, args.snr, seed=1000 + loop)
+        for c in split(audio, 30):
+            if detector.process(AudioChunk(c.rate, c.width, c.channels, c.audio, done_ms + c.timestamp_ms)):
+                false += 1
+        done_ms += block.duration_ms
+        loop += 1
+    cpu = time.perf_counter() - t0
+    figure(
+        "wake_false_accepts",
+        false,
+        f"over {done_ms / 60000:.1f} min of dev-set speech in {args.snr:g} dB "
+        f"car noise, no wake word; processed in {cpu:.0f} s",
+    )
+
+
+# -- latency -------------------------------------------------------------------------------------
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q)) if values else float("nan")
+
+
+def bench_latency(args: argparse.Namespace) -> None:
+    rows = [r for r in read_set(Path(args.set)) if r[1]][: args.n]
+    speech = SpeechCache()
+    clips = [speech.get(text) for text, _ in rows]
+    results: dict[str, dict[str, list[float]]] = {}
+    parts = build_parts(_settings("lat"), wake=False, tts=True)
+    print(f"asr: {parts.asr_choice}", flush=True)
+    for mode in ("plain", "semantic"):
+        s = _settings(f"lat{mode}", semantic_endpointing=mode == "semantic")
+        r: dict[str, list[float]] = {"frame": [], "audio": [], "endpoint": [], "semantic_used": []}
+        with open_car(s) as car:
+            for clip in clips:
+                pipeline = VoicePipeline(parts, open_dialogue(s, car), s.voice, wake=False, bridge=car.bridge)
+                turns: list[VoiceTurn] = pipeline.run(clip)
+                pipeline.close()
+                for t in turns[:1]:
+                    if "eos_to_frame" in t.timings_ms:
+                        r["frame"].append(t.timings_ms["eos_to_frame"])
+                    if "eos_to_audio" in t.timings_ms:
+                        r["audio"].append(t.timings_ms["eos_to_audio"])
+                    r["endpoint"].append(t.timings_ms["endpoint_delay"])
+                    r["semantic_used"].append(1.0 if t.endpoint and t.endpoint.reason == "semantic" else 0.0)
+        results[mode] = r
+        for key, label in (
+            ("frame", "eos_to_first_can_frame_ms"),
+            ("audio", "eos_to_first_reply_audio_ms"),
+            ("endpoint", "endpoint_delay_ms"),
+        ):
+            v = r[key]
+            figure(
+                f"{label}_{mode}", f"median {statistics.median(v):.0f}, p95 {_pct(v, 95):.0f}", f"n={len(v)}"
+            )
+        figure(f"semantic_endpoints_{mode}", f"{sum(r['semantic_used']):.0f}/{len(r['semantic_used'])}")
+    saved = statistics.median(results["plain"]["endpoint"]) - statistics.median(
+        results["semantic"]["endpoint"]
+    )
+    figure("semantic_endpointing_saving_ms", f"{saved:.0f}", "median endpoint delay, plain minus semantic")
+
+
+# -- idle CPU and memory -------------------------------------------------------------------------
+
+
+def bench_idle(args: argparse.Namespace) -> None:
+    """Wake word + VAD on car noise at real-time pace; CPU time over wall time, and peak RSS."""
+    from assistant.audio import concat as _concat
+    from assistant.voice_sim import noise_only
+
+    settings = _settings("idle")
+    parts = build_parts(settings, tts=True)
+    with open_car(settings) as car:
+        pipeline = VoicePipeline(parts, open_dialogue(settings, car), settings.voice, bridge=car.bridge)
+        noise = _concat([noise_only(10_000, -35.0, seed=s) for s in range(3)])
+        blocks = list(split(noise, 30))
+        # idle also runs the VAD in the live loop's place: feed both, as run does between requests
+        vad = parts.vad
+        t_wall = time.perf_counter()
+        t_cpu = time.process_time()
+        deadline = t_wall + args.seconds
+        i = 0
+        next_at = t_wall
+        while time.perf_counter() < deadline:
+            block = blocks[i % len(blocks)]
+            pipeline.feed(block)
+            vad.process(block)
+            i += 1
+            next_at += 0.030
+            pause = next_at - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+        cpu = time.process_time() - t_cpu
+        wall = time.perf_counter() - t_wall
+        pipeline.close()
+    figure(
+        "idle_cpu_percent_of_one_core",
+        f"{100 * cpu / wall:.1f}",
+        f"{wall:.0f} s of real-time audio, wake word + VAD, process CPU time (all threads)",
+    )
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figure("peak_rss_mb", f"{rss_mb:.0f}", "whole assistant: piper, pocketsphinx, wake, VAD, parser, car")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m assistant.voice_bench", description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=["accuracy", "wake", "latency", "idle", "all"])
+    ap.add_argument("--set", default=str(DEV_SET), help="TSV of text<TAB>expected commands")
+    ap.add_argument("--snr", type=float, nargs="*", default=[10.0], help="noise levels (dB) besides clean")
+    ap.add_argument(
+        "--minutes", type=float, default=30.0, help="wake: minutes of speech without the wake word"
+    )
+    ap.add_argument("--positives", type=int, default=100, help="wake: positive clips")
+    ap.add_argument("--wake-word", default="hey_jarvis")
+    ap.add_argument("--n", type=int, default=40, help="latency: requests")
+    ap.add_argument("--seconds", type=float, default=60.0, help="idle: seconds at real-time pace")
+    ap.add_argument("--ps", nargs="*", default=[], metavar="KEY=VALUE", help="pocketsphinx decoder options")
+    ap.add_argument("--plain", action="store_true", help="accuracy: silence endpointing only")
+    ap.add_argument("-v", "--verbose", action="store_true", help="accuracy: print every miss")
+    args = ap.parse_args(argv)
+    if args.what == "wake" or args.what == "all":
+        args.snr_list = args.snr
+    steps = ["accuracy", "wake", "latency", "idle"] if args.what == "all" else [args.what]
+    for step in steps:
+        print(f"== {step}", flush=True)
+        if step == "wake":
+            wake_args = argparse.Namespace(**{**vars(args), "snr": args.snr[0] if args.snr else 10.0})
+            bench_wake(wake_args)
+        else:
+            {"accuracy": bench_accuracy, "latency": bench_latency, "idle": bench_idle}[step](args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
