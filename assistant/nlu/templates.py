@@ -79,6 +79,19 @@ _CONTRACTIONS = {
     "havent": "haven't",
 }
 _CONTRACTION_RE = re.compile(r"\b(" + "|".join(_CONTRACTIONS) + r")\b")
+# "would you mind opening the window": the templates are imperative
+_GERUNDS = {
+    "opening": "open", "closing": "close", "turning": "turn", "rolling": "roll", "putting": "put",
+    "setting": "set", "locking": "lock", "unlocking": "unlock", "switching": "switch", "lowering": "lower",
+    "raising": "raise", "shutting": "shut", "making": "make", "playing": "play", "skipping": "skip",
+    "muting": "mute", "unmuting": "unmute", "folding": "fold", "unfolding": "unfold", "cracking": "crack",
+    "increasing": "increase", "decreasing": "decrease", "changing": "change", "tuning": "tune",
+    "popping": "pop", "pausing": "pause", "starting": "start", "stopping": "stop", "dropping": "drop",
+    "bumping": "bump", "cranking": "crank", "heating": "heat", "warming": "warm", "cooling": "cool",
+    "defrosting": "defrost", "demisting": "demist", "reducing": "reduce", "bringing": "bring",
+    "checking": "check", "getting": "get", "winding": "wind", "sliding": "slide", "activating": "activate",
+}
+_GERUND_RE = re.compile(r"\b(mind|how about) (" + "|".join(_GERUNDS) + r")\b")
 _TENS_HYPHEN = re.compile(
     r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)-(one|two|three|four|five|six|seven|eight|nine)\b"
 )
@@ -115,6 +128,7 @@ def clean(text: str) -> str:
     text = _CONTRACTION_RE.sub(lambda m: _CONTRACTIONS[m.group(1)], text)
     text = _IS_RE.sub(r"\1 is \2", text)
     text = _TENS_HYPHEN.sub(r"\1 \2", text)
+    text = _GERUND_RE.sub(lambda m: f"{m.group(1)} {_GERUNDS[m.group(2)]}", text)
     return " ".join(text.split()).strip(" ,")
 
 

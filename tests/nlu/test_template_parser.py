@@ -208,6 +208,8 @@ def test_borrowed_words_lower_confidence(parser: TemplateParser) -> None:
         "hey, can you open the sunroof for me, thanks",
         "Open the sunroof!",
         "OPEN THE SUNROOF.",
+        "would you mind opening the sunroof",
+        "how about opening the sunroof",
     ],
 )
 def test_fillers_and_politeness(parser: TemplateParser, text: str) -> None:
