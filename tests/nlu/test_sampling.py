@@ -24,7 +24,7 @@ def test_samples_are_catalog_commands_with_spans_in_the_text() -> None:
 
 
 def test_spans_normalise_to_their_values() -> None:
-    for record in sample_with_spans(15, seed=2):
+    for record in sample_with_spans(60, seed=2):
         for slot, (value, span) in record.slots.items():
             if span:
                 assert normalize_slot(record.intent, slot, span) == value, (record.text, slot, span)
