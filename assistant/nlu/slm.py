@@ -276,10 +276,11 @@ class SlmParser(Parser):
                 mean = tags.value_probs[seg].mean(0)
                 specs = SLOT_SPECS.get(intent, {})
                 for j in np.argsort(-mean):
-                    if mean[j] < 0.5:
-                        break
                     name, value = self.values[j]
-                    if name in specs and name not in slots and specs[name].accepts(value):
+                    if name not in specs or name in slots or not specs[name].accepts(value):
+                        continue
+                    # a required slot takes the head's best guess sooner than dropping the command
+                    if mean[j] >= 0.5 or (specs[name].required and mean[j] >= 0.15):
                         slots[name] = value
             commands.append(Command(intent=intent, slots=slots, confidence=conf))
         return commands
