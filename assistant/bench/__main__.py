@@ -1,0 +1,5 @@
+import sys
+
+from assistant.bench import main
+
+sys.exit(main())
