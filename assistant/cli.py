@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from assistant import bench
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError
 from firmware_bridge.errors import BridgeError
@@ -278,6 +279,7 @@ def build_argparser() -> argparse.ArgumentParser:
 
     add("config", cmd_config, "print the effective configuration", nlu=True, can=True)
     _add_voice_commands(add)
+    bench.register(add)
     return ap
 
 
