@@ -83,7 +83,8 @@ class AudioChunk:
     def from_array(samples: np.ndarray, rate: int = RATE, timestamp_ms: float = 0.0) -> AudioChunk:
         """Mono chunk from int16 samples, or floats in [-1, 1] (clipped)."""
         if samples.dtype.kind == "f":
-            samples = np.clip(np.round(samples * 32767.0), -32768, 32767)
+            # 32768 both ways, so int16 -> float -> int16 is lossless
+            samples = np.clip(np.round(samples * 32768.0), -32768, 32767)
         return AudioChunk(rate, 2, 1, samples.astype("<i2").tobytes(), timestamp_ms)
 
 

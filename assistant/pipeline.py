@@ -223,6 +223,7 @@ class VoicePipeline:
     def reset(self) -> None:
         """Back to the start of a stream (between files)."""
         self._t_ms = 0.0
+        self.parts.recognizer.reset()
         if self.parts.wake is not None:
             self.parts.wake.reset()
         self._enter_idle(0.0)

@@ -66,6 +66,9 @@ class Recognizer(ABC):
     def end(self) -> Transcript:
         """The final transcript of the request begun last."""
 
+    def reset(self) -> None:  # noqa: B027  (optional: engines without adaptation keep nothing)
+        """Forget what was learned about the channel (between unrelated recordings)."""
+
 
 ENGINES: dict[str, str] = {
     "vosk": "assistant.asr.vosk:VoskRecognizer",

@@ -93,6 +93,15 @@ class PocketsphinxRecognizer(Recognizer):
         self._active = False
         self._since_partial = 0.0
         self._last_partial = ""
+        # live cepstral mean normalisation adapts to the channel across requests; a file run
+        # resets it so one recording's answer does not depend on the ones before it
+        self._cmn0 = self._decoder.get_cmn(False)
+
+    def reset(self) -> None:
+        if self._active:
+            self._decoder.end_utt()
+            self._active = False
+        self._decoder.set_cmn(self._cmn0)
 
     def begin(self) -> None:
         if self._active:
