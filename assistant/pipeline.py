@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -39,6 +40,8 @@ from assistant.wake.base import Detection, WakeDetector
 log = logging.getLogger(__name__)
 
 SORRY = "Sorry?"
+CONTEXT_MS = 1500.0
+"""Audio before a request handed to the recognizer to adapt to the cabin (ms)."""
 MAX_ALTERNATIVES = 5
 """n-best texts the parser may try when the best has no command."""
 BLOCK_MS = 30.0
@@ -214,6 +217,7 @@ class VoicePipeline:
         self._frames_lock = threading.Lock()
         self._unsubscribe = bridge.subscribe(self._on_frame) if bridge is not None else None
         self._respond_lock = threading.Lock()
+        self._context: deque[AudioChunk] = deque()
         self._worker: threading.Thread | None = None
         self._t_ms = 0.0
         self.reset()
@@ -221,9 +225,12 @@ class VoicePipeline:
     # -- control -------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to the start of a stream (between files)."""
+        """Back to the start of a stream (between files).
+
+        The recognizer keeps what it learned about the channel, as it does between live requests.
+        """
         self._t_ms = 0.0
-        self.parts.recognizer.reset()
+        self._context.clear()
         if self.parts.wake is not None:
             self.parts.wake.reset()
         self._enter_idle(0.0)
@@ -251,6 +258,9 @@ class VoicePipeline:
         t_end = t0 + chunk.duration_ms
         self._t_ms = t_end
         if self.state is State.IDLE:
+            self._context.append(chunk)
+            while sum(c.duration_ms for c in self._context) > CONTEXT_MS:
+                self._context.popleft()
             detection = self.parts.wake.process(chunk) if (self.use_wake and self.parts.wake) else None
             if self._ptt.is_set():
                 self._ptt.clear()
@@ -321,7 +331,9 @@ class VoicePipeline:
         self._sem_since = t_ms
         self.endpointer.begin(t_ms)
         self.parts.vad.reset()
-        self.parts.recognizer.begin()
+        context = concat(list(self._context)) if self._context else None
+        self._context.clear()
+        self.parts.recognizer.begin(context)
 
     def _listen(self, chunk: AudioChunk, t0: float, t_end: float) -> VoiceTurn | None:
         was_speech = self.endpointer.in_speech

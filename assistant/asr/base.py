@@ -55,8 +55,12 @@ class Recognizer(ABC):
     name: str = ""
 
     @abstractmethod
-    def begin(self) -> None:
-        """Start a new request (drops anything heard before)."""
+    def begin(self, context: AudioChunk | None = None) -> None:
+        """Start a new request (drops anything heard before).
+
+        ``context`` is the audio just before the request (cabin noise, the wake
+        word); an engine may adapt to the channel with it, it is not transcribed.
+        """
 
     @abstractmethod
     def accept(self, chunk: AudioChunk) -> Transcript | None:

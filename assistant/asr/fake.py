@@ -14,7 +14,7 @@ class FakeRecognizer(Recognizer):
         self.heard_ms: list[float] = []
         self._ms = 0.0
 
-    def begin(self) -> None:
+    def begin(self, context: AudioChunk | None = None) -> None:
         self._ms = 0.0
 
     def accept(self, chunk: AudioChunk) -> Transcript | None:

@@ -58,7 +58,7 @@ class VoskRecognizer(Recognizer):
 
         return list(domain_lm().words)
 
-    def begin(self) -> None:
+    def begin(self, context: AudioChunk | None = None) -> None:
         if self.grammar is not None:
             self._rec = self._vosk.KaldiRecognizer(self._model, RATE, json.dumps(self.grammar))
         else:

@@ -230,3 +230,20 @@ def test_mixing_hits_the_asked_snr(said: Callable[[str], AudioChunk]) -> None:
     spectrum = np.abs(np.fft.rfft(n)) ** 2
     freqs = np.fft.rfftfreq(len(n), 1 / 16000)
     assert spectrum[freqs < 300].sum() > spectrum[freqs >= 300].sum()  # low-frequency heavy
+
+
+def test_fetch_script_refuses_a_model_with_the_wrong_sha256(tmp_path: Path) -> None:
+    import shutil as _shutil
+    import subprocess
+    import zipfile
+
+    if not (_shutil.which("curl") or _shutil.which("wget")):
+        pytest.skip("neither curl nor wget")
+    fake = tmp_path / "fake.zip"
+    with zipfile.ZipFile(fake, "w") as z:
+        z.writestr("vosk-model-small-en-us-0.15/am/final.mdl", "not a model")
+    script = Path(__file__).resolve().parents[2] / "deploy" / "fetch_vosk_model.sh"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VOSK_MODEL_URL": fake.as_uri()}
+    result = subprocess.run(["sh", str(script), str(tmp_path / "dest")], env=env, capture_output=True, text=True)
+    assert result.returncode == 1 and "sha256 mismatch" in result.stderr
+    assert not (tmp_path / "dest" / "vosk-model-small-en-us-0.15").exists()
