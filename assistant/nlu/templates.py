@@ -248,6 +248,8 @@ class TemplateParser(Parser):
 
     def _borrow(self, pieces: list[str], i: int, previous: str | None) -> Match | None:
         piece = pieces[i]
+        if not remove_skip_words(piece, self.intents.skip_words, False).strip():
+            return None  # "... and thanks": nothing to borrow a verb for
         words = piece.split()
         variants = [words]
         if words and words[0] in ("the", "my", "a"):

@@ -350,3 +350,7 @@ def test_requests_said_back_to_back(parser: TemplateParser) -> None:
         ("window.open", {}, 0.8),
         ("sunroof.close", {}, 0.8),
     ]
+
+
+def test_trailing_thanks_is_not_a_request(parser: TemplateParser) -> None:
+    assert frames(parser, "lock the car please and thanks") == [("doors.lock", {"door": "all"})]
