@@ -247,14 +247,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     )
     assert parts.synthesizer is not None
     segments = []
-    for i, text in enumerate(script):
-        clip = request_audio(parts.synthesizer, text)
-        segments.append(clip if args.no_noise else mix_at_snr(clip, args.snr, seed=i))
-        segments.append(silence(1200) if args.no_noise else mix_at_snr(silence(1200), 200, seed=100 + i))
+    for text in script:
+        segments += [request_audio(parts.synthesizer, text), silence(1200)]
     drive = concat(segments)
+    if not args.no_noise:
+        # one continuous cabin: the noise runs through the pauses too
+        drive = mix_at_snr(drive, args.snr, seed=1)
     write_wav(out / "drive.wav", drive)
     _note(f"drive: {len(script)} requests, {drive.duration_ms / 1000:.1f} s of audio -> {out / 'drive.wav'}")
     with open_car(settings) as car:
+        start_state = car.bridge.state()
         dialogue = open_dialogue(settings, car)
         pipeline = VoicePipeline(
             parts, dialogue, settings.voice, None if args.json else _timeline, bridge=car.bridge
@@ -277,12 +279,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 f"replies in {out}/"
             )
             state = car.bridge.state()
+            changed = {k: v for k, v in state.items() if start_state.get(k) != v and k != "Vehicle.Speed"}
             print(
-                "car now: "
-                + ", ".join(
-                    f"{k.removeprefix('Vehicle.')}={v}"
-                    for k, v in sorted(state.items())
-                    if k != "Vehicle.Speed"
+                "car changed: "
+                + (
+                    ", ".join(f"{k.removeprefix('Vehicle.')}={v}" for k, v in sorted(changed.items()))
+                    or "nothing"
                 )
             )
     return 0

@@ -1,0 +1,105 @@
+"""listen and simulate through the real CLI entry point; run without any sound device."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from assistant.audio import AudioChunk, concat, silence, write_wav
+from assistant.cli import main
+
+from .conftest import SpeechMaker
+
+
+def channel(request: pytest.FixtureRequest) -> list[str]:
+    return ["--can-channel", "cli-" + re.sub(r"[^A-Za-z0-9]+", "-", request.node.name)[-60:]]
+
+
+def test_listen_json_one_object_per_file_in_order(
+    tmp_path: Path, request: pytest.FixtureRequest, speech: SpeechMaker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, bad, second, quiet = (tmp_path / n for n in ("a.wav", "bad.wav", "b.wav", "quiet.wav"))
+    write_wav(first, speech("turn on the fog lights", wake=False))
+    bad.write_bytes(b"this is not a wav file")
+    write_wav(second, speech("lock the doors", wake=False))
+    write_wav(quiet, silence(1500))
+    rc = main(
+        ["listen", "--json", "--no-wake", *channel(request), str(first), str(bad), str(second), str(quiet)]
+    )
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rc == 1  # one file could not be read
+    assert [o["file"] for o in out] == [str(first), str(bad), str(second), str(quiet)]
+    assert out[0]["commands"] == [
+        {"intent": "lights.set", "slots": {"light": "fog_lights", "state": "on"}, "confidence": 1.0}
+    ]
+    assert out[0]["frames"] and out[0]["reply"] == "Fog lights on."
+    assert {"endpoint_delay", "asr_final", "first_frame", "eos_to_frame"} <= set(out[0]["timings_ms"])
+    assert "not a WAV file" in out[1]["error"] and out[1]["commands"] == []
+    assert out[2]["commands"][0]["intent"] == "doors.lock"
+    assert out[3] == {
+        "file": str(quiet),
+        "text": "",
+        "commands": [],
+        "frames": [],
+        "reply": "",
+        "timings_ms": {},
+    }
+
+
+def test_listen_with_the_wake_word_and_spoken_replies(
+    tmp_path: Path, request: pytest.FixtureRequest, speech: SpeechMaker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wav = tmp_path / "req.wav"
+    write_wav(wav, speech("set the fan to three", wake=True, snr=15.0))
+    rc = main(["listen", "--json", "--replies", str(tmp_path / "out"), *channel(request), str(wav)])
+    result = json.loads(capsys.readouterr().out)
+    assert rc == 0 and result["commands"][0]["slots"] == {"level": 3}
+    assert Path(result["reply_wavs"][0]).exists() and "first_audio" in result["timings_ms"]
+
+
+def test_simulate_a_short_drive(
+    tmp_path: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "drive.txt"
+    script.write_text("# a bench drive\nturn on the air conditioning\n", encoding="utf-8")
+    rc = main(["simulate", "--script", str(script), "--out", str(tmp_path / "sim"), *channel(request)])
+    captured = capsys.readouterr()
+    assert rc == 0
+    assert "asr: pocketsphinx" in captured.err
+    assert "wake" in captured.out and "CAN tx " in captured.out and "reply_audio" in captured.out, captured.out
+    assert "1 requests answered, 1 carried out and confirmed by the car" in captured.out
+    assert (tmp_path / "sim" / "drive.wav").exists() and (tmp_path / "sim" / "reply-01.wav").exists()
+
+
+def test_run_without_a_microphone_is_one_clear_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import assistant.audio as audio
+
+    class NoDevices:
+        @staticmethod
+        def query_devices() -> list[dict[str, object]]:
+            return []
+
+    monkeypatch.setattr(audio, "_sounddevice", lambda: NoDevices)
+    rc = main(["run"])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.startswith("error: no microphone found; sound devices:")
+    assert "no sound devices at all" in err
+
+
+def test_listen_text_output(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    said: Callable[[str], AudioChunk],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    wav = tmp_path / "x.wav"
+    write_wav(wav, concat([silence(300), said("open the trunk"), silence(300)]))
+    assert main(["listen", "--no-wake", *channel(request), str(wav)]) == 0
+    out = capsys.readouterr().out
+    assert "trunk.open" in out and "The trunk is open." in out
