@@ -80,17 +80,19 @@ _CONTRACTIONS = {
 }
 _CONTRACTION_RE = re.compile(r"\b(" + "|".join(_CONTRACTIONS) + r")\b")
 # "would you mind opening the window": the templates are imperative
-_GERUNDS = {
-    "opening": "open", "closing": "close", "turning": "turn", "rolling": "roll", "putting": "put",
-    "setting": "set", "locking": "lock", "unlocking": "unlock", "switching": "switch", "lowering": "lower",
-    "raising": "raise", "shutting": "shut", "making": "make", "playing": "play", "skipping": "skip",
-    "muting": "mute", "unmuting": "unmute", "folding": "fold", "unfolding": "unfold", "cracking": "crack",
-    "increasing": "increase", "decreasing": "decrease", "changing": "change", "tuning": "tune",
-    "popping": "pop", "pausing": "pause", "starting": "start", "stopping": "stop", "dropping": "drop",
-    "bumping": "bump", "cranking": "crank", "heating": "heat", "warming": "warm", "cooling": "cool",
-    "defrosting": "defrost", "demisting": "demist", "reducing": "reduce", "bringing": "bring",
-    "checking": "check", "getting": "get", "winding": "wind", "sliding": "slide", "activating": "activate",
-}
+_GERUNDS = dict(
+    pair.split(":")
+    for pair in (
+        "opening:open closing:close turning:turn rolling:roll putting:put setting:set locking:lock "
+        "unlocking:unlock switching:switch lowering:lower raising:raise shutting:shut making:make "
+        "playing:play skipping:skip muting:mute unmuting:unmute folding:fold unfolding:unfold "
+        "cracking:crack increasing:increase decreasing:decrease changing:change tuning:tune "
+        "popping:pop pausing:pause starting:start stopping:stop dropping:drop bumping:bump "
+        "cranking:crank heating:heat warming:warm cooling:cool defrosting:defrost demisting:demist "
+        "reducing:reduce bringing:bring checking:check getting:get winding:wind sliding:slide "
+        "activating:activate "
+    ).split()
+)
 _GERUND_RE = re.compile(r"\b(mind|how about) (" + "|".join(_GERUNDS) + r")\b")
 _TENS_HYPHEN = re.compile(
     r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)-(one|two|three|four|five|six|seven|eight|nine)\b"
