@@ -183,6 +183,7 @@ def write_report(
         "",
         *machine_md(machine),
         "",
+        *([f"**{bench.shared['slm_warning']}**", ""] if bench.shared.get("slm_warning") else []),
         "## Headline",
         "",
         "| figure | value |",

@@ -63,7 +63,7 @@ _INSTALL = {
 def not_run(err: BaseException | str) -> str:
     """The row text of a peer that could not run, e.g. 'not run: scikit-learn is not installed'."""
     if isinstance(err, str):
-        return f"not run: {err}"
+        return err if err.startswith("not run: ") else f"not run: {err}"
     if isinstance(err, ImportError):
         name = err.name or str(err)
         return f"not run: {_INSTALL.get(name, name + ' is not installed')}"

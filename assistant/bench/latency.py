@@ -146,8 +146,8 @@ def run(bench: Bench) -> Section:
 def _measure(
     bench: Bench, rows: list[Any], samples: dict[str, dict[str, list[float]]]
 ) -> tuple[dict[str, dict[str, list[float]]], str]:
+    from assistant.bench.nlu import load_slm
     from assistant.dialogue import Dialogue
-    from assistant.nlu.base import load_parser
     from assistant.pipeline import VoicePipeline, build_parts
     from assistant.runtime import open_car
     from assistant.voice_bench import SpeechCache, _settings
@@ -158,7 +158,7 @@ def _measure(
     speech = SpeechCache()
     clips = [speech.get(text, "Hey Jarvis.") for text, _ in rows]
     parts = build_parts(settings, wake=True, tts=True)
-    parser = load_parser("slm", model_dir=bench.model_dir)
+    parser, _ = load_slm(bench)
     bench.log(f"latency: {len(clips)} requests, asr {parts.asr_choice}")
     # a fresh car per request and mode: the second mode must not find the window already open
     with open_car(settings) as car:  # warm-up, not recorded: first-call costs are not a stage's

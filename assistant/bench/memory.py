@@ -38,3 +38,12 @@ def rss_of(code: str, timeout_s: float = 180.0) -> dict[str, Any]:
             return {"rss_mb": kb["VmRSS"] / 1024, "peak_mb": kb["VmHWM"] / 1024}
     lines = [line for line in p.stderr.strip().splitlines() if line.strip()]
     return {"error": lines[-1] if lines else f"exit status {p.returncode}"}
+
+
+def rss_of_each(codes: dict[str, str], parallel: int = 4) -> dict[str, dict[str, Any]]:
+    """``rss_of`` for every snippet, a few processes at a time (each still its own fresh interpreter)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        futures = {name: pool.submit(rss_of, code) for name, code in codes.items()}
+        return {name: f.result() for name, f in futures.items()}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.bench.context import REPO, Bench, Section, not_run
-from assistant.bench.memory import rss_of
+from assistant.bench.memory import rss_of_each
 from assistant.bench.nlu import ENGINES, find_teacher, manifest
 from assistant.bench.plots import draw
 
@@ -50,8 +50,8 @@ _COMPONENTS: dict[str, tuple[str, str]] = {
         "from assistant.dialogue import Dialogue\nfrom assistant.nlu.base import load_parser\n"
         "from assistant.audio import silence\n"
         "s = _settings('rss')\nparts = build_parts(s, wake=True, tts=True)\n"
-        "car = open_car(s)\np = VoicePipeline(parts, Dialogue(load_parser('slm', model_dir=Path({model!r})), "
-        "car.vehicle), s.voice, wake=True, bridge=car.bridge)\n"
+        "car = open_car(s)\nparser = load_parser('slm', model_dir=Path({model!r}), check_intents=False)\n"
+        "p = VoicePipeline(parts, Dialogue(parser, car.vehicle), s.voice, wake=True, bridge=car.bridge)\n"
         "p.run(silence(1000))\np.dialogue.handle('turn on the ac')\n"
         "list(parts.synthesizer.synthesize('Done.'))",
     ),
@@ -143,7 +143,7 @@ def _show(path: Path) -> str:
 
 
 def idle_cpu(bench: Bench) -> dict[str, Any]:
-    seconds = 5 if bench.quick else 30
+    seconds = 3 if bench.quick else 30
     env = dict(os.environ, OMP_NUM_THREADS="1")
     try:
         p = subprocess.run(
@@ -170,22 +170,25 @@ def idle_cpu(bench: Bench) -> dict[str, Any]:
 
 def run(bench: Bench) -> Section:
     sec = Section("resources", "Resources")
+    measured = rss_of_each(
+        {key: code.format(model=str(bench.model_dir)) for key, (_, code) in _COMPONENTS.items()}
+    )
+    bench.log(f"resources: memory {measured}")
     mem: dict[str, dict[str, Any]] = {}
     rows: list[tuple[str, dict[str, Any]]] = []
-    for key, (label, code) in _COMPONENTS.items():
+    for key, (label, _) in _COMPONENTS.items():
         if key == "assistant":
             # the parsers first, as the LU section measured them
             for name, what in ENGINES.items():
                 m = bench.shared.get("nlu_memory", {}).get(name)
-                nlu = bench.shared.get("nlu_status", {}).get(name)
                 if m is None:
-                    m = {"error": nlu or "the LU section did not run"}
+                    m = {
+                        "error": bench.shared.get("nlu_status", {}).get(name) or "the LU section did not run"
+                    }
                 mem[f"parser_{name}"] = m
                 rows.append((f"parser: {what}", m))
-        m = rss_of(code.format(model=str(bench.model_dir)))
-        bench.log(f"resources: {key}: {m}")
-        mem[key] = m
-        rows.append((label, m))
+        mem[key] = measured[key]
+        rows.append((label, measured[key]))
     idle = idle_cpu(bench)
     bench.log(f"resources: idle: {idle}")
     files = model_files(bench)

@@ -78,7 +78,7 @@ def decode(recognizer: Any, audio: Any) -> str:
 def run(bench: Bench) -> Section:
     sec = Section("speech", "Speech")
     rows: list[Row] = read_set(bench.dev_set) if bench.dev_set.is_file() else []
-    rows = bench.sample(rows, 2, 32)
+    rows = bench.sample(rows, 1, 24)
     status: dict[str, str] = {}
     recognizers: dict[str, Any] = {}
     parser = None
@@ -95,14 +95,15 @@ def run(bench: Bench) -> Section:
         for name in ASR:
             status[name] = not_run(f"no speech to test with ({not_run(err)[9:]})")
     if clips:
+        from assistant.bench.nlu import load_slm
         from assistant.nlu.base import load_parser
 
         try:
-            parser = load_parser("slm", model_dir=bench.model_dir)
-            parser_name = "shipped SLM"
+            parser, note = load_slm(bench)
+            parser_name = f"the shipped SLM ({note})"
         except Exception as err:
             parser = load_parser("templates")
-            parser_name = f"template engine (the SLM could not load: {err})"
+            parser_name = f"the template engine (the SLM could not load: {err})"
         for name in ASR:
             if name in bench.skip:
                 status[name] = not_run(f"left out with --without {name}")
