@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from assistant.catalog import SLOT_SPECS
 from assistant.nlu.normalize import normalize_slot, numbers_to_digits, parse_number
 
 
@@ -115,3 +118,47 @@ def test_normalize_slot(intent: str, slot: str, text: str, value: str | int | fl
 )
 def test_normalize_slot_none_when_it_cannot(intent: str, slot: str, text: str) -> None:
     assert normalize_slot(intent, slot, text) is None
+
+
+_NUMBERISH = st.lists(
+    st.sampled_from(
+        [
+            "one",
+            "oh",
+            "twenty",
+            "point",
+            "and",
+            "a",
+            "half",
+            "hundred",
+            "thousand",
+            "minus",
+            "7",
+            "9.5",
+            "%",
+            "percent",
+            "zero",
+            "ninety",
+            "x",
+            "-",
+            "é",
+        ]
+    ),
+    max_size=8,
+).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=40), _NUMBERISH))
+def test_number_reading_never_raises(text: str) -> None:
+    value = parse_number(text)
+    assert value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+    assert isinstance(numbers_to_digits(text), str)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(sorted(SLOT_SPECS)), st.text(max_size=30))
+def test_normalize_slot_gives_catalog_values_or_none(intent: str, text: str) -> None:
+    for slot, spec in SLOT_SPECS[intent].items():
+        value = normalize_slot(intent, slot, text)
+        assert value is None or spec.accepts(value)
