@@ -94,6 +94,8 @@ _GERUNDS = dict(
     ).split()
 )
 _GERUND_RE = re.compile(r"\b(mind|how about) (" + "|".join(_GERUNDS) + r")\b")
+# recognisers hear "turn of the lights"
+_TURN_OF = re.compile(r"\b(turn|switch|shut|turned|switched) of\b")
 _TENS_HYPHEN = re.compile(
     r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)-(one|two|three|four|five|six|seven|eight|nine)\b"
 )
@@ -130,6 +132,7 @@ def clean(text: str) -> str:
     text = _CONTRACTION_RE.sub(lambda m: _CONTRACTIONS[m.group(1)], text)
     text = _IS_RE.sub(r"\1 is \2", text)
     text = _TENS_HYPHEN.sub(r"\1 \2", text)
+    text = _TURN_OF.sub(r"\1 off", text)
     text = _GERUND_RE.sub(lambda m: f"{m.group(1)} {_GERUNDS[m.group(2)]}", text)
     return " ".join(text.split()).strip(" ,")
 

@@ -333,6 +333,7 @@ def test_requests_for_elsewhere_are_not_guessed(parser: TemplateParser, text: st
         ("im cold", [("climate.adjust_temperature", {"direction": "up"})]),
         ("whats playing", [("vehicle.query", {"subject": "media"})]),
         ("its too hot in here", [("climate.adjust_temperature", {"direction": "down"})]),
+        ("turn of the lights", [("lights.set", {"light": "headlights", "state": "off"})]),
     ],
 )
 def test_contractions_without_apostrophes(parser: TemplateParser, text: str, want: list) -> None:
