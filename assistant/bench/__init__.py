@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.bench.context import DEV_SET, MODEL_DIR, Bench, Section
+from assistant.bench.context import DEV_SET, MODEL_DIR, REPO, Bench, Section
 
 SECTIONS = ("nlu", "compression", "speech", "latency", "resources")
 OPTIONAL = ("teacher", "tfidf", "templates", "pocketsphinx-general", "vosk")
@@ -194,6 +194,7 @@ def write_report(
     for sec in sections:
         md += [f"## {sec.title}", "", *sec.markdown]
     (bench.out / "report.md").write_text("\n".join(md).rstrip() + "\n", encoding="utf-8")
+    _readme_section(bench, command, machine, headline, [p for s in sections for p in s.plots])
     data = {
         "command": command,
         "quick": bench.quick,
@@ -207,6 +208,34 @@ def write_report(
     (bench.out / "figures.json").write_text(
         json.dumps(data, indent=1, default=_json) + "\n", encoding="utf-8"
     )
+
+
+README_PLOTS = ("nlu_accuracy.png", "nlu_latency.png", "speech_snr.png", "latency_budget.png")
+
+
+def _readme_section(
+    bench: Bench, command: str, machine: dict[str, Any], headline: dict[str, str], plots: list[str]
+) -> None:
+    """README.md's "Performance" section, generated: paste it as it is (paths are relative to the repo)."""
+    try:
+        prefix = str(bench.out.resolve().relative_to(REPO)) + "/"
+    except ValueError:
+        prefix = ""
+    md = [
+        "## Performance",
+        "",
+        f"Measured by `{command}` on {machine['cpu']} ({machine['cores']} cores), {machine['date_utc']}; "
+        f"the full report, with the peers, the machine and the package versions, is [{prefix}report.md]"
+        f"({prefix}report.md).",
+        "",
+        "| figure | value |",
+        "| --- | --- |",
+        *[f"| {k} | {v} |" for k, v in headline.items()],
+        "",
+        " ".join(f"![{p[:-4]}]({prefix}{p})" for p in README_PLOTS if p in plots),
+        "",
+    ]
+    (bench.out / "readme_section.md").write_text("\n".join(md), encoding="utf-8")
 
 
 def _json(x: Any) -> Any:

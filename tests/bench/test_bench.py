@@ -47,6 +47,12 @@ def test_every_section_has_its_heading_and_table(quick: Path) -> None:
     assert "not run: the section failed" not in report
 
 
+def test_readme_section_is_generated(quick: Path) -> None:
+    section = (quick / "readme_section.md").read_text(encoding="utf-8")
+    assert section.startswith("## Performance")
+    assert "| figure | value |" in section and "car-assistant bench --quick" in section
+
+
 def test_report_names_machine_versions_and_date(quick: Path) -> None:
     report = (quick / "report.md").read_text(encoding="utf-8")
     assert re.search(r"- Machine: .+, \d+ cores", report)
