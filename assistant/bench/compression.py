@@ -85,13 +85,19 @@ def _plot(bench: Bench, sec: Section, rows: list[dict[str, Any]]) -> None:
         y = r["dev_frame_acc"] if r["dev_frame_acc"] is not None else r["heldout_frame_acc"]
         if y is not None:
             ax.annotate(
-                str(i + 1), (r["size_bytes"] / 1e6, y), textcoords="offset points", xytext=(4, 4), fontsize=7
+                str(i + 1),
+                (r["size_bytes"] / 1e6, y),
+                textcoords="offset points",
+                xytext=(5 + 9 * (i % 3), 4 - 9 * (i % 3)),
+                fontsize=7,
             )
     ax.set_xscale("log")
     ax.set_xlabel("model file size, MB (log)")
     ax.set_ylabel("frame accuracy")
     ax.set_title(
-        "accuracy vs size per training step (numbers: table rows)" if rows else "no training steps: not run"
+        "accuracy vs size, each training step in order (numbers: table rows)"
+        if rows
+        else "no training steps: not run"
     )
     if rows:
         ax.legend(fontsize=7)
