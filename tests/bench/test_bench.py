@@ -28,6 +28,7 @@ SECTIONS = {
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("matplotlib", reason="the plots need the bench extra: pip install -e .[bench]")
     out = tmp_path_factory.mktemp("bench")
     # the teacher's weights are not shipped: point at a file that is not there
     rc = cli.main(["bench", "--quick", "--out", str(out), "--teacher", str(out / "absent" / "teacher.pt")])
