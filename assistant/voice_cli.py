@@ -332,8 +332,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         car.bridge.on_push_to_talk(lambda pressed: pipeline.push_to_talk() if pressed else None)
 
         def console() -> None:
-            for _ in sys.stdin:
-                pipeline.push_to_talk()
+            try:
+                for _ in sys.stdin:
+                    pipeline.push_to_talk()
+            except (OSError, ValueError):  # no console (a service, a test): the button still works
+                return
 
         threading.Thread(target=console, daemon=True).start()
         word = settings.voice.wake_word.replace("_", " ")

@@ -70,7 +70,9 @@ def test_simulate_a_short_drive(
     captured = capsys.readouterr()
     assert rc == 0
     assert "asr: pocketsphinx" in captured.err
-    assert "wake" in captured.out and "CAN tx " in captured.out and "reply_audio" in captured.out, captured.out
+    assert "wake" in captured.out and "CAN tx " in captured.out and "reply_audio" in captured.out, (
+        captured.out
+    )
     assert "1 requests answered, 1 carried out and confirmed by the car" in captured.out
     assert (tmp_path / "sim" / "drive.wav").exists() and (tmp_path / "sim" / "reply-01.wav").exists()
 
@@ -103,3 +105,63 @@ def test_listen_text_output(
     assert main(["listen", "--no-wake", *channel(request), str(wav)]) == 0
     out = capsys.readouterr().out
     assert "trunk.open" in out and "The trunk is open." in out
+
+
+def test_run_reports_a_lost_microphone_and_reopens_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
+) -> None:
+    import assistant.audio as audio
+    import assistant.pipeline as pipeline_module
+    from assistant.asr.fake import FakeRecognizer
+    from assistant.pipeline import VoiceParts
+    from assistant.vad.fake import EnergySpeechDetector
+    from assistant.wake.fake import FakeWakeDetector
+
+    class FlakyMicrophone:
+        """Three blocks, then the device vanishes once, comes back on reopen, then Ctrl-C."""
+
+        opened = 0
+        reads = 0
+
+        def __init__(self, device: str = "", block_ms: float = 30.0) -> None:
+            pass
+
+        def open(self) -> FlakyMicrophone:
+            FlakyMicrophone.opened += 1
+            return self
+
+        def reopen(self) -> None:
+            self.open()
+
+        def close(self) -> None:
+            pass
+
+        def read(self, timeout_s: float = 2.0) -> AudioChunk:
+            FlakyMicrophone.reads += 1
+            if FlakyMicrophone.reads == 4:
+                raise audio.AudioDeviceError("the microphone stream stopped (device lost?)")
+            if FlakyMicrophone.reads > 8:
+                raise KeyboardInterrupt
+            return silence(30)
+
+    class NoSpeaker:
+        def __init__(self, device: str = "") -> None:
+            pass
+
+        def check(self) -> None:
+            raise audio.AudioDeviceError("no speaker found")
+
+    monkeypatch.setattr(audio, "Microphone", FlakyMicrophone)
+    monkeypatch.setattr(audio, "Speaker", NoSpeaker)
+    monkeypatch.setattr(
+        pipeline_module,
+        "build_parts",
+        lambda settings, wake=True, tts=True: VoiceParts(
+            EnergySpeechDetector(), FakeRecognizer(), FakeWakeDetector()
+        ),
+    )
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    assert main(["run", *channel(request)]) == 0
+    err = capsys.readouterr().err
+    assert "audio device lost" in err and "microphone reopened" in err and "replies are printed only" in err
+    assert FlakyMicrophone.opened == 2 and FlakyMicrophone.reads == 9
