@@ -96,7 +96,8 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     from scipy.signal import resample_poly
 
     g = gcd(src_rate, dst_rate)
-    return resample_poly(x, dst_rate // g, src_rate // g).astype(np.float32)
+    out: np.ndarray = resample_poly(x, dst_rate // g, src_rate // g).astype(np.float32)
+    return out
 
 
 def to_stream_format(chunk: AudioChunk) -> AudioChunk:
@@ -137,7 +138,7 @@ def rms_dbfs(samples: np.ndarray) -> float:
     """Level in dB relative to int16 full scale; -120 for digital silence."""
     x = samples.astype(np.float64) / 32768.0
     rms = float(np.sqrt(np.mean(x * x))) if len(x) else 0.0
-    return 20.0 * np.log10(max(rms, 1e-6))
+    return float(20.0 * np.log10(max(rms, 1e-6)))
 
 
 # -- WAV files ---------------------------------------------------------------------------------

@@ -185,8 +185,8 @@ def bench_accuracy(args: argparse.Namespace) -> None:
                 else:
                     misses.append((text, heard, [(c["intent"], c["slots"]) for c in got]))
         if args.verbose:
-            for text, heard, got in misses:
-                print(f"  MISS {label} | {text} | heard {heard!r} | got {got}")
+            for text, heard, shown in misses:
+                print(f"  MISS {label} | {text} | heard {heard!r} | got {shown}")
         figure(
             f"frame_accuracy_{label}",
             f"{ok / len(rows):.3f}",

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from assistant.asr.base import AsrError, Recognizer, Transcript, Word
-from assistant.asr.domain import INTENTS_DIR, domain_lm, join_compounds
+from assistant.asr.domain import domain_lm, join_compounds
 from assistant.audio import AudioChunk, to_stream_format
 from assistant.errors import ModelNotFoundError
+from assistant.nlu.intents import INTENTS_DIR
 
 log = logging.getLogger(__name__)
 
