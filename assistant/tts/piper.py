@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,16 @@ class PiperSynthesizer(Synthesizer):
 
     name = "piper"
 
-    def __init__(self, model: str | Path = "", config: str | Path = "", length_scale: float = 1.0) -> None:
+    def __init__(
+        self, model: str | Path = "", config: str | Path = "", length_scale: float = 1.0, cache_size: int = 64
+    ) -> None:
         self.model = Path(model) if model else None
         self.config = Path(config) if config else None
         self.length_scale = length_scale
+        # replies repeat ("Fog lights on."); a repeated one starts playing at once (about 90 kB per second
+        # of speech, so 64 short replies are a few MB)
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, list[AudioChunk]] = OrderedDict()
         self._voice: Any = None
         # one onnxruntime session; the pipeline and a bench thread may both speak
         self._lock = threading.Lock()
@@ -59,15 +66,28 @@ class PiperSynthesizer(Synthesizer):
             raise TtsError(f"cannot load the piper voice {model.name}: {err}") from err
 
     def synthesize(self, text: str) -> Iterator[AudioChunk]:
+        cached = self._cache.get(text)
+        if cached is not None:
+            self._cache.move_to_end(text)
+            yield from cached
+            return
         self.load()
         from piper import SynthesisConfig
 
         syn = SynthesisConfig(length_scale=self.length_scale)
+        made: list[AudioChunk] = []
         try:
             with self._lock:
                 # piper splits sentences itself and makes each one on demand
                 for chunk in self._voice.synthesize(text, syn_config=syn):
-                    yield AudioChunk(chunk.sample_rate, chunk.sample_width, chunk.sample_channels,
-                                     chunk.audio_int16_bytes)
+                    audio = AudioChunk(
+                        chunk.sample_rate, chunk.sample_width, chunk.sample_channels, chunk.audio_int16_bytes
+                    )
+                    made.append(audio)
+                    yield audio
         except Exception as err:
             raise TtsError(f"piper failed on {text[:40]!r}: {err}") from err
+        if self.cache_size > 0:
+            self._cache[text] = made
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)

@@ -244,6 +244,18 @@ def test_fetch_script_refuses_a_model_with_the_wrong_sha256(tmp_path: Path) -> N
         z.writestr("vosk-model-small-en-us-0.15/am/final.mdl", "not a model")
     script = Path(__file__).resolve().parents[2] / "deploy" / "fetch_vosk_model.sh"
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VOSK_MODEL_URL": fake.as_uri()}
-    result = subprocess.run(["sh", str(script), str(tmp_path / "dest")], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        ["sh", str(script), str(tmp_path / "dest")], env=env, capture_output=True, text=True
+    )
     assert result.returncode == 1 and "sha256 mismatch" in result.stderr
     assert not (tmp_path / "dest" / "vosk-model-small-en-us-0.15").exists()
+
+
+def test_piper_says_a_repeated_reply_from_its_cache(synth: PiperSynthesizer) -> None:
+    import time as _time
+
+    first = list(synth.synthesize("Mirrors folded."))
+    t0 = _time.perf_counter()
+    again = list(synth.synthesize("Mirrors folded."))
+    assert [c.audio for c in again] == [c.audio for c in first]
+    assert _time.perf_counter() - t0 < 0.05
