@@ -42,10 +42,10 @@ class Config:
     joins: int = 3000
     teacher_epochs: float = 2.0
     teacher_lr: float = 2e-4
-    student_layers: tuple[int, ...] = (0, 2, 5)
+    student_layers: tuple[int, ...] = (0, 5)
     embedding_rank: int = 128
     frequent_tokens: int = 4000
-    student_epochs: float = 2.0
+    student_epochs: float = 3.0
     student_lr: float = 5e-4
     incremental_epochs: float = 1.0
     kd_alpha: float = 0.7

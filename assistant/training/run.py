@@ -85,6 +85,10 @@ def build_argparser() -> argparse.ArgumentParser:
         "--dev", type=Path, default=DEV_SET, help="dev set to report (measured only, never trained on)"
     )
     ap.add_argument("--threads", type=int, default=1, help="torch threads for training")
+    ap.add_argument("--forget-intent", action="append", default=[], metavar="INTENT",
+                    help="with --incremental: treat INTENT as new (fresh head rows), to measure adding an intent")
+    ap.add_argument("--teacher", type=Path, default=None,
+                    help="reuse a fine-tuned teacher (WORK/teacher.pt of an earlier run) instead of training one")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a Config field")
     return ap
 
@@ -199,23 +203,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         full_tok = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
         full_tok.no_padding()
         full_tok.no_truncation()
-        teacher = teacher_from_minilm(n_i, n_s, n_v, cfg.max_tokens)
-        if cfg.teacher_layers < teacher.cfg.layers:
-            teacher.layers = teacher.layers[: cfg.teacher_layers]
-            teacher.cfg = replace(teacher.cfg, layers=cfg.teacher_layers)
-        # the 30k x 384 word table stays as pretrained: a third of the step time, little to gain
-        teacher.word.weight.requires_grad_(False)
         t_train = encode(full_tok, corpus.train, intents, values, cfg.max_tokens)
-        _log(f"teacher: MiniLM-L6, {n_params(teacher):,} parameters; fine-tuning {cfg.teacher_epochs} epochs")
-        train_time = train(
-            teacher, t_train, cfg.teacher_epochs, cfg.teacher_lr, cfg.batch, cfg.seed, _log, label="teacher"
-        )
+        if args.teacher is not None:
+            teacher = _reuse_teacher(args.teacher, intents, values)
+            _log(f"teacher: reusing {args.teacher}")
+            train_time = 0.0
+        else:
+            teacher = teacher_from_minilm(n_i, n_s, n_v, cfg.max_tokens)
+            if cfg.teacher_layers < teacher.cfg.layers:
+                teacher.layers = teacher.layers[: cfg.teacher_layers]
+                teacher.cfg = replace(teacher.cfg, layers=cfg.teacher_layers)
+            # the 30k x 384 word table stays as pretrained: a third of the step time, little to gain
+            teacher.word.weight.requires_grad_(False)
+            _log(f"teacher: MiniLM-L6, {n_params(teacher):,} parameters; fine-tuning {cfg.teacher_epochs} epochs")
+            train_time = train(
+                teacher, t_train, cfg.teacher_epochs, cfg.teacher_lr, cfg.batch, cfg.seed, _log, label="teacher"
+            )
         teacher.save(args.work / "teacher.pt")
+        (args.work / "teacher_labels.json").write_text(json.dumps({"intents": intents, "values": values}))
         measure(
             "teacher: MiniLM-L6 fine-tuned (fp32, torch)",
             runtime_parser(TorchSession(teacher), full_tok, labels),
             n_params(teacher),
             (args.work / "teacher.pt").stat().st_size,
+            f"reused from {args.teacher}" if args.teacher else "",
         )
 
         # 2. compress: pruned vocabulary, fewer layers, low-rank embedding
@@ -359,6 +370,24 @@ def _previous_steps(source: Path) -> list[dict[str, Any]]:
         return list(json.loads((source / "manifest.json").read_text())["steps"])
     except (OSError, ValueError, KeyError):
         return []
+
+
+def _reuse_teacher(path: Path, intents: list[str], values: list[str]) -> Tagger:
+    """A teacher checkpoint, its heads re-mapped by name onto the current intent and value lists."""
+    old = Tagger.load(path)
+    names = json.loads((path.parent / "teacher_labels.json").read_text())
+    if names["intents"] != intents:
+        raise SystemExit(f"error: {path} was trained on other intents; train a new teacher (drop --teacher)")
+    model = Tagger(replace(old.cfg, n_values=len(values)))
+    state = old.state_dict()
+    vw, vb = state.pop("value_head.weight"), state.pop("value_head.bias")
+    model.load_state_dict(state, strict=False)
+    with torch.no_grad():
+        for new, v in enumerate(values):
+            if v in names["values"]:
+                model.value_head.weight[new] = vw[names["values"].index(v)]
+                model.value_head.bias[new] = vb[names["values"].index(v)]
+    return model.eval()
 
 
 def value_labels(examples: Sequence[Example]) -> list[str]:
