@@ -30,7 +30,7 @@ $(VENV)/.runtime: pyproject.toml | $(VENV)/bin/python
 # asks for torch is then satisfied instead of pulling a CUDA build.
 $(VENV)/.dev: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,train]'
+	$(BIN)/pip install --quiet -e '.[dev,train,bench]'
 	touch $@ $(VENV)/.runtime
 
 clean:
