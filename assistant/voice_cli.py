@@ -313,10 +313,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     with open_car(settings) as car:
         dialogue = open_dialogue(settings, car)
 
+        # wake heard; nothing came after the wake word or a stage failed; a command ran with no reply
+        tones = {"wake": "wake", "push_to_talk": "wake", "timeout": "error", "error": "error"}
+
         def on_event(event: Any) -> None:
             _timeline(event)
-            if event.kind in ("wake", "push_to_talk") and speaker is not None and settings.voice.earcons:
-                threading.Thread(target=speaker.play, args=(iter([earcon("wake")]),), daemon=True).start()
+            tone = tones.get(event.kind)
+            if event.kind == "reply" and not event.data.get("text"):
+                tone = "done"
+            if tone and speaker is not None and settings.voice.earcons:
+                threading.Thread(target=speaker.play, args=(iter([earcon(tone)]),), daemon=True).start()
 
         pipeline = VoicePipeline(
             parts,
