@@ -257,7 +257,15 @@ def bench_latency(args: argparse.Namespace) -> None:
     print(f"asr: {parts.asr_choice}", flush=True)
     for mode in ("plain", "semantic"):
         s = _settings(f"lat{mode}", semantic_endpointing=mode == "semantic")
-        r: dict[str, list[float]] = {"frame": [], "audio": [], "endpoint": [], "semantic_used": []}
+        r: dict[str, list[float]] = {
+            "frame": [],
+            "audio": [],
+            "endpoint": [],
+            "semantic_used": [],
+            "asr_final": [],
+            "dialogue_total": [],
+            "tts_first": [],
+        }
         with open_car(s) as car:
             for clip in clips:
                 pipeline = VoicePipeline(parts, open_dialogue(s, car), s.voice, wake=False, bridge=car.bridge)
@@ -269,18 +277,35 @@ def bench_latency(args: argparse.Namespace) -> None:
                     if "eos_to_audio" in t.timings_ms:
                         r["audio"].append(t.timings_ms["eos_to_audio"])
                     r["endpoint"].append(t.timings_ms["endpoint_delay"])
+                    r["asr_final"].append(t.timings_ms["asr_final"])
+                    if "dialogue_total" in t.timings_ms:
+                        r["dialogue_total"].append(t.timings_ms["dialogue_total"])
+                    if "first_audio" in t.timings_ms and "dialogue_total" in t.timings_ms:
+                        r["tts_first"].append(
+                            t.timings_ms["first_audio"]
+                            - t.timings_ms["asr_final"]
+                            - t.timings_ms["dialogue_total"]
+                        )
                     r["semantic_used"].append(1.0 if t.endpoint and t.endpoint.reason == "semantic" else 0.0)
         results[mode] = r
         for key, label in (
             ("frame", "eos_to_first_can_frame_ms"),
             ("audio", "eos_to_first_reply_audio_ms"),
             ("endpoint", "endpoint_delay_ms"),
+            ("asr_final", "asr_final_pass_ms"),
+            ("dialogue_total", "parse_vehicle_confirm_ms"),
+            ("tts_first", "tts_first_sentence_ms"),
         ):
             v = r[key]
             figure(
                 f"{label}_{mode}", f"median {statistics.median(v):.0f}, p95 {_pct(v, 95):.0f}", f"n={len(v)}"
             )
         figure(f"semantic_endpoints_{mode}", f"{sum(r['semantic_used']):.0f}/{len(r['semantic_used'])}")
+    figure(
+        "load_average",
+        open("/proc/loadavg").read().split()[0],
+        "2 cores shared; TTS and ASR times scale with it",
+    )
     saved = statistics.median(results["plain"]["endpoint"]) - statistics.median(
         results["semantic"]["endpoint"]
     )
