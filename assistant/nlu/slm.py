@@ -1,10 +1,12 @@
 """The small language model engine: an int8 ONNX word tagger, no torch at run time.
 
-The model tags every word of the utterance twice: which command it belongs to
-(B-/I-intent or O, so "open the window and turn the ac on" splits into two
-commands in spoken order) and which slot span it is part of (B-/I-slot or O).
-Slot spans become catalog values through the template engine's normaliser,
-then through the span lexicon learnt in training ("freezing" -> direction up).
+The model tags every word of the utterance three ways: which command it belongs
+to (B-/I-intent or O, so "open the window and turn the ac on" splits into two
+commands in spoken order), which slot span it is part of (B-/I-slot or O), and
+which slot values its command carries (multi-label, for values the wording
+implies without a span: "skip this song" is action next). Slot spans become
+catalog values through the template engine's normaliser, then through the span
+lexicon learnt in training; the value head fills what no span gave.
 Confidence is the calibrated mean tag probability of a command's words; below
 the manifest's threshold the command is dropped.
 
@@ -18,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 

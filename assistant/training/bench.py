@@ -34,7 +34,8 @@ for _ in range(int(sys.argv[3])):
         a = time.perf_counter()
         parser.parse(t)
         times.append(time.perf_counter() - a)
-rss = {k: int(v.split()[0]) for k, v in (l.split(":", 1) for l in open("/proc/self/status")) if k in ("VmRSS", "VmHWM")}
+status = (line.split(":", 1) for line in open("/proc/self/status"))
+rss = {k: int(v.split()[0]) for k, v in status if k in ("VmRSS", "VmHWM")}
 times.sort()
 print(json.dumps({"engine": sys.argv[1], "load_s": load_s, "n": len(times),
                   "median_ms": statistics.median(times) * 1000, "p90_ms": times[int(len(times) * 0.9)] * 1000,
@@ -43,21 +44,31 @@ print(json.dumps({"engine": sys.argv[1], "load_s": load_s, "n": len(times),
 
 
 def run(engine: str, texts: Path, repeat: int) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", _CHILD, engine, str(texts), str(repeat)], cwd=REPO,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, engine, str(texts), str(repeat)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--texts", type=Path, default=DEFAULT_TEXTS, help="TSV whose first column is utterances")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="passes over the texts (the template engine caches repeats)"
+    )
     args = ap.parse_args(argv)
     slm = run("slm", args.texts, args.repeat)
     tpl = run("templates", args.texts, args.repeat)
     for r in (slm, tpl):
-        print(f"{r['engine']:>9}: median parse {r['median_ms']:.2f} ms (p90 {r['p90_ms']:.2f}) over {r['n']} parses, "
-              f"load {r['load_s']:.2f} s, RSS {r['rss_mb']:.0f} MB (peak {r['peak_rss_mb']:.0f} MB)")
+        print(
+            f"{r['engine']:>9}: median parse {r['median_ms']:.2f} ms (p90 {r['p90_ms']:.2f}) "
+            f"over {r['n']} parses, "
+            f"load {r['load_s']:.2f} s, RSS {r['rss_mb']:.0f} MB (peak {r['peak_rss_mb']:.0f} MB)"
+        )
     print(f"slm / templates median latency ratio: {slm['median_ms'] / tpl['median_ms']:.2f}")
     return 0
 

@@ -22,11 +22,14 @@ def write(path: Path, manifest: dict[str, Any]) -> None:
         "",
         f"- Base: {manifest['base_model']}; licence: {manifest['licence']}.",
         f"- Format: {manifest['format']}; {arch['layers']} layers, hidden {arch['hidden']}, "
-        f"{arch['heads']} heads, vocabulary {arch['vocab']:,}, embedding rank {arch['embedding_rank'] or 'full'}.",
-        "- Task: word tagging with two heads, command segments (B/I per intent, O) and slot spans (B/I per slot, O);"
-        " slot spans are normalised to the catalog by the template engine's normaliser, then a span lexicon"
-        " learnt from the training data.",
-        f"- Trained on intents/ with hash `{manifest['intents_hash']}`; a different intents/ is refused at load.",
+        f"{arch['heads']} heads, vocabulary {arch['vocab']:,}, "
+        f"embedding rank {arch['embedding_rank'] or 'full'}.",
+        "- Task: word tagging with three heads: command segments (B/I per intent, O), slot spans"
+        " (B/I per slot, O) and the slot values each command carries, said or implied (multi-label)."
+        " Slot spans are normalised to the catalog by the template engine's normaliser, then a span"
+        " lexicon learnt from the training data; the value head fills what no span says.",
+        f"- Trained on intents/ with hash `{manifest['intents_hash']}`;"
+        " a different intents/ is refused at load.",
         f"- Command: `{tr['command']}` (seed {tr['seed']}); took {tr['duration_s'] / 60:.1f} min here "
         f"({tr['machine']}), of which {tr['train_loop_s'] / 60:.1f} min in training loops.",
         "",
@@ -41,8 +44,9 @@ def write(path: Path, manifest: dict[str, Any]) -> None:
     for s in manifest["steps"]:
         dev = s.get("dev") or {}
         oos = f"{dev['oos_rejected']}/{dev['oos_total']}" if dev else "-"
+        note = f" ({s['note']})" if s.get("note") else ""
         lines.append(
-            f"| {s['step']} | {s['params'] / 1e6:.2f} M | {s['size_bytes'] / 1e6:.1f} MB | "
+            f"| {s['step']}{note} | {s['params'] / 1e6:.2f} M | {s['size_bytes'] / 1e6:.1f} MB | "
             f"{_pct(dev.get('frame_acc'))} | {_pct(dev.get('intent_acc'))} | {oos} | "
             f"{_pct(s['heldout']['frame_acc'])} | {s['latency_ms']:.2f} ms |"
         )
@@ -52,7 +56,8 @@ def write(path: Path, manifest: dict[str, Any]) -> None:
         lines += [
             "",
             f"The shipped file is {shipped['size_bytes'] / 1e6:.1f} MB, "
-            f"{100 * (1 - shipped['size_bytes'] / teacher['size_bytes']):.1f}% smaller than the fine-tuned teacher "
+            f"{100 * (1 - shipped['size_bytes'] / teacher['size_bytes']):.1f}% smaller than "
+            "the fine-tuned teacher "
             f"({teacher['size_bytes'] / 1e6:.1f} MB).",
         ]
     if tr.get("incremental_from"):

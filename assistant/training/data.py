@@ -11,9 +11,10 @@ from __future__ import annotations
 import itertools
 import random
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -36,7 +37,7 @@ class Slot:
     def implied(self) -> bool:
         return self.start < 0
 
-    def moved(self, offset: int) -> "Slot":
+    def moved(self, offset: int) -> Slot:
         return self if self.implied else replace(self, start=self.start + offset, end=self.end + offset)
 
 
@@ -402,7 +403,6 @@ class Augmenter:
             f = ex2.frames[0]
             return replace(ex2, frames=(replace(f, start=0),))
         suf = self.rng.choice([" ", ", "]) + self.rng.choice(self.fillers["polite_suffix"])
-        n = len(ex.text)
         ex2 = replace(ex, text=ex.text + suf)
         f = ex2.frames[0]
         return replace(ex2, frames=(replace(f, end=f.end + len(suf)),))

@@ -99,7 +99,7 @@ class Tagger(nn.Module):
         torch.save({"config": self.cfg.to_json(), "state": self.state_dict()}, path)
 
     @classmethod
-    def load(cls, path: Path) -> "Tagger":
+    def load(cls, path: Path) -> Tagger:
         blob = torch.load(path, map_location="cpu", weights_only=True)
         model = cls(TaggerConfig(**blob["config"]))
         model.load_state_dict(blob["state"])

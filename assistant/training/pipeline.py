@@ -15,9 +15,10 @@ import random
 import statistics
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,8 +27,8 @@ from torch import nn
 
 from assistant.catalog import SLOT_SPECS
 from assistant.nlu.slm import SlmParser, lexicon_key
-from assistant.training.data import Example, build_corpus, word_labels, words_of, write_tsv
-from assistant.training.model import Tagger, minilm_dir, n_params, student_from_teacher, teacher_from_minilm
+from assistant.training.data import Example, word_labels, words_of
+from assistant.training.model import Tagger
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_SET = REPO.parent / "shared" / "eval" / "dev_text.tsv"
@@ -86,7 +87,7 @@ class Encoded:
     stags: list[int]
     vtags: list[list[int]]
 
-    def cut(self, n: int) -> "Encoded":
+    def cut(self, n: int) -> Encoded:
         return Encoded(self.ids, self.firsts[:n], self.itags[:n], self.stags[:n], self.vtags[:n])
 
 
@@ -131,7 +132,7 @@ def collate(
             pos = torch.tensor(e.firsts)
             il[r, pos] = torch.tensor(e.itags)
             sl[r, pos] = torch.tensor(e.stags)
-            for p, vt in zip(e.firsts, e.vtags):
+            for p, vt in zip(e.firsts, e.vtags, strict=False):
                 if vt:
                     vl[r, p, vt] = 1.0
             if soft is not None:
@@ -227,8 +228,12 @@ def word_logits(model: Tagger, data: list[Encoded], batch: int = 64) -> list[Sof
         items = [data[j] for j in idx]
         b = collate(items, n_i, n_s, n_v)
         il, sl, vl = model(b["input_ids"], b["attention_mask"])
-        for r, (j, e) in enumerate(zip(idx, items)):
-            out[j] = (il[r, e.firsts].numpy().copy(), sl[r, e.firsts].numpy().copy(), vl[r, e.firsts].numpy().copy())
+        for r, (j, e) in enumerate(zip(idx, items, strict=False)):
+            out[j] = (
+                il[r, e.firsts].numpy().copy(),
+                sl[r, e.firsts].numpy().copy(),
+                vl[r, e.firsts].numpy().copy(),
+            )
     return out  # type: ignore[return-value]
 
 
@@ -304,7 +309,8 @@ def score(
         got = [c.to_json() for c in parser.parse(text).commands]
         i_ok = [c["intent"] for c in exp] == [c["intent"] for c in got]
         f_ok = i_ok and all(
-            _norm(e["intent"], e["slots"]) == _norm(e["intent"], g["slots"]) for e, g in zip(exp, got)
+            _norm(e["intent"], e["slots"]) == _norm(e["intent"], g["slots"])
+            for e, g in zip(exp, got, strict=False)
         )
         intent += i_ok
         frame += f_ok

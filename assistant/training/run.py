@@ -1,8 +1,8 @@
 """`car-assistant train`: the whole seeded run, or the tiny smoke run, or an incremental retrain.
 
-car-assistant train                 # teacher -> student -> heal -> int8; writes models/slm and models/README.md
+car-assistant train                 # teacher -> student -> heal -> int8: models/slm, models/README.md
 car-assistant train --tiny --out runs/tiny   # CI smoke: the same steps, minutes
-car-assistant train --incremental   # retrain the shipped student on the current intents/ (new intent: minutes)
+car-assistant train --incremental   # retrain the shipped student on the current intents/ (minutes)
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import random
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -85,10 +86,19 @@ def build_argparser() -> argparse.ArgumentParser:
         "--dev", type=Path, default=DEV_SET, help="dev set to report (measured only, never trained on)"
     )
     ap.add_argument("--threads", type=int, default=1, help="torch threads for training")
-    ap.add_argument("--forget-intent", action="append", default=[], metavar="INTENT",
-                    help="with --incremental: treat INTENT as new (fresh head rows), to measure adding an intent")
-    ap.add_argument("--teacher", type=Path, default=None,
-                    help="reuse a fine-tuned teacher (WORK/teacher.pt of an earlier run) instead of training one")
+    ap.add_argument(
+        "--forget-intent",
+        action="append",
+        default=[],
+        metavar="INTENT",
+        help="with --incremental: treat INTENT as new (fresh head rows), to measure adding an intent",
+    )
+    ap.add_argument(
+        "--teacher",
+        type=Path,
+        default=None,
+        help="reuse a fine-tuned teacher (WORK/teacher.pt of an earlier run) instead of training one",
+    )
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a Config field")
     return ap
 
@@ -175,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         steps.append(row)
         _log(
             f"{name}: params {params:,} size {size / 1e6:.1f} MB held-out frame {held['frame_acc']:.3f} "
-            f"dev frame {dev.get('frame_acc', float('nan')):.3f} intent {dev.get('intent_acc', float('nan')):.3f} "
+            f"dev frame {dev.get('frame_acc', float('nan')):.3f} "
+            f"intent {dev.get('intent_acc', float('nan')):.3f} "
             f"oos {dev.get('oos_rejected', 0)}/{dev.get('oos_total', 0)} latency {lat:.2f} ms"
         )
         (args.work / f"dev_misses_{len(steps)}.txt").write_text("\n".join(misses) + "\n")
@@ -215,9 +226,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 teacher.cfg = replace(teacher.cfg, layers=cfg.teacher_layers)
             # the 30k x 384 word table stays as pretrained: a third of the step time, little to gain
             teacher.word.weight.requires_grad_(False)
-            _log(f"teacher: MiniLM-L6, {n_params(teacher):,} parameters; fine-tuning {cfg.teacher_epochs} epochs")
+            _log(
+                f"teacher: MiniLM-L6, {n_params(teacher):,} parameters; "
+                f"fine-tuning {cfg.teacher_epochs} epochs"
+            )
             train_time = train(
-                teacher, t_train, cfg.teacher_epochs, cfg.teacher_lr, cfg.batch, cfg.seed, _log, label="teacher"
+                teacher,
+                t_train,
+                cfg.teacher_epochs,
+                cfg.teacher_lr,
+                cfg.batch,
+                cfg.seed,
+                _log,
+                label="teacher",
             )
         teacher.save(args.work / "teacher.pt")
         (args.work / "teacher_labels.json").write_text(json.dumps({"intents": intents, "values": values}))
@@ -250,9 +271,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         s_train = encode(tok, corpus.train, intents, values, cfg.max_tokens)
         soft = word_logits(teacher, t_train)
         # a word the student's pieces push past max_tokens has no teacher twin: cut both to the shorter
-        n_words = [min(len(e.firsts), len(s[0])) for e, s in zip(s_train, soft)]
-        soft = [(a[:n], b[:n], c[:n]) for (a, b, c), n in zip(soft, n_words)]
-        s_train = [e.cut(n) for e, n in zip(s_train, n_words)]
+        n_words = [min(len(e.firsts), len(s[0])) for e, s in zip(s_train, soft, strict=False)]
+        soft = [(a[:n], b[:n], c[:n]) for (a, b, c), n in zip(soft, n_words, strict=False)]
+        s_train = [e.cut(n) for e, n in zip(s_train, n_words, strict=False)]
         train_time += train(
             student,
             s_train,
@@ -403,8 +424,9 @@ def value_labels(examples: Sequence[Example]) -> list[str]:
     )
 
 
-def _from_shipped(source: Path, intents: list[str], values: list[str], forget: Sequence[str] = ()
-                  ) -> tuple[Tagger, Any, str]:
+def _from_shipped(
+    source: Path, intents: list[str], values: list[str], forget: Sequence[str] = ()
+) -> tuple[Tagger, Any, str]:
     """The shipped int8 student, dequantised, its intent head re-mapped onto the current intent list."""
     from tokenizers import Tokenizer
 

@@ -133,8 +133,21 @@ def test_corrupt_manifest_is_a_missing_model(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", " ", "1234567", "3.14", "🚗🔥", "ñandú über straße", "的 車", "\u200b\u200b", "!!!", "and and and",
-     "open the window " * 25, "x" * 400, "open " + "supercalifragilistic" * 20 + " window"],
+    [
+        "",
+        " ",
+        "1234567",
+        "3.14",
+        "🚗🔥",
+        "ñandú über straße",
+        "的 車",
+        "\u200b\u200b",
+        "!!!",
+        "and and and",
+        "open the window " * 25,
+        "x" * 400,
+        "open " + "supercalifragilistic" * 20 + " window",
+    ],
 )
 def test_odd_input_never_crashes_nor_leaves_the_catalog(slm: SlmParser, text: str) -> None:
     for c in slm.parse(text).commands:

@@ -7,14 +7,22 @@ import random
 import pytest
 
 from assistant.catalog import problems
-from assistant.training.data import Augmenter, Example, build_corpus, expand_alternatives, load_out_of_scope
-from assistant.training.data import load_paraphrases, parse_markup, spoken
+from assistant.training.data import (
+    Augmenter,
+    Example,
+    build_corpus,
+    expand_alternatives,
+    load_out_of_scope,
+    load_paraphrases,
+    parse_markup,
+    spoken,
+)
 
 
 def test_markup_gives_spans_and_implied_values() -> None:
     ex = parse_markup("crack [my](window=driver) window {amount=20}", "window.open")
     (frame,) = ex.frames
-    said = {s.name: ex.text[s.start:s.end] for s in frame.slots if not s.implied}
+    said = {s.name: ex.text[s.start : s.end] for s in frame.slots if not s.implied}
     assert ex.text == "crack my window"
     assert said == {"window": "my window"}  # spans follow the templates: the whole "my window"
     assert {s.name: s.value for s in frame.slots} == {"window": "driver", "amount": 20}
@@ -22,7 +30,9 @@ def test_markup_gives_spans_and_implied_values() -> None:
 
 def test_alternatives_expand() -> None:
     assert expand_alternatives("(turn|switch) on [the ac](state=on)") == [
-        "turn on [the ac](state=on)", "switch on [the ac](state=on)"]
+        "turn on [the ac](state=on)",
+        "switch on [the ac](state=on)",
+    ]
 
 
 def test_hand_written_data_is_catalog_valid() -> None:
@@ -46,7 +56,7 @@ def test_augmentation_keeps_spans_on_their_words(seed: int) -> None:
         parts = [aug.vary(random.Random(seed).choice(base)) for _ in range(2)]
         ex = aug.join(parts)
         for f in ex.frames:
-            assert ex.text[f.start:f.end].strip()
+            assert ex.text[f.start : f.end].strip()
             for s in f.slots:
                 if not s.implied:
                     assert f.start <= s.start < s.end <= f.end + 1, (ex.text, s)

