@@ -246,6 +246,9 @@ def _json(x: Any) -> Any:
 
 def _headline(sections: list[Section]) -> dict[str, str]:
     """The few figures people compare, each read from a section's figures."""
+    from assistant.bench.context import not_run
+    from assistant.bench.resources import idle_headline
+
     by = {s.key: s.figures for s in sections}
     out: dict[str, str] = {}
     engines = (by.get("nlu") or {}).get("engines") or {}
@@ -284,8 +287,8 @@ def _headline(sections: list[Section]) -> dict[str, str]:
     if "rss_mb" in whole:
         out["whole assistant memory"] = f"RSS {whole['rss_mb']:.0f} MB (peak {whole['peak_mb']:.0f} MB)"
     idle = res.get("idle") or {}
-    if "cpu_percent_of_one_core" in idle:
-        out["CPU idle listening"] = f"{idle['cpu_percent_of_one_core']:.1f}% of one core"
+    cpu = idle_headline(idle)
+    out["CPU idle listening"] = cpu or not_run(str(idle.get("error", "the resources section did not run")))
     files = {f["what"]: f["bytes"] for f in res.get("model_files", [])}
     if files.get("SLM model.onnx"):
         out["SLM model file"] = f"{files['SLM model.onnx'] / 1e6:.2f} MB"

@@ -44,7 +44,7 @@ def test_every_section_has_its_heading_and_table(quick: Path) -> None:
         assert re.search(rf"^##+ {re.escape(heading)}$", report, re.M), heading
         assert table in report, table
     assert "| model file | path | size MB |" in report
-    assert "CPU while idle listening" in report
+    assert "CPU while idle listening" in report and "| idle figure | value | what |" in report
     assert "not run: the section failed" not in report
 
 
