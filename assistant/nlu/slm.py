@@ -57,7 +57,8 @@ def sha256(path: Path) -> str:
 
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
+    out: np.ndarray = e / e.sum(-1, keepdims=True)
+    return out
 
 
 def _default_normaliser() -> Callable[[str, str, str], SlotValue | None] | None:
@@ -65,7 +66,7 @@ def _default_normaliser() -> Callable[[str, str, str], SlotValue | None] | None:
         from assistant.nlu.normalize import normalize_slot
     except ImportError:
         return None
-    return normalize_slot  # type: ignore[no-any-return]
+    return normalize_slot
 
 
 def _default_number_parser() -> Callable[[str], float | int | None] | None:
@@ -73,7 +74,7 @@ def _default_number_parser() -> Callable[[str], float | int | None] | None:
         from assistant.nlu.normalize import parse_number
     except ImportError:
         return None
-    return parse_number  # type: ignore[no-any-return]
+    return parse_number
 
 
 def current_intents_hash() -> str | None:
@@ -130,8 +131,8 @@ class SlmParser(Parser):
         self.max_tokens = int(labels.get("max_tokens", 64))
         self.lexicon: dict[str, dict[str, SlotValue]] = labels.get("lexicon", {})
         self.values: list[tuple[str, SlotValue]] = [(str(n), v) for n, v in labels.get("values", [])]
-        self.cls_id = self.tokenizer.token_to_id("[CLS]")
-        self.sep_id = self.tokenizer.token_to_id("[SEP]")
+        self.cls_id = int(self.tokenizer.token_to_id("[CLS]") or 0)
+        self.sep_id = int(self.tokenizer.token_to_id("[SEP]") or 0)
         self.normalize_slot = _default_normaliser()
         self.parse_number = _default_number_parser()
 
@@ -181,13 +182,13 @@ class SlmParser(Parser):
         enc = self.tokenizer.encode(text, add_special_tokens=False)
         words: list[list[int]] = []  # per word: first token, last token + 1, char start, char end
         last = None
-        for i, w in enumerate(enc.word_ids):
-            if w is None:
+        for i, word_id in enumerate(enc.word_ids):
+            if word_id is None:
                 continue
             a, b = enc.offsets[i]
-            if w != last:
+            if word_id != last:
                 words.append([i, i + 1, a, b])
-                last = w
+                last = word_id
             else:
                 words[-1][1] = i + 1
                 words[-1][3] = b
