@@ -272,6 +272,19 @@ class SlmParser(Parser):
                     continue
                 span_text = text[tags.spans[a][0] : tags.spans[b][1]]
                 value = self.slot_value(intent, name, span_text)
+                if value is None:
+                    # a span cut one word short ("too" of "too quiet"): the normaliser on a word more
+                    n = len(tags.spans) - 1
+                    for lo_w, hi_w in (
+                        (a, min(b + 1, n)),
+                        (max(a - 1, 0), b),
+                        (max(a - 1, 0), min(b + 1, n)),
+                    ):
+                        if (lo_w, hi_w) != (a, b):
+                            wider = text[tags.spans[lo_w][0] : tags.spans[hi_w][1]]
+                            value = self._normalised(intent, name, wider)
+                            if value is not None:
+                                break
                 if value is not None:
                     slots[name] = value
             # values the wording implies without a span ("skip this song": action next), or whose span
@@ -304,16 +317,21 @@ class SlmParser(Parser):
                 spans.append((name, w, w))
         return spans
 
+    def _normalised(self, intent: str, slot: str, span_text: str) -> SlotValue | None:
+        if self.normalize_slot is None:
+            return None
+        try:
+            value = self.normalize_slot(intent, slot, span_text)
+        except Exception:  # the normaliser may refuse a span the model made up
+            return None
+        return value if value is not None and SLOT_SPECS[intent][slot].accepts(value) else None
+
     def slot_value(self, intent: str, slot: str, span_text: str) -> SlotValue | None:
         """A span's catalog value: the template engine's normaliser, the learnt lexicon, a number."""
         spec = SLOT_SPECS[intent][slot]
-        if self.normalize_slot is not None:
-            try:
-                value = self.normalize_slot(intent, slot, span_text)
-            except Exception:  # the normaliser may refuse a span the model made up
-                value = None
-            if value is not None and spec.accepts(value):
-                return value
+        value = self._normalised(intent, slot, span_text)
+        if value is not None:
+            return value
         key = lexicon_key(span_text)
         for scope in (f"{intent}.{slot}", slot):
             value = self.lexicon.get(scope, {}).get(key)
