@@ -32,10 +32,13 @@ def synth() -> PiperSynthesizer:
 
 
 @pytest.fixture(scope="session")
-def speech(request: pytest.FixtureRequest, synth: PiperSynthesizer) -> SpeechMaker:
+def speech(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, synth: PiperSynthesizer
+) -> SpeechMaker:
     """speech(text, wake=True, snr=None): a driver's request as 16 kHz audio, optionally in car noise."""
     memo: dict[tuple[str, bool], AudioChunk] = {}
-    disk = Path(request.config.cache.mkdir("audio-speech"))
+    cache = getattr(request.config, "cache", None)
+    disk = Path(cache.mkdir("audio-speech")) if cache is not None else tmp_path_factory.mktemp("speech")
 
     def make(text: str, wake: bool = True, snr: float | None = None, seed: int = 0) -> AudioChunk:
         key = (text, wake)

@@ -66,7 +66,18 @@ def test_simulate_a_short_drive(
 ) -> None:
     script = tmp_path / "drive.txt"
     script.write_text("# a bench drive\nturn on the air conditioning\n", encoding="utf-8")
-    rc = main(["simulate", "--script", str(script), "--out", str(tmp_path / "sim"), *channel(request)])
+    rc = main(
+        [
+            "simulate",
+            "--script",
+            str(script),
+            "--snr",
+            "20",
+            "--out",
+            str(tmp_path / "sim"),
+            *channel(request),
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == 0
     assert "asr: pocketsphinx" in captured.err
