@@ -34,7 +34,7 @@ def _range(lo: float | None = None, hi: float | None = None, choices: tuple[str,
 
 @dataclass(frozen=True)
 class NluSettings:
-    engine: str = field(default="templates", metadata=_range(choices=("slm", "templates")))
+    engine: str = field(default="slm", metadata=_range(choices=("slm", "templates")))
     """Language engine: the on-device model (slm) or the hassil template matcher."""
 
 

@@ -114,3 +114,13 @@ def test_precedence_flags_over_env_over_file(tmp_path: Path) -> None:
 def test_bad_environment_values_are_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(None, environ=env)
+
+
+def test_the_language_model_is_the_default_engine() -> None:
+    settings, _ = load_settings(None, environ={})
+    assert settings.nlu.engine == "slm"
+    p = run("parse", "--json", "quieter please", env={"PATH": "/usr/bin:/bin"})
+    assert p.returncode == 0, p.stderr
+    assert [(c["intent"], c["slots"]) for c in json.loads(p.stdout)["commands"]] == [
+        ("media.volume", {"direction": "down"})
+    ]
