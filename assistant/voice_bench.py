@@ -137,10 +137,16 @@ def _number(v: str) -> Any:
         return v
 
 
+NLU_ENGINE: str | None = None
+"""--nlu: the language engine the benchmarks run with (None: the configured default)."""
+
+
 def _settings(tag: str, **voice: Any) -> Settings:
     base = Settings()
+    nlu = dataclasses.replace(base.nlu, engine=NLU_ENGINE) if NLU_ENGINE else base.nlu
     return dataclasses.replace(
         base,
+        nlu=nlu,
         can=CanSettings(channel=f"bench-{tag}-{os.getpid()}"),
         sim=SimSettings(window_travel_s=0.3),
         voice=dataclasses.replace(base.voice, **voice),
@@ -388,9 +394,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=40, help="latency: requests")
     ap.add_argument("--seconds", type=float, default=60.0, help="idle: seconds at real-time pace")
     ap.add_argument("--ps", nargs="*", default=[], metavar="KEY=VALUE", help="pocketsphinx decoder options")
+    ap.add_argument("--nlu", choices=["slm", "templates"], help="language engine (default: configured)")
     ap.add_argument("--plain", action="store_true", help="accuracy: silence endpointing only")
     ap.add_argument("-v", "--verbose", action="store_true", help="accuracy: print every miss")
     args = ap.parse_args(argv)
+    global NLU_ENGINE
+    NLU_ENGINE = args.nlu
+    print(f"nlu: {_settings('x').nlu.engine}", flush=True)
     if args.what == "wake" or args.what == "all":
         args.snr_list = args.snr
     steps = ["accuracy", "wake", "latency", "idle"] if args.what == "all" else [args.what]
