@@ -432,7 +432,9 @@ class VoicePipeline:
         assert endpoint is not None
         t_ms = endpoint.at_ms
         with self._frames_lock:
-            first_new = len(self._frames)
+            # replies are one at a time, so earlier frames are done with (a live session runs for hours)
+            self._frames.clear()
+            first_new = 0
         try:
             with self._respond_lock:
                 if not vt.text.strip():
