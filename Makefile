@@ -1,13 +1,18 @@
 # Two commands from a fresh clone; each sets up what it needs first.
-#   make run    the assistant on embedded defaults (text console, simulated car on a virtual CAN bus)
-#   make test   the test suite
+#   make run      the assistant on embedded defaults: live voice with a microphone, else a
+#                 simulated bench drive; always a simulated car on a virtual CAN bus
+#   make test     the test suite
+#   make console  the text console (type requests, watch the car)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup setup-dev clean
+.PHONY: run console test setup setup-dev clean
 
 run: $(VENV)/.runtime
+	$(BIN)/car-assistant start
+
+console: $(VENV)/.runtime
 	$(BIN)/car-assistant console
 
 test: $(VENV)/.dev

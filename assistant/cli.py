@@ -214,6 +214,26 @@ def cmd_ecu_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- start -------------------------------------------------------------------------
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    """The README's main command: live voice when a microphone exists, else the simulated drive."""
+    from assistant.audio import AudioDeviceError, Microphone
+
+    try:
+        with Microphone():
+            pass
+    except AudioDeviceError as err:
+        first = str(err).splitlines()[0]
+        print(f"no microphone here ({first}); running the simulated bench drive instead", flush=True)
+        mode = ["simulate"]
+    else:
+        mode = ["run"]
+    prefix = (["--debug"] if args.debug else []) + (["--config", args.config] if args.config else [])
+    return main([*prefix, *mode])
+
+
 # -- config ------------------------------------------------------------------------
 
 
@@ -278,6 +298,7 @@ def build_argparser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
 
     add("config", cmd_config, "print the effective configuration", nlu=True, can=True)
+    add("start", cmd_start, "live voice with a microphone, else the simulated bench drive (make run)")
     _add_voice_commands(add)
     bench.register(add)
     return ap
