@@ -17,7 +17,7 @@ import yaml
 
 from assistant import bench
 from assistant.config import Settings, load_settings
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, ConfigError
 from firmware_bridge.errors import BridgeError
 
 
@@ -234,6 +234,21 @@ def cmd_start(args: argparse.Namespace) -> int:
     return main([*prefix, *mode])
 
 
+# -- train ---------------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError as err:
+        raise ConfigError(
+            "training needs the train extra: pip install torch==2.13.0 && pip install -e '.[train]'"
+        ) from err
+    from assistant.training import main as train_main
+
+    return train_main(args.train_args)
+
+
 # -- config ------------------------------------------------------------------------
 
 
@@ -263,9 +278,14 @@ def build_argparser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(
-        name: str, func: Callable[[argparse.Namespace], int], help: str, nlu: bool = False, can: bool = False
+        name: str,
+        func: Callable[[argparse.Namespace], int],
+        help: str,
+        nlu: bool = False,
+        can: bool = False,
+        **parser_options: Any,
     ) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help)
+        p = sub.add_parser(name, help=help, description=help, **parser_options)
         if nlu:
             p.add_argument("--nlu", choices=["slm", "templates"], help="language engine")
         if can:
@@ -298,6 +318,8 @@ def build_argparser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
 
     add("config", cmd_config, "print the effective configuration", nlu=True, can=True)
+    # its own flags are the training pipeline's: --help there lists them
+    add("train", cmd_train, "retrain the on-device language model (the train extra)", add_help=False)
     add("start", cmd_start, "live voice with a microphone, else the simulated bench drive (make run)")
     _add_voice_commands(add)
     bench.register(add)
@@ -314,7 +336,13 @@ def _add_voice_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_argparser().parse_args(argv)
+    ap = build_argparser()
+    # train's own flags belong to the training pipeline, which parses (and --help's) them
+    args, extra = ap.parse_known_args(argv)
+    if args.command == "train":
+        args.train_args = extra
+    elif extra:
+        ap.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.func(args))
     except (AssistantError, BridgeError) as err:
