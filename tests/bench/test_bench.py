@@ -28,7 +28,6 @@ SECTIONS = {
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("matplotlib", reason="the plots need the bench extra: pip install -e .[bench]")
     out = tmp_path_factory.mktemp("bench")
     # the teacher's weights are not shipped: point at a file that is not there
     rc = cli.main(["bench", "--quick", "--out", str(out), "--teacher", str(out / "absent" / "teacher.pt")])
@@ -137,7 +136,6 @@ def test_not_run_says_why() -> None:
 SCORE_TEXT = REPO.parent / "shared" / "tools" / "score_text.py"
 
 
-@pytest.mark.skipif(not SCORE_TEXT.is_file(), reason="../shared/tools/score_text.py is not here")
 def test_frame_scoring_agrees_with_score_text() -> None:
     spec = importlib.util.spec_from_file_location("score_text", SCORE_TEXT)
     assert spec is not None and spec.loader is not None
