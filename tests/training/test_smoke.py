@@ -9,10 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from assistant.catalog import problems
-
 
 
 def test_tiny_training_run_ships_a_loadable_model(tmp_path: Path) -> None:
