@@ -477,17 +477,22 @@ class VoicePipeline:
             self._emit("error", t_ms, error=str(err))
 
     def _rescore(self, vt: VoiceTurn) -> str:
-        """The recognizer's best text, or the first n-best alternative the parser finds commands in
-        when the best has none ("is the car lock" -> "is the car locked")."""
+        """The recognizer's best text, or the first n-best alternative the parser reads as confident
+        commands when the best gives none, or only unsure ones ("is the car lock" -> "is the car
+        locked")."""
         if not vt.alternatives:
             return vt.text
+        floor = self.voice.semantic_min_confidence
+
+        def confident(text: str) -> bool:
+            commands = self.dialogue.parser.parse(text).commands
+            return bool(commands) and min(c.confidence for c in commands) >= floor
+
         try:
-            if self.dialogue.parser.parse(vt.text).commands:
+            if confident(vt.text):
                 return vt.text
             for text in vt.alternatives[:MAX_ALTERNATIVES]:
-                if not cut_off(text, vt.endpoint or Endpoint("silence", 0, None, None)) and (
-                    self.dialogue.parser.parse(text).commands
-                ):
+                if not cut_off(text, vt.endpoint or Endpoint("silence", 0, None, None)) and confident(text):
                     self._emit(
                         "rescored", vt.endpoint.at_ms if vt.endpoint else 0.0, heard=vt.text, chosen=text
                     )
