@@ -7,83 +7,23 @@ the same slot keys with equal values (numbers within 1e-6, words case-blind);
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from assistant.nlu.evalset import Row, frame_ok, norm_slots, parse_expected, read_set
+
+__all__ = ["NONE", "Row", "Scores", "frame_ok", "label", "parse_expected", "read_set"]
 
 NONE = "(none)"
 """Label of an utterance with no command (out of scope)."""
-
-Row = tuple[str, list[dict[str, Any]]]
-
-
-def parse_expected(s: str) -> list[dict[str, Any]]:
-    """'intent{slot=value,...}; ...' or '-' -> commands as the parse JSON has them."""
-    s = s.strip()
-    if s == "-":
-        return []
-    out = []
-    for part in s.split(";"):
-        m = re.fullmatch(r"([a-z_]+\.[a-z_]+)(\{(.*)\})?", part.strip())
-        if m is None:
-            raise ValueError(f"not a command: {part!r}")
-        slots: dict[str, Any] = {}
-        for kv in filter(None, (m.group(3) or "").split(",")):
-            k, v = kv.split("=")
-            try:
-                slots[k] = float(v) if "." in v else int(v)
-            except ValueError:
-                slots[k] = v
-        out.append({"intent": m.group(1), "slots": slots})
-    return out
-
-
-def read_set(path: Path) -> list[Row]:
-    """A dev_text.tsv-format file: text<TAB>expected; '#' lines are comments."""
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        text, expected = line.split("\t")
-        rows.append((text, parse_expected(expected)))
-    return rows
-
-
-def _norm_slots(intent: str, slots: Mapping[str, Any] | None) -> dict[str, Any]:
-    out = dict(slots or {})
-    if intent in ("doors.lock", "doors.unlock") and out.get("door") == "all":
-        out.pop("door")
-    return out
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
-        return abs(a - b) < 1e-6
-    if isinstance(a, str) and isinstance(b, str):
-        return a.strip().lower() == b.strip().lower()
-    try:
-        return abs(float(a) - float(b)) < 1e-6
-    except (TypeError, ValueError):
-        return False
-
-
-def frame_ok(expected: Sequence[Mapping[str, Any]], got: Sequence[Mapping[str, Any]]) -> bool:
-    if [c["intent"] for c in expected] != [c.get("intent") for c in got]:
-        return False
-    for e, g in zip(expected, got, strict=False):
-        es, gs = _norm_slots(e["intent"], e["slots"]), _norm_slots(e["intent"], g.get("slots"))
-        if set(es) != set(gs) or not all(_same(gs[k], es[k]) for k in es):
-            return False
-    return True
 
 
 def _triples(commands: Sequence[Mapping[str, Any]]) -> Counter[tuple[str, str, str]]:
     out: Counter[tuple[str, str, str]] = Counter()
     for c in commands:
-        for k, v in _norm_slots(c["intent"], c.get("slots")).items():
+        for k, v in norm_slots(c["intent"], c.get("slots")).items():
             value = f"{float(v):g}" if isinstance(v, (int, float)) else str(v).strip().lower()
             out[(c["intent"], k, value)] += 1
     return out

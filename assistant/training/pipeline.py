@@ -262,35 +262,6 @@ def runtime_parser(session: Any, tokenizer: Tokenizer, labels: dict[str, Any]) -
     return parser
 
 
-def read_tsv(path: Path) -> list[tuple[str, list[dict[str, Any]]]]:
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        text, exp = line.split("\t")
-        rows.append((text, parse_expected(exp)))
-    return rows
-
-
-def parse_expected(s: str) -> list[dict[str, Any]]:
-    s = s.strip()
-    if s == "-":
-        return []
-    out = []
-    for part in s.split(";"):
-        part = part.strip()
-        intent, _, rest = part.partition("{")
-        slots: dict[str, Any] = {}
-        for kv in filter(None, rest.rstrip("}").split(",")):
-            k, v = kv.split("=")
-            try:
-                slots[k] = float(v) if "." in v else int(v)
-            except ValueError:
-                slots[k] = v
-        out.append({"intent": intent, "slots": slots})
-    return out
-
-
 def _norm(intent: str, slots: dict[str, Any]) -> dict[str, Any]:
     slots = dict(slots)
     if intent in ("doors.lock", "doors.unlock") and slots.get("door") == "all":

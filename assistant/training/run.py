@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from assistant.nlu.evalset import parse_expected, read_set
 from assistant.nlu.slm import sha256
 from assistant.training import card
 from assistant.training.data import Example, _typed, build_corpus, write_tsv
@@ -46,9 +47,7 @@ from assistant.training.pipeline import (
     fit_temperature,
     keep_vocabulary,
     latency_ms,
-    parse_expected,
     pruned_tokenizer,
-    read_tsv,
     runtime_parser,
     score,
     train,
@@ -151,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"data: {len(corpus.train)} training, {len(corpus.heldout)} held-out examples, {len(intents)} intents"
     )
     held_rows = _rows(corpus.heldout)
-    dev_rows = read_tsv(args.dev) if args.dev and args.dev.is_file() else []
+    dev_rows = read_set(args.dev) if args.dev and args.dev.is_file() else []
     values = value_labels(corpus.train)
     n_i, n_s, n_v = 1 + 2 * len(intents), 1 + 2 * len(SLOT_NAMES), len(values)
     labels: dict[str, Any] = {
