@@ -31,7 +31,7 @@ SPOKEN: list[tuple[str, list[tuple[str, dict[str, object]]], bool]] = [
     ("turn on the driver seat heating", [("seat.heat", {"seat": "driver"})], True),
     ("fog lights on", [("lights.set", {"light": "fog_lights", "state": "on"})], True),
     ("lock the doors", [("doors.lock", {"door": "all"})], True),
-    ("unlock the car", [("doors.unlock", {"door": "all"})], True),
+    ("unlock all the doors", [("doors.unlock", {"door": "all"})], True),
     ("open the trunk", [("trunk.open", {})], True),
     ("close the trunk", [("trunk.close", {})], True),
     ("set the wipers to high", [("wipers.set", {"mode": "high"})], True),
@@ -53,6 +53,20 @@ SPOKEN: list[tuple[str, list[tuple[str, dict[str, object]]], bool]] = [
 ]
 
 
+def settle(pipeline: VoicePipeline, speech: SpeechMaker, snr: float | None) -> None:
+    """Adapt the recognizer to this cabin as a few earlier requests would, the same way for every test.
+
+    pocketsphinx's live mean normalisation carries over from request to request; without this a
+    test's outcome would depend on which tests ran before it.
+    """
+    recognizer = pipeline.parts.recognizer
+    recognizer.reset()
+    for i, line in enumerate(("what is the weather like today", "play some music please")):
+        recognizer.begin()
+        recognizer.accept(speech(line, wake=False, snr=snr, seed=100 + i))
+        recognizer.end()
+
+
 def test_every_catalog_intent_is_spoken() -> None:
     assert {intent for _, cmds, _ in SPOKEN for intent, _ in cmds} == set(INTENTS)
 
@@ -68,6 +82,7 @@ def test_spoken_request_moves_the_car_and_is_answered(
     snr: float | None,
 ) -> None:
     pipeline, events = voice
+    settle(pipeline, speech, snr)
     turns = pipeline.run(speech(text, snr=snr))
     assert len(turns) == 1, [t.text for t in turns]
     turn = turns[0]
