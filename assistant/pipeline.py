@@ -293,6 +293,9 @@ class VoicePipeline:
             # the recording stops mid-request
             endpoint = Endpoint("max_length", self._t_ms, self.endpointer.speech_start_ms, self._t_ms)
             turns.append(self._finish(endpoint))
+        elif self.state is State.LISTENING and self._detection is not None:
+            # woken, then nothing was said before the recording ended
+            turns.append(self._finish(Endpoint("no_speech", self._t_ms, None, None)))
         if self._worker is not None:
             self._worker.join()
         return turns

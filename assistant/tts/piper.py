@@ -45,6 +45,8 @@ class PiperSynthesizer(Synthesizer):
         length_scale: float = 1.0,
         cache_size: int = 64,
         threads: int = 1,
+        noise_scale: float | None = None,
+        noise_w_scale: float | None = None,
     ) -> None:
         self.model = Path(model) if model else None
         self.config = Path(config) if config else None
@@ -55,6 +57,10 @@ class PiperSynthesizer(Synthesizer):
         # onnxruntime threads; 0: its default (one per core, spinning). On a shared 2-core machine one
         # thread made the first sentence 35% sooner (median 335 vs 514 ms); try 2 on an idle Pi 5.
         self.threads = threads
+        # VITS samples noise: the same text sounds slightly different each time; 0 and 0 make it
+        # repeatable (tests), None keeps the voice's own settings
+        self.noise_scale = noise_scale
+        self.noise_w_scale = noise_w_scale
         self._cache: OrderedDict[str, list[AudioChunk]] = OrderedDict()
         self._voice: Any = None
         # one onnxruntime session; the pipeline and a bench thread may both speak
@@ -94,7 +100,9 @@ class PiperSynthesizer(Synthesizer):
         self.load()
         from piper import SynthesisConfig
 
-        syn = SynthesisConfig(length_scale=self.length_scale)
+        syn = SynthesisConfig(
+            length_scale=self.length_scale, noise_scale=self.noise_scale, noise_w_scale=self.noise_w_scale
+        )
         made: list[AudioChunk] = []
         try:
             with self._lock:
