@@ -90,6 +90,11 @@ _UNIT_WORDS = {
 _DIGITS = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
 
 
+def _ascii_digits(word: str) -> bool:
+    """'42' yes; '²' or '٤' no: str.isdigit() accepts them but int() refuses superscripts."""
+    return word.isascii() and word.isdigit()
+
+
 def _as_number(value: float) -> Number:
     """int where whole: JSON 22, not 22.0."""
     return int(value) if float(value).is_integer() else round(value, 6)
@@ -113,7 +118,7 @@ def _chunk_value(words: list[str]) -> tuple[int, int] | None:
         return _TEENS[w], 1
     if w in _UNITS:
         return _UNITS[w], 1
-    if w.isdigit():
+    if _ascii_digits(w):
         return int(w), 1
     return None
 
@@ -122,7 +127,7 @@ def _integer(words: list[str]) -> int | None:
     """Whole number from number words, or None if they do not form one."""
     if not words:
         return None
-    if len(words) == 1 and words[0].isdigit():
+    if len(words) == 1 and _ascii_digits(words[0]):
         return int(words[0])
     if any(w in _SCALES for w in words):
         total, current, i = 0, 0, 0
@@ -199,14 +204,14 @@ def parse_number(text: str) -> Number | None:
             return None
         digits = []
         for w in fraction:
-            if w.isdigit():
+            if _ascii_digits(w):
                 digits.append(w)
             elif w in _UNITS:
                 digits.append(str(_UNITS[w]))
             else:
                 return None
         return _as_number(sign * float(f"{whole}.{''.join(digits)}"))
-    if any(not (w in _NUMBER_WORDS or w.isdigit() or w in ("a", "and")) for w in words):
+    if any(not (w in _NUMBER_WORDS or _ascii_digits(w) or w in ("a", "and")) for w in words):
         return None
     whole = _integer(words)
     if whole is None:
@@ -261,7 +266,7 @@ def _number_run_end(words: list[str], start: int) -> int:
         elif word == "and" and w[i + 1 : i + 3] == ["a", "half"]:
             i += 3
             end = i
-        elif word == "point" and (nxt in _UNITS or nxt.isdigit()):
+        elif word == "point" and (nxt in _UNITS or _ascii_digits(nxt)):
             i += 1
         else:
             break
