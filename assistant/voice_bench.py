@@ -32,6 +32,7 @@ import numpy as np
 
 from assistant.audio import AudioChunk, concat, read_wav, split, write_wav
 from assistant.config import CanSettings, Settings, SimSettings
+from assistant.nlu.evalset import frame_ok, read_set
 from assistant.pipeline import VoicePipeline, VoiceTurn, build_parts
 from assistant.runtime import open_car, open_dialogue
 from assistant.voice_sim import mix_at_snr, request_audio
@@ -45,63 +46,6 @@ def figure(name: str, value: Any, note: str = "") -> None:
 
 
 # -- the set -------------------------------------------------------------------------------------
-
-
-def parse_expected(s: str) -> list[dict[str, Any]]:
-    import re
-
-    s = s.strip()
-    if s == "-":
-        return []
-    out = []
-    for part in s.split(";"):
-        m = re.fullmatch(r"([a-z_]+\.[a-z_]+)(\{(.*)\})?", part.strip())
-        assert m, part
-        slots: dict[str, Any] = {}
-        for kv in (m.group(3) or "").split(","):
-            if kv:
-                k, v = kv.split("=")
-                try:
-                    slots[k] = float(v) if "." in v else int(v)
-                except ValueError:
-                    slots[k] = v
-        out.append({"intent": m.group(1), "slots": slots})
-    return out
-
-
-def frame_ok(expected: list[dict[str, Any]], got: list[dict[str, Any]]) -> bool:
-    """score_text.py's rule: same intents in order, same slot keys, equal values."""
-
-    def norm(intent: str, slots: dict[str, Any]) -> dict[str, Any]:
-        slots = dict(slots or {})
-        if intent in ("doors.lock", "doors.unlock") and slots.get("door") == "all":
-            slots.pop("door")
-        return slots
-
-    if [c["intent"] for c in expected] != [c.get("intent") for c in got]:
-        return False
-    for e, g in zip(expected, got, strict=True):
-        es, gs = norm(e["intent"], e["slots"]), norm(e["intent"], g.get("slots", {}))
-        if set(es) != set(gs):
-            return False
-        for k in es:
-            a, b = gs[k], es[k]
-            if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-                if abs(a - b) > 1e-6:
-                    return False
-            elif str(a).lower() != str(b).lower():
-                return False
-    return True
-
-
-def read_set(path: Path) -> list[tuple[str, list[dict[str, Any]]]]:
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        text, expected = line.split("\t")
-        rows.append((text, parse_expected(expected)))
-    return rows
 
 
 class SpeechCache:
