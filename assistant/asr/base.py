@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.audio import AudioChunk
-from assistant.errors import AssistantError, ConfigError
+from assistant.errors import AssistantError
+from assistant.registry import load_engine
 
 
 class AsrError(AssistantError):
@@ -105,15 +106,5 @@ def choose_engine(name: str, vosk_model: str = "") -> tuple[str, str]:
 
 
 def load_recognizer(name: str, **options: Any) -> Recognizer:
-    target = ENGINES.get(name)
-    if target is None:
-        raise ConfigError(f"unknown ASR engine {name!r}; choose one of: auto, {', '.join(sorted(ENGINES))}")
-    module_name, _, class_name = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ConfigError(
-            f"ASR engine {name!r} needs {err.name}, which is not installed; run: pip install -e ."
-        ) from err
-    recognizer: Recognizer = getattr(module, class_name)(**options)
-    return recognizer
+    engine: Recognizer = load_engine("ASR", ENGINES, name, also="auto", **options)
+    return engine

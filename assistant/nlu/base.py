@@ -7,14 +7,14 @@ hint rather than a deep ImportError.
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.catalog import SlotValue, problems
-from assistant.errors import ConfigError, InputError
+from assistant.errors import InputError
+from assistant.registry import load_engine
 
 MAX_TEXT_CHARS = 500
 
@@ -76,16 +76,5 @@ ENGINES: dict[str, str] = {
 
 def load_parser(name: str, **options: Any) -> Parser:
     """Build the engine registered as ``name``."""
-    target = ENGINES.get(name)
-    if target is None:
-        raise ConfigError(f"unknown NLU engine {name!r}; choose one of: {', '.join(sorted(ENGINES))}")
-    module_name, _, class_name = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ConfigError(
-            f"NLU engine {name!r} needs a package that is not installed ({err.name}); run: pip install -e ."
-        ) from err
-    cls = getattr(module, class_name)
-    parser: Parser = cls(**options)
-    return parser
+    engine: Parser = load_engine("NLU", ENGINES, name, **options)
+    return engine

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any
 
 from assistant.audio import AudioChunk
-from assistant.errors import AssistantError, ConfigError
+from assistant.errors import AssistantError
+from assistant.registry import load_engine
 
 
 class TtsError(AssistantError):
@@ -38,15 +38,5 @@ ENGINES: dict[str, str] = {
 
 
 def load_synthesizer(name: str, **options: Any) -> Synthesizer:
-    target = ENGINES.get(name)
-    if target is None:
-        raise ConfigError(f"unknown TTS engine {name!r}; choose one of: {', '.join(sorted(ENGINES))}")
-    module_name, _, class_name = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ConfigError(
-            f"TTS engine {name!r} needs {err.name}, which is not installed; run: pip install -e ."
-        ) from err
-    synthesizer: Synthesizer = getattr(module, class_name)(**options)
-    return synthesizer
+    engine: Synthesizer = load_engine("TTS", ENGINES, name, **options)
+    return engine

@@ -8,13 +8,12 @@ request that never starts times out after ``no_speech_ms``.
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from assistant.audio import AudioChunk
-from assistant.errors import ConfigError
+from assistant.registry import load_engine
 
 
 class SpeechDetector(ABC):
@@ -46,8 +45,14 @@ class Endpoint:
 class Endpointer:
     """Decides, chunk by chunk, when the request that began at ``begin(t)`` is over."""
 
-    def __init__(self, threshold: float = 0.5, trailing_silence_ms: float = 400.0, max_ms: float = 8000.0,
-                 no_speech_ms: float = 4000.0, start_ms: float = 60.0) -> None:
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        trailing_silence_ms: float = 400.0,
+        max_ms: float = 8000.0,
+        no_speech_ms: float = 4000.0,
+        start_ms: float = 60.0,
+    ) -> None:
         self.threshold = threshold
         self.trailing_silence_ms = trailing_silence_ms
         self.max_ms = max_ms
@@ -97,15 +102,5 @@ ENGINES: dict[str, str] = {
 
 
 def load_speech_detector(name: str, **options: Any) -> SpeechDetector:
-    target = ENGINES.get(name)
-    if target is None:
-        raise ConfigError(f"unknown VAD engine {name!r}; choose one of: {', '.join(sorted(ENGINES))}")
-    module_name, _, class_name = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ConfigError(
-            f"VAD engine {name!r} needs {err.name}, which is not installed; run: pip install -e ."
-        ) from err
-    detector: SpeechDetector = getattr(module, class_name)(**options)
-    return detector
+    engine: SpeechDetector = load_engine("VAD", ENGINES, name, **options)
+    return engine

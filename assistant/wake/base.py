@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
 from assistant.audio import AudioChunk
-from assistant.errors import AssistantError, ConfigError
+from assistant.errors import AssistantError
+from assistant.registry import load_engine
 
 
 class WakeError(AssistantError):
@@ -49,15 +49,5 @@ ENGINES: dict[str, str] = {
 
 
 def load_wake_detector(name: str, **options: Any) -> WakeDetector:
-    target = ENGINES.get(name)
-    if target is None:
-        raise ConfigError(f"unknown wake engine {name!r}; choose one of: {', '.join(sorted(ENGINES))}")
-    module_name, _, class_name = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ConfigError(
-            f"wake engine {name!r} needs {err.name}, which is not installed; run: pip install -e ."
-        ) from err
-    detector: WakeDetector = getattr(module, class_name)(**options)
-    return detector
+    engine: WakeDetector = load_engine("wake", ENGINES, name, **options)
+    return engine
