@@ -23,7 +23,7 @@ from assistant.nlu.intents import INTENTS_DIR, intents_hash, load_intents
 
 log = logging.getLogger(__name__)
 
-LM_VERSION = "4"
+LM_VERSION = "5"
 """Bump when the sentence conversion or LM recipe changes: old caches are then ignored."""
 SENTENCES_PER_INTENT = 400
 # training text that is not a command keeps off-domain speech from being forced into commands
@@ -32,6 +32,15 @@ OUT_OF_SCOPE = Path(__file__).resolve().parents[1] / "training" / "data" / "out_
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
          "sixteen seventeen eighteen nineteen").split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+WRITTEN = {
+    "deg": "degrees",
+    "khz": "kilohertz",
+    "mhz": "megahertz",
+    "mw": "m w",
+    "int": "intermittent",
+    "farenheit": "fahrenheit",
+}
+"""Written abbreviations and misspellings in the templates, as a driver says them."""
 
 
 def spell_number(token: str) -> str:
@@ -65,6 +74,8 @@ def spoken_words(text: str) -> list[str]:
             out.extend(spell_number(re.match(r"\d+", token).group()).split())  # type: ignore[union-attr]
         elif "." in token:
             out.extend(part for part in token.split(".") if part)
+        elif token in WRITTEN:
+            out.extend(WRITTEN[token].split())
         else:
             out.append(token)
     return out

@@ -2,7 +2,9 @@
 
 The domain LM comes from ``assistant.asr.domain`` (built once, cached, rebuilt
 when intents/ change). Words of the domain that the bundled dictionary lacks
-get a pronunciation glued from two dictionary words where one exists
+get a pronunciation from ``pronunciations.dict`` beside this file (CMU
+phones, written by hand for the few domain words the bundled dictionary
+lacks: "defogger", "recirc"), else one glued from two dictionary words
 (``headlamps`` = ``head`` + ``lamps``); the rest are reported in
 ``missing_words`` and logged, since the recognizer can never output them.
 """
@@ -20,6 +22,9 @@ from assistant.errors import ModelNotFoundError
 from assistant.nlu.intents import INTENTS_DIR
 
 log = logging.getLogger(__name__)
+
+EXTRA_DICT = Path(__file__).with_name("pronunciations.dict")
+"""Domain words missing from cmudict, with hand-written CMU phones (no g2p model ships here)."""
 
 PARTIAL_EVERY_MS = 150.0
 NBEST = 10
@@ -72,13 +77,14 @@ class PocketsphinxRecognizer(Recognizer):
         except Exception as err:
             raise AsrError(f"pocketsphinx cannot load the domain model {self.lm.arpa}: {err}") from err
         pron = _read_dict(dictionary)
+        extra = _read_dict(EXTRA_DICT) if EXTRA_DICT.exists() else {}
         self.added_words: dict[str, str] = {}
         self.missing_words: tuple[str, ...] = ()
         missing = []
         for word in self.lm.words:
             if word in pron:
                 continue
-            phones = compound_pronunciation(word, pron)
+            phones = extra.get(word) or compound_pronunciation(word, pron)
             if phones is None:
                 missing.append(word)
                 continue

@@ -105,14 +105,28 @@ def test_domain_lm_is_cached_and_rebuilt_when_intents_change(tmp_path: Path) -> 
     assert rebuilt.built and rebuilt.key != first.key
 
 
-def test_pocketsphinx_reports_words_it_cannot_say(voice_parts) -> None:
+def test_pocketsphinx_can_say_every_domain_word(voice_parts) -> None:
     from assistant.asr.pocketsphinx import PocketsphinxRecognizer
 
     recognizer = voice_parts.recognizer
     assert isinstance(recognizer, PocketsphinxRecognizer)
-    assert "hvac" in recognizer.missing_words  # no pronunciation in the bundled dictionary
+    assert recognizer.missing_words == ()
+    assert recognizer.added_words["hvac"] == "EY CH V AE K"  # from pronunciations.dict
     assert "headlamps" in recognizer.added_words  # glued from "head" + "lamps"
-    assert "sunroof" not in recognizer.missing_words
+    assert "mhz" not in recognizer.lm.words and "megahertz" in recognizer.lm.words  # said, not written
+
+
+def test_pocketsphinx_reports_words_it_cannot_say(tmp_path: Path) -> None:
+    from assistant.asr.pocketsphinx import PocketsphinxRecognizer
+
+    intents = tmp_path / "intents"
+    shutil.copytree(INTENTS_DIR, intents)
+    doors = intents / "doors.yaml"
+    text = doors.read_text(encoding="utf-8")
+    extra = '"lock {door} up"\n          - "zorblax {door}"'
+    doors.write_text(text.replace('"lock {door} up"', extra), "utf-8")
+    recognizer = PocketsphinxRecognizer(intents, tmp_path / "cache")
+    assert recognizer.missing_words == ("zorblax",)
 
 
 def test_pocketsphinx_streams_partials_and_a_final(voice_parts, speech: SpeechMaker) -> None:
