@@ -99,6 +99,8 @@ class VoiceSettings:
     """End a request early once the partial transcript parses to complete, confident commands."""
     semantic_stable_ms: float = field(default=150.0, metadata=_range(0, 2000))
     """How long (ms) those commands and a pause must hold before the early end."""
+    grammar_first: bool = True
+    """Speech: prefer an n-best hypothesis the templates match exactly over the parse of the best."""
     semantic_min_confidence: float = field(default=0.8, metadata=_range(0, 1))
     """Lowest command confidence that may end a request early."""
     tts_model: str = ""

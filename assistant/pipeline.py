@@ -33,6 +33,7 @@ from assistant.audio import AudioChunk, concat, silence, split, to_stream_format
 from assistant.config import Settings, VoiceSettings
 from assistant.dialogue import Dialogue, Turn
 from assistant.errors import AssistantError
+from assistant.nlu.base import Parser
 from assistant.tts.base import Synthesizer
 from assistant.vad.base import Endpoint, Endpointer, SpeechDetector
 from assistant.wake.base import Detection, WakeDetector
@@ -44,6 +45,8 @@ CONTEXT_MS = 1500.0
 """Audio before a request handed to the recognizer to adapt to the cabin (ms)."""
 MAX_ALTERNATIVES = 5
 """n-best texts the parser may try when the best has no command."""
+GRAMMAR_CONFIDENCE = 0.9
+"""Template matches at least this sure count as exact (a whole match, or pieces cut at "and")."""
 BLOCK_MS = 30.0
 """Audio block the pipeline is fed in (ms): 3 wake-word feature frames."""
 # a request that ends on one of these was cut off mid-sentence ("close the windows and", "open the");
@@ -77,6 +80,7 @@ EVENT_KINDS = (
     "partial",
     "endpoint",
     "transcript",
+    "rescored",
     "commands",
     "frame",
     "reply",
@@ -136,6 +140,9 @@ class VoiceParts:
     wake: WakeDetector | None = None
     synthesizer: Synthesizer | None = None
     asr_choice: str = ""
+    grammar: Parser | None = None
+    """The template parser: a hypothesis it matches exactly is taken over the statistical parse of
+    the best one (speech only; see ``VoicePipeline._rescore``)."""
 
 
 def build_parts(settings: Settings, *, wake: bool = True, tts: bool = True) -> VoiceParts:
@@ -159,7 +166,12 @@ def build_parts(settings: Settings, *, wake: bool = True, tts: bool = True) -> V
 
         synthesizer = PiperSynthesizer(v.tts_model, length_scale=v.tts_length_scale)
         synthesizer.load()
-    return VoiceParts(SileroSpeechDetector(), recognizer, detector, synthesizer, f"{name} ({why})")
+    grammar: Parser | None = None
+    if v.grammar_first:
+        from assistant.nlu.templates import TemplateParser
+
+        grammar = TemplateParser()
+    return VoiceParts(SileroSpeechDetector(), recognizer, detector, synthesizer, f"{name} ({why})", grammar)
 
 
 def cut_off(text: str, endpoint: Endpoint) -> bool:
@@ -480,29 +492,37 @@ class VoicePipeline:
             self._emit("error", t_ms, error=str(err))
 
     def _rescore(self, vt: VoiceTurn) -> str:
-        """The recognizer's best text, or the first n-best alternative the parser reads as confident
-        commands when the best gives none, or only unsure ones ("is the car lock" -> "is the car
-        locked")."""
-        if not vt.alternatives:
-            return vt.text
+        """The text to act on among the recognizer's best and its n-best alternatives.
+
+        First the first of them that the intents' templates match exactly: on misheard speech a
+        statistical parser still finds confident commands in garbage ("fogs" -> fog lights on),
+        while an exact template match is rare by chance. Else the best text when the parser reads
+        confident commands in it, else the first alternative it does ("is the car lock" -> "is
+        the car locked"), else the best text.
+        """
+        endpoint = vt.endpoint or Endpoint("silence", 0, None, None)
+        candidates = [vt.text] + [
+            t for t in vt.alternatives[:MAX_ALTERNATIVES] if not cut_off(t, endpoint)
+        ]
         floor = self.voice.semantic_min_confidence
 
-        def confident(text: str) -> bool:
-            commands = self.dialogue.parser.parse(text).commands
-            return bool(commands) and min(c.confidence for c in commands) >= floor
+        def confident(parser: Parser, text: str, least: float) -> bool:
+            commands = parser.parse(text).commands
+            return bool(commands) and min(c.confidence for c in commands) >= least
 
         try:
-            if confident(vt.text):
-                return vt.text
-            for text in vt.alternatives[:MAX_ALTERNATIVES]:
-                if not cut_off(text, vt.endpoint or Endpoint("silence", 0, None, None)) and confident(text):
-                    self._emit(
-                        "rescored", vt.endpoint.at_ms if vt.endpoint else 0.0, heard=vt.text, chosen=text
-                    )
-                    return text
+            chosen: str | None = None
+            grammar = self.parts.grammar
+            if grammar is not None:
+                chosen = next((t for t in candidates if confident(grammar, t, GRAMMAR_CONFIDENCE)), None)
+            if chosen is None and len(candidates) > 1:
+                chosen = next((t for t in candidates if confident(self.dialogue.parser, t, floor)), None)
         except AssistantError:
-            pass
-        return vt.text
+            chosen = None
+        if chosen is None or chosen == vt.text:
+            return vt.text
+        self._emit("rescored", endpoint.at_ms, heard=vt.text, chosen=chosen)
+        return chosen
 
     def _say(self, vt: VoiceTurn, wall0: float) -> None:
         synthesizer = self.parts.synthesizer

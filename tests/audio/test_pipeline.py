@@ -90,6 +90,22 @@ def test_speech_to_the_end_of_a_recording_is_a_cut_off(car: Car, settings: Setti
     assert turns[0].cut_off and turns[0].frames == []
 
 
+def test_a_hypothesis_the_templates_match_beats_a_confident_parse_of_the_best(
+    car: Car, settings: Settings
+) -> None:
+    from assistant.nlu.templates import TemplateParser
+
+    # "fogs" is pocketsphinx mishearing "pause" in noise; the language model reads fog lights in it
+    misheard = ("fogs", ("boss", "pause"))
+    pipeline, events, _ = fake_pipeline(car, settings, [misheard, ("fogs", ("boss",))])
+    pipeline.parts.grammar = TemplateParser()
+    turns = pipeline.run(concat([buzz(600), silence(700), buzz(600), silence(200)]))
+    assert turns[0].text == "pause" and turns[0].commands[0]["intent"] == "media.control"
+    assert {"heard": "fogs", "chosen": "pause"} in [e.data for e in events.events if e.kind == "rescored"]
+    # no hypothesis in the grammar: the best one is parsed as it is
+    assert turns[1].text == "fogs" and turns[1].commands[0]["intent"] == "lights.set"
+
+
 class _Speaker:
     """Plays at real-time pace until stopped, like audio.Speaker."""
 
