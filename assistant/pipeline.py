@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 SORRY = "Sorry?"
 CONTEXT_MS = 1500.0
 """Audio before a request handed to the recognizer to adapt to the cabin (ms)."""
-MAX_ALTERNATIVES = 5
-"""n-best texts the parser may try when the best has no command."""
+MAX_ALTERNATIVES = 10
+"""n-best texts the parser may try besides the best."""
 GRAMMAR_CONFIDENCE = 0.9
 """Template matches at least this sure count as exact (a whole match, or pieces cut at "and")."""
 BLOCK_MS = 30.0
@@ -455,11 +455,11 @@ class VoicePipeline:
                 if not vt.text.strip():
                     # noise, a cough, music: nothing to do; after a wake word, ask again
                     vt.reply = SORRY if vt.wake is not None else ""
-                elif cut_off(vt.text, endpoint):
+                elif cut_off(text := self._rescore(vt), endpoint):
                     vt.cut_off = True
                     vt.reply = SORRY
                 else:
-                    vt.text = self._rescore(vt)
+                    vt.text = text
                     turn = self.dialogue.handle(vt.text)
                     vt.turn = turn
                     vt.reply = turn.reply
@@ -501,8 +501,13 @@ class VoicePipeline:
         the car locked"), else the best text.
         """
         endpoint = vt.endpoint or Endpoint("silence", 0, None, None)
-        candidates = [vt.text] + [
-            t for t in vt.alternatives[:MAX_ALTERNATIVES] if not cut_off(t, endpoint)
+        # a best text that was cut off ("turn up the") may be completed by an alternative ("turn up
+        # the heat"), never shortened into a half request ("close the windows and" -> "... windows")
+        least_words = len(vt.text.split()) if cut_off(vt.text, endpoint) else 0
+        candidates = ([] if least_words else [vt.text]) + [
+            t
+            for t in vt.alternatives[:MAX_ALTERNATIVES]
+            if not cut_off(t, endpoint) and len(t.split()) > least_words
         ]
         floor = self.voice.semantic_min_confidence
 
@@ -515,7 +520,7 @@ class VoicePipeline:
             grammar = self.parts.grammar
             if grammar is not None:
                 chosen = next((t for t in candidates if confident(grammar, t, GRAMMAR_CONFIDENCE)), None)
-            if chosen is None and len(candidates) > 1:
+            if chosen is None and (len(candidates) > 1 or least_words):
                 chosen = next((t for t in candidates if confident(self.dialogue.parser, t, floor)), None)
         except AssistantError:
             chosen = None

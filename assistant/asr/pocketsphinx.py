@@ -27,7 +27,7 @@ EXTRA_DICT = Path(__file__).with_name("pronunciations.dict")
 """Domain words missing from cmudict, with hand-written CMU phones (no g2p model ships here)."""
 
 PARTIAL_EVERY_MS = 150.0
-NBEST = 10
+NBEST = 30
 NBEST_MARGIN = 0.05
 """Alternatives scoring within this of the best (pocketsphinx's normalised n-best score) are offered."""
 """A partial hypothesis costs a backtrace; one every 150 ms is plenty for endpointing."""

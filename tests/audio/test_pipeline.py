@@ -106,6 +106,19 @@ def test_a_hypothesis_the_templates_match_beats_a_confident_parse_of_the_best(
     assert turns[1].text == "fogs" and turns[1].commands[0]["intent"] == "lights.set"
 
 
+def test_a_cut_off_best_text_may_be_completed_never_shortened(car: Car, settings: Settings) -> None:
+    script = [
+        ("turn up the", ("turn up", "turn up the heat")),
+        ("close the windows and", ("close the windows", "close the windows please")),
+    ]
+    pipeline, _, _ = fake_pipeline(car, settings, script)
+    turns = pipeline.run(concat([buzz(600), silence(700), buzz(600), silence(200)]))
+    assert turns[0].text == "turn up the heat" and not turns[0].cut_off
+    assert turns[0].commands[0]["intent"] == "climate.adjust_temperature"
+    assert turns[1].cut_off and turns[1].commands == [] and turns[1].frames == []
+    assert turns[1].reply == SORRY
+
+
 class _Speaker:
     """Plays at real-time pace until stopped, like audio.Speaker."""
 
