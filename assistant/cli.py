@@ -77,7 +77,8 @@ def cmd_say(args: argparse.Namespace) -> int:
     settings, _ = _settings(args)
     with open_car(settings) as car:
         dialogue = open_dialogue(settings, car)
-        turn = dialogue.handle(" ".join(args.text))
+        # one-shot: the answer shows how the request ended, windows included
+        turn = dialogue.handle(" ".join(args.text)).settled()
     if args.json:
         print(json.dumps(turn.to_json(), ensure_ascii=False))
     else:
@@ -151,6 +152,9 @@ def cmd_console(args: argparse.Namespace) -> int:
                 for frame in turn.frames:
                     print("  " + format_frame(frame))
             print(f"car> {turn.reply}")
+            settled = turn.settled()  # windows: the reply came when they started moving
+            if settled.reply != turn.reply:
+                print(f"car> {settled.reply[len(turn.reply):].strip()}")
             after = car.bridge.state()
             changed = [
                 f"{k.removeprefix('Vehicle.')}: {before.get(k)} -> {v}"

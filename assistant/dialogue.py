@@ -7,7 +7,7 @@ undo) and the last reply (for repeat). One bad utterance never stops it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assistant.errors import AssistantError, InputError
@@ -33,6 +33,15 @@ class Turn:
     @property
     def frames(self) -> tuple[Any, ...]:
         return tuple(f for a in self.actions for f in a.frames)
+
+    def settled(self, timeout_s: float | None = None) -> Turn:
+        """This turn once every travel it started has ended (waits): each action as it ended, and
+        the reply with what went wrong on the way ("The driver window didn't confirm ...")."""
+        finals = tuple(a.settled(timeout_s) for a in self.actions)
+        late = [
+            f.reply for a, f in zip(self.actions, finals, strict=True) if a is not f and f.status != "done"
+        ]
+        return replace(self, actions=finals, reply=" ".join(x for x in (self.reply, *late) if x))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -133,7 +142,7 @@ class Dialogue:
         return self._remember(action)
 
     def _remember(self, action: Action) -> Action:
-        if action.status in ("done", "timeout") and action.previous:
+        if action.status in ("done", "moving", "timeout") and action.previous:
             self.last_change = action
         return action
 
@@ -143,16 +152,7 @@ class Dialogue:
             return Action("assistant.undo", "answered", self.replies.say("dialogue.undo_nothing"))
         request = Request({BY_SIGNAL[sig].name: value for sig, value in change.previous.items()})
         action = self.vehicle.apply("assistant.undo", request)
-        if action.status == "done":
+        if action.status in ("done", "moving"):
             self.last_change = None
-            return Action(
-                action.intent,
-                "done",
-                self.replies.say("dialogue.undo_done"),
-                action.targets,
-                action.confirmed,
-                (),
-                action.previous,
-                action.frames,
-            )
+            return replace(action, reply=self.replies.say("dialogue.undo_done"))
         return action

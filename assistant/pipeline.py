@@ -86,6 +86,7 @@ EVENT_KINDS = (
     "reply",
     "reply_audio",
     "reply_done",
+    "notice",
     "barge_in",
     "timeout",
     "error",
@@ -228,6 +229,9 @@ class VoicePipeline:
         self._frames: list[tuple[float, Any]] = []
         self._frames_lock = threading.Lock()
         self._unsubscribe = bridge.subscribe(self._on_frame) if bridge is not None else None
+        self._unlisten = dialogue.vehicle.listen(self._on_notice)
+        self.notices: list[str] = []
+        """What the car side said later (a window that stopped short), in order."""
         self._respond_lock = threading.Lock()
         self._context: deque[AudioChunk] = deque()
         self._worker: threading.Thread | None = None
@@ -256,6 +260,7 @@ class VoicePipeline:
     def close(self) -> None:
         if self._worker is not None:
             self._worker.join()
+        self._unlisten()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -330,6 +335,23 @@ class VoicePipeline:
             return
         with self._frames_lock:
             self._frames.append((time.perf_counter(), frame))
+
+    def _on_notice(self, text: str) -> None:
+        """A late report from the car (a window jammed on its way): said after any reply in progress."""
+        self.notices.append(text)
+        self._emit("notice", self._t_ms, text=text)
+        if self.speak is None or not self.synthesize or self.parts.synthesizer is None:
+            return
+        synthesizer, speak = self.parts.synthesizer, self.speak
+
+        def say() -> None:
+            with self._respond_lock:
+                try:
+                    speak(synthesizer.synthesize(text))
+                except Exception:
+                    log.exception("could not say %r", text)
+
+        threading.Thread(target=say, name="notice", daemon=True).start()
 
     def _enter_idle(self, t_ms: float) -> None:
         self._state = State.IDLE

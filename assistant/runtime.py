@@ -17,6 +17,8 @@ from firmware_bridge import BodyControllerSim, BridgeConfig, CanBridge
 from firmware_bridge.config import DEFAULT_DBC, DEFAULT_MAPPING
 
 STATUS_WAIT_S = 2.0
+SETTLE_S = 15.0
+"""Longest wait at close for travels in progress (a sunroof's confirm timeout is 10 s)."""
 
 
 def bridge_config(settings: Settings) -> BridgeConfig:
@@ -48,6 +50,8 @@ class Car:
     _stack: ExitStack
 
     def close(self) -> None:
+        # a window still travelling is followed to its end before the bus goes away
+        self.vehicle.settle(SETTLE_S)
         self._stack.close()
 
     def __enter__(self) -> Car:

@@ -135,7 +135,7 @@ def _timeline(event: Any) -> None:
 def cmd_listen(args: argparse.Namespace) -> int:
     from assistant.audio import AudioError, read_wav, write_wav
     from assistant.pipeline import VoicePipeline, build_parts
-    from assistant.runtime import open_car, open_dialogue
+    from assistant.runtime import SETTLE_S, open_car, open_dialogue
 
     settings = _settings(args)
     parts = build_parts(settings, wake=not args.no_wake, tts=bool(args.replies))
@@ -176,6 +176,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
                     continue
                 pipeline.reset()
                 turns = pipeline.run(audio)
+                car.vehicle.settle(SETTLE_S)  # the next file starts with the windows where they ended
                 result = _file_result(name, turns)
                 if replies:
                     for i, turn in enumerate(turns):
@@ -228,7 +229,7 @@ def _file_result(name: str, turns: list[Any]) -> dict[str, Any]:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from assistant.audio import concat, silence, write_wav
     from assistant.pipeline import VoicePipeline, build_parts
-    from assistant.runtime import open_car, open_dialogue
+    from assistant.runtime import SETTLE_S, open_car, open_dialogue
     from assistant.voice_sim import mix_at_snr, request_audio
 
     settings = _settings(args)
@@ -263,9 +264,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         )
         try:
             turns = pipeline.run(drive)
+            car.vehicle.settle(SETTLE_S)  # windows still on their way when the drive ends
         finally:
             pipeline.close()
-        confirmed = sum(1 for t in turns if t.turn and any(a.status == "done" for a in t.turn.actions))
+        confirmed = sum(
+            1 for t in turns if t.turn and any(a.status == "done" for a in t.turn.settled().actions)
+        )
         for i, turn in enumerate(turns, 1):
             wav = ""
             if turn.reply_audio is not None:

@@ -3,13 +3,16 @@ python-can virtual bus -> the simulated body controller -> confirmed by a decode
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from assistant.catalog import INTENTS
+from assistant.config import Settings, SimSettings
 from assistant.dialogue import Dialogue
 from assistant.nlu.base import Command
 from assistant.nlu.templates import TemplateParser
-from assistant.runtime import Car
+from assistant.runtime import Car, open_car
 
 # One command per actuating intent, chosen to change the simulated car's start state.
 ACTUATING: list[tuple[str, dict[str, object]]] = [
@@ -51,7 +54,7 @@ def test_the_table_covers_every_actuating_intent() -> None:
     ("intent", "slots"), ACTUATING, ids=[f"{i}-{j}" for j, (i, _) in enumerate(ACTUATING)]
 )
 def test_intent_is_confirmed_by_a_status_frame(car: Car, intent: str, slots: dict[str, object]) -> None:
-    action = car.vehicle.execute(Command(intent, slots))  # type: ignore[arg-type]
+    action = car.vehicle.execute(Command(intent, slots)).settled(10)  # type: ignore[arg-type]
     assert action.status == "done", action.reply
     assert action.targets and action.confirmed == pytest.approx(action.targets)
     tx = [f for f in action.frames if f.direction == "tx"]
@@ -66,12 +69,53 @@ def test_intent_is_confirmed_by_a_status_frame(car: Car, intent: str, slots: dic
         assert car.bridge.state()[signal] == pytest.approx(target)
 
 
-def test_window_takes_travel_time(car: Car) -> None:
+def test_a_window_is_answered_as_it_starts_and_followed_to_its_end(car: Car) -> None:
+    import time
+
+    t0 = time.monotonic()
     action = car.vehicle.execute(Command("window.open", {"window": "driver"}))
-    assert action.status == "done"
-    tx_time = min(f.timestamp for f in action.frames if f.direction == "tx")
-    rx_time = max(f.timestamp for f in action.frames if f.direction == "rx")
-    assert rx_time - tx_time >= 0.25  # 0.3 s end to end in the test car
+    answered = time.monotonic() - t0
+    assert action.status == "moving" and action.reply == "Opening the driver window."
+    assert car.vehicle.machines["window.driver"].busy
+    final = action.settled(5)
+    ended = time.monotonic() - t0
+    assert final.status == "done" and final.confirmed == pytest.approx(final.targets)
+    assert not car.vehicle.machines["window.driver"].busy
+    assert answered < ended - 0.1  # 0.3 s travel in the test car
+    tx_time = min(f.timestamp for f in final.frames if f.direction == "tx")
+    rx_time = max(f.timestamp for f in final.frames if f.direction == "rx")
+    assert rx_time - tx_time >= 0.25
+
+
+def test_a_window_that_jams_on_its_way_is_reported_later(settings: Settings) -> None:
+    # a slow window, so that it is still on its way when it jams
+    with open_car(dataclasses.replace(settings, sim=SimSettings(window_travel_s=5.0))) as car:
+        _jam_on_the_way(car)
+
+
+def _jam_on_the_way(car: Car) -> None:
+    assert car.sim is not None
+    said: list[str] = []
+    car.vehicle.listen(said.append)
+    signal = "Vehicle.Cabin.Door.Row1.DriverSide.Window.Position"
+    action = car.vehicle.execute(Command("window.open", {"window": "driver"}))
+    assert action.status == "moving"
+    car.sim.jam("WinPosDriver")
+    final = action.settled(10)  # the window's confirm timeout is 6 s
+    assert final.status == "timeout" and said == [final.reply]
+    assert "driver window didn't confirm" in final.reply
+    assert car.vehicle.machines["window.driver"].faulted
+    assert 0 < car.bridge.state()[signal] < 100  # where it stopped, not where it was asked to go
+
+
+def test_a_turn_with_a_window_settles_with_the_whole_story(car: Car) -> None:
+    dialogue = Dialogue(TemplateParser(), car.vehicle)
+    turn = dialogue.handle("open the windows and turn on the air conditioning")
+    assert [a.status for a in turn.actions] == ["moving", "done"]
+    assert turn.reply.startswith("Opening ") and turn.reply.endswith(". Air conditioning on.")
+    settled = turn.settled(5)
+    assert [a.status for a in settled.actions] == ["done", "done"] and settled.reply == turn.reply
+    assert any(f.message == "WINDOW_CMD" for f in settled.frames)
 
 
 def test_sentence_to_confirmed_frames(car: Car) -> None:

@@ -7,7 +7,11 @@ assistant reports always comes from the car's status frames.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,7 +26,7 @@ from assistant.vehicle.functions import (
     WINDOW_GROUPS,
 )
 from assistant.vehicle.guards import GuardLimits, is_driving
-from assistant.vehicle.machines import FunctionMachine
+from assistant.vehicle.machines import FunctionMachine, Travel
 from assistant.vehicle.replies import Replies, load_replies
 from assistant.vehicle.signals import SignalSpec, Value, load_signals
 
@@ -63,13 +67,19 @@ class Action:
     """What the vehicle did with one command."""
 
     intent: str
-    status: str  # done | refused | timeout | failed | answered | confirm
+    status: str  # done | moving | refused | timeout | failed | answered | confirm
     reply: str
     targets: dict[str, Value] = field(default_factory=dict)  # signal -> target
     confirmed: dict[str, Value] = field(default_factory=dict)  # signal -> value the car reported
     timed_out: tuple[str, ...] = ()
     previous: dict[str, Value] = field(default_factory=dict)  # signal -> value before, for undo
     frames: tuple[Any, ...] = ()
+    then: Future[Action] | None = field(default=None, compare=False, repr=False)
+    """For ``moving``: the action as it ends, once the travel has (done, timeout or failed)."""
+
+    def settled(self, timeout_s: float | None = None) -> Action:
+        """This action once its travel has ended (waits); itself when nothing is in progress."""
+        return self.then.result(timeout_s) if self.then is not None else self
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +92,11 @@ class Action:
         }
 
 
+log = logging.getLogger(__name__)
+
+MOTION_WAIT_S = 1.0
+"""How long a travelling function (window, sunroof) may take to start moving before the reply waits
+for the whole travel instead."""
 TEMP_STEP_C = 1.0
 FAN_ON_LEVEL = 3
 SEAT_ON_LEVEL = 2
@@ -129,6 +144,10 @@ class Vehicle:
         self.replies = replies or load_replies()
         self.signals: dict[str, SignalSpec] = load_signals()
         self.machines = {name: FunctionMachine(fn) for name, fn in FUNCTIONS.items()}
+        self._listeners: list[Callable[[str], None]] = []
+        self._travels: list[threading.Thread] = []
+        self._generation: dict[str, int] = {}
+        self._lock = threading.Lock()
         self._planners: dict[str, Callable[[Mapping[str, Any], dict[str, Value]], Request]] = {
             "window.open": self._window_open,
             "window.close": self._window_close,
@@ -188,8 +207,6 @@ class Vehicle:
 
     def apply(self, intent: str, request: Request, state: Mapping[str, Value] | None = None) -> Action:
         """Guard, actuate and confirm ``request``'s targets."""
-        from firmware_bridge.errors import BridgeError, SendError
-
         state = dict(self.state() if state is None else state)
         for name, target in request.targets.items():
             refusal = self.machines[name].refusal(state, target, self.limits)
@@ -197,20 +214,129 @@ class Vehicle:
                 return Action(intent, "refused", refusal)
         signal_targets = {FUNCTIONS[name].signal: target for name, target in request.targets.items()}
         previous = {sig: state[sig] for sig in signal_targets if sig in state}
-        for name, target in request.targets.items():
-            self.machines[name].request(state=state, target=target, limits=self.limits)
-        try:
-            result = self.bridge.actuate(signal_targets)
-        except SendError:
-            self._fail(request.targets)
+        with self._lock:
+            for name, target in request.targets.items():
+                self.machines[name].request(state=state, target=target, limits=self.limits)
+                self._generation[name] = self._generation.get(name, 0) + 1
+            generation = {name: self._generation[name] for name in request.targets}
+        outcome: dict[str, Any] = {}
+
+        def actuate() -> None:
+            try:
+                outcome["result"] = self.bridge.actuate(signal_targets)
+            except Exception as err:  # reported by _settle
+                outcome["error"] = err
+
+        travels = all(self.machines[name].function.shape is Travel for name in request.targets)
+        if not travels:
+            actuate()
+            return self._settle(intent, request, signal_targets, previous, outcome, generation)
+        # A window takes seconds to travel: the reply comes once the car reports it moving, and
+        # the end of the travel is checked in the background (a jam is spoken then, see listen()).
+        worker = threading.Thread(target=actuate, name=f"actuate-{intent}", daemon=True)
+        worker.start()
+        deadline = time.monotonic() + MOTION_WAIT_S
+        while worker.is_alive() and time.monotonic() < deadline:
+            if self._moving(signal_targets, previous):
+                break
+            worker.join(0.01)
+        if not worker.is_alive() or not self._moving(signal_targets, previous):
+            worker.join()
+            return self._settle(intent, request, signal_targets, previous, outcome, generation)
+
+        then: Future[Action] = Future()
+
+        def finish() -> None:
+            worker.join()
+            try:
+                action = self._settle(intent, request, signal_targets, previous, outcome, generation)
+            except Exception as err:
+                then.set_exception(err)
+                log.exception("travel of %s failed", intent)
+                return
+            if action.status != "done" and action.reply:
+                self._tell(action.reply)
+            then.set_result(action)
+
+        follower = threading.Thread(target=finish, name=f"travel-{intent}", daemon=True)
+        with self._lock:
+            self._travels = [t for t in self._travels if t.is_alive()] + [follower]
+        follower.start()
+        key = f"moving.{intent}"
+        moving = self.replies.say(key, **request.fields) if self.replies.has(key) else ""
+        reply = " ".join(x for x in (moving, *request.notes) if x)
+        return Action(intent, "moving", reply, signal_targets, {}, (), previous, then=then)
+
+    def listen(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``callback(text)`` with what must be said later (a window that stopped short); returns
+        the function that stops it."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def settle(self, timeout_s: float | None = None) -> bool:
+        """Wait until every travel in progress has ended; False when ``timeout_s`` ran out first."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with self._lock:
+            travels = list(self._travels)
+        for t in travels:
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if t.is_alive():
+                return False
+        return True
+
+    def _moving(self, targets: Mapping[str, Value], previous: Mapping[str, Value]) -> bool:
+        """True when the car reports every target on its way (or there) from where it was."""
+        state = self.state()
+        for sig, target in targets.items():
+            now, before = state.get(sig), previous.get(sig)
+            if not isinstance(now, (int, float)) or not isinstance(before, (int, float)):
+                return False
+            if not isinstance(target, (int, float)) or abs(target - now) >= abs(target - before):
+                return False
+        return True
+
+    def _tell(self, text: str) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(text)
+            except Exception:  # a display bug must not stop the car side
+                log.exception("notice listener failed")
+        if not self._listeners:
+            log.warning("%s", text)
+
+    def _settle(
+        self,
+        intent: str,
+        request: Request,
+        signal_targets: dict[str, Value],
+        previous: dict[str, Value],
+        outcome: Mapping[str, Any],
+        generation: Mapping[str, int],
+    ) -> Action:
+        """The machines and the reply after the bridge has answered (or failed) one actuation.
+
+        A function that a newer request has re-targeted meanwhile is left to that request.
+        """
+        from firmware_bridge.errors import BridgeError, SendError
+
+        with self._lock:
+            current = {n for n in request.targets if self._generation.get(n) == generation[n]}
+        error = outcome.get("error")
+        if isinstance(error, SendError):
+            self._fail({n: v for n, v in request.targets.items() if n in current})
             return Action(
                 intent, "failed", self.replies.say("failure.send"), signal_targets, previous=previous
             )
-        except BridgeError:
-            self._fail(request.targets)
+        if isinstance(error, BridgeError):
+            self._fail({n: v for n, v in request.targets.items() if n in current})
             return Action(intent, "failed", self.replies.say("failure.rejected"), signal_targets)
+        if error is not None:
+            raise error
+        result = outcome["result"]
         timed_out = tuple(result.timed_out)
         for name in request.targets:
+            if name not in current:
+                continue
             sig = FUNCTIONS[name].signal
             if sig in result.confirmed:
                 self.machines[name].arrive(value=result.confirmed[sig])
@@ -218,6 +344,9 @@ class Vehicle:
                 self.machines[name].fail()
         frames = tuple(result.frames)
         confirmed = dict(result.confirmed)
+        if timed_out and len(current) < len(request.targets):
+            # re-targeted before it arrived: the newer request speaks for it
+            return Action(intent, "done", "", signal_targets, confirmed, (), previous, frames)
         if timed_out:
             labels = sorted({BY_SIGNAL[sig].label for sig in timed_out})
             reply = self.replies.say("failure.timeout", label=" and ".join(labels))

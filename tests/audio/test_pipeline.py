@@ -119,6 +119,36 @@ def test_a_cut_off_best_text_may_be_completed_never_shortened(car: Car, settings
     assert turns[1].reply == SORRY
 
 
+def test_a_window_that_jams_after_the_reply_is_reported_aloud(settings: Settings) -> None:
+    import dataclasses
+
+    from assistant.config import SimSettings
+    from assistant.runtime import open_car
+
+    # a slow window, so that it is still on its way when it jams
+    with open_car(dataclasses.replace(settings, sim=SimSettings(window_travel_s=5.0))) as car:
+        _jam_after_the_reply(car, settings)
+
+
+def _jam_after_the_reply(car: Car, settings: Settings) -> None:
+    pipeline, events, tts = fake_pipeline(car, settings, ["open the driver window"])
+    played: list[AudioChunk] = []
+    pipeline.speak = lambda chunks: played.extend(chunks)
+    assert car.sim is not None
+    turns = pipeline.run(concat([buzz(600), silence(200)]))
+    assert turns[0].reply == "Opening the driver window." and tts.spoken == [turns[0].reply]
+    car.sim.jam("WinPosDriver")
+    assert car.vehicle.settle(10)  # the window's confirm timeout is 6 s
+    deadline = time.monotonic() + 5
+    while len(tts.spoken) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    late = tts.spoken[1:]
+    assert late and "driver window didn't confirm" in late[0]
+    assert pipeline.notices and pipeline.notices[0].startswith(late[0])
+    assert "notice" in events.kinds()
+    pipeline.close()
+
+
 class _Speaker:
     """Plays at real-time pace until stopped, like audio.Speaker."""
 
