@@ -92,7 +92,8 @@ def _settings(tag: str, **voice: Any) -> Settings:
         base,
         nlu=nlu,
         can=CanSettings(channel=f"bench-{tag}-{os.getpid()}"),
-        sim=SimSettings(window_travel_s=0.3),
+        # the product's travel times (windows 3 s): a reply that waited for the travel would show
+        sim=SimSettings(),
         voice=dataclasses.replace(base.voice, **voice),
     )
 
