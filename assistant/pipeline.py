@@ -41,6 +41,8 @@ from assistant.wake.base import Detection, WakeDetector
 log = logging.getLogger(__name__)
 
 SORRY = "Sorry?"
+ADAPT_MS = 5000.0
+"""Start of a recording the recognizer learns the channel from before ``run`` hears it (ms)."""
 CONTEXT_MS = 1500.0
 """Audio before a request handed to the recognizer to adapt to the cabin (ms)."""
 MAX_ALTERNATIVES = 10
@@ -240,13 +242,17 @@ class VoicePipeline:
 
     # -- control -------------------------------------------------------------------------------
 
-    def reset(self) -> None:
-        """Back to the start of a stream (between files).
+    def reset(self, channel: AudioChunk | None = None) -> None:
+        """Back to the start of a stream.
 
-        The recognizer keeps what it learned about the channel, as it does between live requests.
+        Without ``channel`` the recognizer keeps what it learned about the channel, as it does
+        between live requests; with it (the start of a recording) it learns the channel from that
+        instead, so a file is heard the same whatever was heard before it.
         """
         self._t_ms = 0.0
         self._context.clear()
+        if channel is not None:
+            self.parts.recognizer.reset(channel)
         if self.parts.wake is not None:
             self.parts.wake.reset()
         self._enter_idle(0.0)
@@ -299,10 +305,15 @@ class VoicePipeline:
         return self._listen(chunk, t0, t_end)
 
     def run(self, audio: AudioChunk, block_ms: float = BLOCK_MS) -> list[VoiceTurn]:
-        """A whole recording, then enough silence for its last request to end; the requests answered."""
+        """A whole recording, then enough silence for its last request to end; the requests answered.
+
+        The stream starts afresh, with the recognizer adapted to the recording's first seconds.
+        """
+        audio = to_stream_format(audio)
+        self.reset(channel=next(split(audio, ADAPT_MS), None))
         turns = []
         tail = silence(self.voice.trailing_silence_ms + 300)
-        for chunk in split(concat([to_stream_format(audio), tail]), block_ms):
+        for chunk in split(concat([audio, tail]), block_ms):
             turn = self.feed(chunk)
             if turn is not None:
                 turns.append(turn)

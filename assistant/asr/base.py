@@ -71,8 +71,9 @@ class Recognizer(ABC):
     def end(self) -> Transcript:
         """The final transcript of the request begun last."""
 
-    def reset(self) -> None:  # noqa: B027  (optional: engines without adaptation keep nothing)
-        """Forget what was learned about the channel (between unrelated recordings)."""
+    def reset(self, channel: AudioChunk | None = None) -> None:  # noqa: B027  (engines without adaptation)
+        """Forget what was learned about the channel (between unrelated recordings); with ``channel``
+        (audio of the recording to come), learn it from that instead."""
 
 
 ENGINES: dict[str, str] = {

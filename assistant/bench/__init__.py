@@ -267,7 +267,7 @@ def _headline(sections: list[Section]) -> dict[str, str]:
     speech = ((by.get("speech") or {}).get("engines") or {}).get("pocketsphinx-domain") or {}
     if "by_snr" in speech:
         r = speech["by_snr"]
-        out["speech, pocketsphinx domain LM"] = ", ".join(
+        out["speech, pocketsphinx domain LM (top-1 transcript, SLM)"] = ", ".join(
             f"{k}: WER {v['wer']:.2f} / command {v['frame_acc']:.2f}"
             for k, v in r.items()
             if k in ("clean", "10 dB", "0 dB")

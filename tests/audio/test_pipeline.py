@@ -149,6 +149,21 @@ def _jam_after_the_reply(car: Car, settings: Settings) -> None:
     pipeline.close()
 
 
+def test_each_recording_is_heard_the_same_whatever_came_before(
+    voice_parts: VoiceParts, car: Car, settings: Settings, speech: SpeechMaker
+) -> None:
+    request = mix_at_snr(speech("set the fan to three", wake=False), 10.0)
+    heard = []
+    for before in (None, noise_only(4000, -10.0, seed=5), speech("open the trunk", wake=False)):
+        pipeline = VoicePipeline(voice_parts, open_dialogue(settings, car), wake=False, synthesize=False)
+        if before is not None:
+            pipeline.run(before)
+        turns = pipeline.run(request)
+        heard.append((turns[0].text, turns[0].alternatives))
+        pipeline.close()
+    assert heard[0][0] and heard[1] == heard[0] and heard[2] == heard[0]
+
+
 class _Speaker:
     """Plays at real-time pace until stopped, like audio.Speaker."""
 
