@@ -87,6 +87,28 @@ def test_a_window_is_answered_as_it_starts_and_followed_to_its_end(car: Car) -> 
     assert rx_time - tx_time >= 0.25
 
 
+def test_windows_already_there_do_not_hold_the_reply_for_the_others(settings: Settings) -> None:
+    import time
+
+    with open_car(dataclasses.replace(settings, sim=SimSettings(window_travel_s=3.0))) as car:
+        assert car.vehicle.execute(Command("window.open", {"window": "driver"})).settled(10).status == "done"
+        t0 = time.monotonic()
+        action = car.vehicle.execute(Command("window.open", {"window": "all"}))
+        assert action.status == "moving" and time.monotonic() - t0 < 1.5  # not the 3 s travel
+        assert action.settled(10).status == "done"
+
+
+def test_a_window_re_targeted_on_its_way_is_left_to_the_newer_request(settings: Settings) -> None:
+    with open_car(dataclasses.replace(settings, sim=SimSettings(window_travel_s=3.0))) as car:
+        said: list[str] = []
+        car.vehicle.listen(said.append)
+        opening = car.vehicle.execute(Command("window.open", {"window": "driver"}))
+        closing = car.vehicle.execute(Command("window.close", {"window": "driver"}))
+        assert opening.status == "moving"
+        assert closing.settled(10).status == "done" and opening.settled(10).status == "replaced"
+        assert said == [] and not car.vehicle.machines["window.driver"].faulted
+
+
 def test_a_window_that_jams_on_its_way_is_reported_later(settings: Settings) -> None:
     # a slow window, so that it is still on its way when it jams
     with open_car(dataclasses.replace(settings, sim=SimSettings(window_travel_s=5.0))) as car:

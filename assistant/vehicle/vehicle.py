@@ -67,7 +67,7 @@ class Action:
     """What the vehicle did with one command."""
 
     intent: str
-    status: str  # done | moving | refused | timeout | failed | answered | confirm
+    status: str  # done | moving | replaced | refused | timeout | failed | answered | confirm
     reply: str
     targets: dict[str, Value] = field(default_factory=dict)  # signal -> target
     confirmed: dict[str, Value] = field(default_factory=dict)  # signal -> value the car reported
@@ -285,15 +285,22 @@ class Vehicle:
         return True
 
     def _moving(self, targets: Mapping[str, Value], previous: Mapping[str, Value]) -> bool:
-        """True when the car reports every target on its way (or there) from where it was."""
+        """True when the car reports each target that had to move on its way (or there) from where it
+        was, and at least one had to."""
         state = self.state()
+        moved = False
         for sig, target in targets.items():
             now, before = state.get(sig), previous.get(sig)
-            if not isinstance(now, (int, float)) or not isinstance(before, (int, float)):
+            if not all(isinstance(v, (int, float)) for v in (now, before, target)):
                 return False
-            if not isinstance(target, (int, float)) or abs(target - now) >= abs(target - before):
+            assert isinstance(now, (int, float)) and isinstance(before, (int, float))
+            assert isinstance(target, (int, float))
+            if target == before:
+                continue  # already there: that one has nothing to do
+            if abs(target - now) >= abs(target - before):
                 return False
-        return True
+            moved = True
+        return moved
 
     def _tell(self, text: str) -> None:
         for callback in list(self._listeners):
@@ -346,7 +353,7 @@ class Vehicle:
         confirmed = dict(result.confirmed)
         if timed_out and len(current) < len(request.targets):
             # re-targeted before it arrived: the newer request speaks for it
-            return Action(intent, "done", "", signal_targets, confirmed, (), previous, frames)
+            return Action(intent, "replaced", "", signal_targets, confirmed, (), previous, frames)
         if timed_out:
             labels = sorted({BY_SIGNAL[sig].label for sig in timed_out})
             reply = self.replies.say("failure.timeout", label=" and ".join(labels))
