@@ -124,9 +124,9 @@ def parse_markup(line: str, intent: str, source: str = "paraphrase", group: str 
     # the templates' spans name the whole thing ("the passenger window"): follow them
     for i, sl in enumerate(slots):
         if sl.name in ("window", "door") and not sl.implied:
-            m = re.match(r" (side )?(window|windows|door|doors)\b", text[sl.end :])
-            if m:
-                slots[i] = replace(sl, end=sl.end + m.end())
+            after = re.match(r" (side )?(window|windows|door|doors)\b", text[sl.end :])
+            if after:
+                slots[i] = replace(sl, end=sl.end + after.end())
     lead = len(text) - len(text.lstrip())
     text = text.strip()
     slots = [s.moved(-lead) for s in slots]

@@ -198,7 +198,7 @@ def train(
             + bce(vl[m], b["value_labels"][m]) / words
         )
         if soft is not None and alpha > 0:
-            kd = 0.0
+            kd: Any = 0.0
             for logits, teacher in ((il, b["teacher_intent"]), (sl, b["teacher_slot"])):
                 p_t = (teacher[m] / kd_t).softmax(-1)
                 kd = kd + nn.functional.kl_div((logits[m] / kd_t).log_softmax(-1), p_t, reduction="batchmean")
