@@ -174,10 +174,12 @@ def cmd_listen(args: argparse.Namespace) -> int:
                     else:
                         _note(f"error: {err}")
                     continue
-                pipeline.reset()
+                heard_before = len(pipeline.notices)
                 turns = pipeline.run(audio)
                 car.vehicle.settle(SETTLE_S)  # the next file starts with the windows where they ended
                 result = _file_result(name, turns)
+                if len(pipeline.notices) > heard_before:  # a window that stopped short on its way
+                    result["notices"] = pipeline.notices[heard_before:]
                 if replies:
                     for i, turn in enumerate(turns):
                         if turn.reply_audio is not None:
@@ -192,6 +194,8 @@ def cmd_listen(args: argparse.Namespace) -> int:
                     for c in result["commands"]:
                         print(f"  {c['intent']} {json.dumps(c['slots'])}  ({c['confidence']:.2f})")
                     print(f"  {len(result['frames'])} CAN frames; reply: {result['reply'] or '(none)'}")
+                    for notice in result.get("notices", []):
+                        print(f"  later: {notice}")
         finally:
             pipeline.close()
     return 1 if failed else 0
