@@ -27,12 +27,16 @@ EXTRA_DICT = Path(__file__).with_name("pronunciations.dict")
 """Domain words missing from cmudict, with hand-written CMU phones (no g2p model ships here)."""
 
 PARTIAL_EVERY_MS = 150.0
+"""A partial hypothesis costs a backtrace; one every 150 ms is plenty for endpointing."""
 NBEST = 30
-CMN_WINDOW = 500
-"""Frames the live cepstral mean's prior counts for (pocketsphinx's CMN_WIN)."""
+"""n-best entries read from the lattice (the pipeline tries up to 10 distinct texts)."""
 NBEST_MARGIN = 0.05
 """Alternatives scoring within this of the best (pocketsphinx's normalised n-best score) are offered."""
-"""A partial hypothesis costs a backtrace; one every 150 ms is plenty for endpointing."""
+CMN_WINDOW = 500
+"""Frames the live cepstral mean's prior counts for (pocketsphinx's CMN_WIN)."""
+ADAPT_MAX_S = 7
+"""Audio ``reset(channel)`` reads at most: under pocketsphinx's 800-frame high-water mark, past which
+it rescales its running sums and the prior's weight is no longer CMN_WINDOW."""
 
 
 def _read_dict(path: Path) -> dict[str, str]:
@@ -124,8 +128,7 @@ class PocketsphinxRecognizer(Recognizer):
         # recording and that ratio give the audio's mean, the state a run of earlier requests in
         # the same cabin leaves (within about 2 units of c0 against 25 passes). Left at the one-pass
         # mean, a fifth of the requests at 10 dB SNR are lost against the mean of earlier files.
-        # under pocketsphinx's 800-frame high-water mark, past which it rescales its running sums
-        audio = to_stream_format(channel).audio[: 2 * 16000 * 7]
+        audio = to_stream_format(channel).audio[: 2 * 16000 * ADAPT_MAX_S]
         if not audio:
             return
         before = _cmn_vector(self._decoder.get_cmn(False))
