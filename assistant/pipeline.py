@@ -41,8 +41,6 @@ from assistant.wake.base import Detection, WakeDetector
 log = logging.getLogger(__name__)
 
 SORRY = "Sorry?"
-ADAPT_MS = 5000.0
-"""Start of a recording the recognizer learns the channel from before ``run`` hears it (ms)."""
 CONTEXT_MS = 1500.0
 """Audio before a request handed to the recognizer to adapt to the cabin (ms)."""
 MAX_ALTERNATIVES = 10
@@ -310,7 +308,7 @@ class VoicePipeline:
         The stream starts afresh, with the recognizer adapted to the recording's first seconds.
         """
         audio = to_stream_format(audio)
-        self.reset(channel=next(split(audio, ADAPT_MS), None))
+        self.reset(channel=audio)  # the recognizer reads as much of it as its adaptation can use
         turns = []
         tail = silence(self.voice.trailing_silence_ms + 300)
         for chunk in split(concat([audio, tail]), block_ms):

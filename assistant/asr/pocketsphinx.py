@@ -34,9 +34,10 @@ NBEST_MARGIN = 0.05
 """Alternatives scoring within this of the best (pocketsphinx's normalised n-best score) are offered."""
 CMN_WINDOW = 500
 """Frames the live cepstral mean's prior counts for (pocketsphinx's CMN_WIN)."""
-ADAPT_MAX_S = 7
-"""Audio ``reset(channel)`` reads at most: under pocketsphinx's 800-frame high-water mark, past which
-it rescales its running sums and the prior's weight is no longer CMN_WINDOW."""
+ADAPT_MAX_S = 5
+"""Audio ``reset(channel)`` reads at most: the start of a recording, and under pocketsphinx's 800-frame
+high-water mark, past which it rescales its running sums and the prior's weight is no longer
+CMN_WINDOW."""
 
 
 def _read_dict(path: Path) -> dict[str, str]:

@@ -227,7 +227,12 @@ class Vehicle:
             except Exception as err:  # reported by _settle
                 outcome["error"] = err
 
-        travels = all(self.machines[name].function.shape is Travel for name in request.targets)
+        # only a position (a window, the sunroof) can show being on its way; trunk and mirrors
+        # report open/folded on arrival, so their reply waits for that
+        travels = all(
+            FUNCTIONS[name].shape is Travel and self.signals[FUNCTIONS[name].signal].kind != "bool"
+            for name in request.targets
+        )
         if not travels:
             actuate()
             return self._settle(intent, request, signal_targets, previous, outcome, generation)
@@ -291,10 +296,12 @@ class Vehicle:
         moved = False
         for sig, target in targets.items():
             now, before = state.get(sig), previous.get(sig)
-            if not all(isinstance(v, (int, float)) for v in (now, before, target)):
+            if not (
+                isinstance(now, (int, float))
+                and isinstance(before, (int, float))
+                and isinstance(target, (int, float))
+            ):
                 return False
-            assert isinstance(now, (int, float)) and isinstance(before, (int, float))
-            assert isinstance(target, (int, float))
             if target == before:
                 continue  # already there: that one has nothing to do
             if abs(target - now) >= abs(target - before):
