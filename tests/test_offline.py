@@ -87,6 +87,30 @@ def test_the_checker_catches_what_onnxruntime_did() -> None:
     assert network_violations(trace) == trace.splitlines()[3:6]
 
 
+def test_the_package_turns_onnxruntime_telemetry_off_before_its_import() -> None:
+    # forced, not defaulted: an inherited "0" does not turn the calls back on
+    code = (
+        "import os, sys; import assistant.nlu.slm; import onnxruntime; "
+        "print(os.environ['ORT_DISABLE_TELEMETRY'])"
+    )
+    env = {**_env(), "ORT_DISABLE_TELEMETRY": "0"}
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "1\n"
+
+
+def test_the_bridge_never_loads_onnxruntime() -> None:
+    code = (
+        "import importlib, pkgutil, sys, firmware_bridge\n"
+        "for m in pkgutil.walk_packages(firmware_bridge.__path__, 'firmware_bridge.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "print(sorted(n for n in sys.modules if n.split('.')[0] in ('onnxruntime', 'assistant')))\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "[]\n"
+
+
 def test_simulate_and_a_long_parse_session_open_no_network_socket(tmp_path: Path) -> None:
     env = _env()
     sim_log, parse_log = tmp_path / "simulate.strace", tmp_path / "parse.strace"
