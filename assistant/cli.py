@@ -7,6 +7,7 @@ shows the traceback.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
@@ -17,7 +18,7 @@ import yaml
 
 from assistant import bench
 from assistant.config import Settings, load_settings
-from assistant.errors import AssistantError, ConfigError
+from assistant.errors import AssistantError, ConfigError, InputError
 from firmware_bridge.errors import BridgeError
 
 
@@ -44,21 +45,45 @@ def cmd_parse(args: argparse.Namespace) -> int:
     settings, _ = _settings(args)
     parser = open_parser(settings)
     from_stdin = args.text == ["-"]
+    if from_stdin:
+        _keep_undecodable_stdin()
     lines = sys.stdin if from_stdin else [" ".join(args.text)]
     for line in lines:
         text = line.rstrip("\n")
         try:
+            _check_utf8(text)
             result = parser.parse(text).to_json()
         except AssistantError as err:
             if not from_stdin:
                 raise
             # one bad line must not shift the JSON Lines that follow it
-            result = {"text": text, "commands": [], "error": str(err)}
+            result = {"text": _printable(text), "commands": [], "error": str(err)}
         if args.json:
             print(json.dumps(result, ensure_ascii=False), flush=True)
         else:
             _print_commands(result["commands"])
     return 0
+
+
+def _keep_undecodable_stdin() -> None:
+    """Bytes that are not UTF-8 reach the line loop as surrogates instead of ending the session."""
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="surrogateescape")
+
+
+def _check_utf8(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raw = text[err.start : err.end].encode("utf-8", "surrogateescape").hex(" ")
+        raise InputError(
+            f"the text is not valid UTF-8 (bytes {raw} at character {err.start + 1}); send UTF-8 text"
+        ) from err
+
+
+def _printable(text: str) -> str:
+    """``text`` with undecodable bytes shown as U+FFFD, safe to print."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _print_commands(commands: Sequence[dict[str, Any]], indent: str = "") -> None:
@@ -128,12 +153,18 @@ def cmd_console(args: argparse.Namespace) -> int:
         print("Type a request; ':state' shows the car, ':frames' toggles CAN frames, ':quit' leaves.")
         show_frames = False
         print(_dashboard(car.bridge.state(), car.vehicle.describe()))
+        _keep_undecodable_stdin()
         while True:
             try:
                 text = input("you> ")
             except EOFError:
                 print()
                 return 0
+            try:
+                _check_utf8(text)
+            except InputError as err:
+                print(f"  error: {err}")  # the session and its state carry on
+                continue
             if text.strip() in (":quit", ":q", "exit", "quit"):
                 return 0
             if text.strip() == ":state":

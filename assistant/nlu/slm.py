@@ -77,6 +77,30 @@ def _default_number_parser() -> Callable[[str], float | int | None] | None:
     return parse_number
 
 
+MODEL_FILES = ("model.onnx", "tokenizer.json", "labels.json")
+"""The files the engine loads; the manifest must vouch for each (sha256 and size)."""
+
+
+def _manifest_problem(manifest: Any, check_intents: bool = True) -> str | None:
+    """What the runtime needs from manifest.json and this one lacks, or None."""
+    if not isinstance(manifest, dict):
+        return "not a JSON object"
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return "no 'files' object"
+    for name in MODEL_FILES:
+        meta = files.get(name)
+        if not isinstance(meta, dict):
+            return f"no entry for {name} under 'files'"
+        if not isinstance(meta.get("sha256"), str) or len(meta["sha256"]) != 64:
+            return f"no 'sha256' for {name}"
+        if not isinstance(meta.get("size"), int) or isinstance(meta["size"], bool):
+            return f"no 'size' for {name}"
+    if check_intents and not isinstance(manifest.get("intents_hash"), str):
+        return "no 'intents_hash'"
+    return None
+
+
 def current_intents_hash() -> str | None:
     try:
         from assistant.nlu.intents import intents_hash
@@ -94,7 +118,7 @@ class SlmParser(Parser):
         self, model_dir: str | Path | None = None, threads: int = 1, check_intents: bool = True
     ) -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else MODEL_DIR
-        manifest = self._manifest()
+        manifest = self._manifest(check_intents)
         self._check_files(manifest)
         if check_intents:
             self._check_intents(manifest)
@@ -138,7 +162,7 @@ class SlmParser(Parser):
 
     # ---- loading -------------------------------------------------------------------
 
-    def _manifest(self) -> dict[str, Any]:
+    def _manifest(self, check_intents: bool) -> dict[str, Any]:
         path = self.model_dir / "manifest.json"
         try:
             manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -148,10 +172,14 @@ class SlmParser(Parser):
             raise ModelNotFoundError(
                 f"the SLM manifest {path} is unreadable ({err}); {RESTORE_HINT}"
             ) from err
+        problem = _manifest_problem(manifest, check_intents)
+        if problem:
+            raise ModelNotFoundError(f"the SLM manifest {path} is incomplete ({problem}); {RESTORE_HINT}")
         return manifest
 
     def _check_files(self, manifest: dict[str, Any]) -> None:
-        for name, meta in manifest.get("files", {}).items():
+        for name in MODEL_FILES:
+            meta = manifest["files"][name]
             path = self.model_dir / name
             if not path.is_file():
                 raise ModelNotFoundError(f"the SLM file {path} is missing; {RESTORE_HINT}")
