@@ -100,10 +100,12 @@ def cmd_say(args: argparse.Namespace) -> int:
     from assistant.runtime import open_car, open_dialogue
 
     settings, _ = _settings(args)
+    text = " ".join(args.text)
+    _check_utf8(text)
     with open_car(settings) as car:
         dialogue = open_dialogue(settings, car)
         # one-shot: the answer shows how the request ended, windows included
-        turn = dialogue.handle(" ".join(args.text)).settled()
+        turn = dialogue.handle(text).settled()
     if args.json:
         print(json.dumps(turn.to_json(), ensure_ascii=False))
     else:

@@ -35,6 +35,15 @@ def test_parse_of_an_undecodable_argument_is_one_error_line() -> None:
     )
 
 
+def test_say_of_an_undecodable_argument_is_one_error_line_and_no_frame() -> None:
+    p = run("say", "--json", os.fsencode("unlock \udcff"))
+    assert p.returncode == 1
+    assert p.stdout == b""
+    assert p.stderr.decode() == (
+        "error: the text is not valid UTF-8 (bytes ff at character 8); send UTF-8 text\n"
+    )
+
+
 def test_console_survives_an_undecodable_line_and_keeps_its_state() -> None:
     p = run("console", stdin=LINES + b"undo\n")
     assert p.returncode == 0, p.stderr.decode(errors="replace")
