@@ -93,6 +93,8 @@ def open_car(settings: Settings) -> Car:
             )
         limits = GuardLimits(settings.vehicle.walking_speed_kmh, settings.vehicle.unlock_max_speed_kmh)
         vehicle = Vehicle(bridge, limits)
+        if sim is not None:
+            vehicle.health_checks.append(sim.health)
         vehicle.sync()
     except BaseException:
         stack.close()

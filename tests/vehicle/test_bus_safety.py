@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,20 @@ import pytest
 from assistant import audio
 from assistant.cli import main
 from assistant.config import CanSettings, Settings, load_settings
+from assistant.nlu.base import Command
 from assistant.runtime import check_scripted_bus, simulator
-from firmware_bridge import BridgeConfigError
+from assistant.vehicle.signals import Value
+from assistant.vehicle.vehicle import Vehicle
+from firmware_bridge import BridgeConfigError, Reading
+from tests.vehicle.fakes import FakeBridge
+
+AC = "Vehicle.Cabin.HVAC.IsAirConditioningActive"
+CLIMATE = (
+    "Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature",
+    "Vehicle.Cabin.HVAC.Station.Row1.Passenger.Temperature",
+    "Vehicle.Cabin.HVAC.FanLevel",
+    AC,
+)
 
 
 def _socketcan(tmp_path: Path, simulate: bool | None = None) -> Path:
@@ -63,3 +76,53 @@ def test_start_without_a_microphone_never_plays_the_drive_on_a_real_bus(
     captured = capsys.readouterr()
     assert "only runs on the virtual bus" in captured.err
     assert "running the simulated bench drive" not in captured.out
+
+
+# -- answers from old values say so (item 9) ---------------------------------------------------------
+
+
+@dataclasses.dataclass
+class AgingBridge(FakeBridge):
+    """The scripted bridge with report ages: a value older than 1 s is no longer current."""
+
+    ages: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def state(self) -> dict[str, Value]:
+        return {k: v for k, v in self.values.items() if self.ages.get(k, 0.0) <= 1.0}
+
+    def reported(self) -> dict[str, Reading]:
+        ages = {k: self.ages.get(k, 0.0) for k in self.values}
+        return {k: Reading(v, ages[k], ages[k] <= 1.0) for k, v in self.values.items()}
+
+
+@pytest.mark.parametrize(
+    ("age_s", "said"),
+    [
+        (1.5, "a moment"),
+        (40, "40 seconds"),
+        (75, "75 seconds"),
+        (100, "2 minutes"),
+        (180, "3 minutes"),
+        (3600, "60 minutes"),
+        (3 * 3600, "3 hours"),
+    ],
+)
+def test_stale_answer_says_how_old_it_is(age_s: float, said: str) -> None:
+    bridge = AgingBridge(values={AC: 1}, ages={sig: age_s for sig in CLIMATE})
+    action = Vehicle(bridge).execute(Command("vehicle.query", {"subject": "climate"}))
+    assert action.reply == (
+        f"Last reported {said} ago: driver side 21 degrees, passenger side 21 degrees, fan off, "
+        "air conditioning on."
+    )
+
+
+def test_never_reported_value_is_not_made_up() -> None:
+    bridge = AgingBridge()
+    del bridge.values[AC]
+    action = Vehicle(bridge).execute(Command("vehicle.query", {"subject": "climate"}))
+    assert action.reply == "The car hasn't reported that yet."
+
+
+def test_current_values_are_answered_plainly() -> None:
+    action = Vehicle(AgingBridge(values={AC: 1})).execute(Command("vehicle.query", {"subject": "climate"}))
+    assert action.reply == "Driver side 21 degrees, passenger side 21 degrees, fan off, air conditioning on."
