@@ -262,6 +262,10 @@ def cmd_start(args: argparse.Namespace) -> int:
         with Microphone():
             pass
     except AudioDeviceError as err:
+        from assistant.runtime import check_scripted_bus
+
+        # the scripted drive moves windows and locks: never on a real car's bus
+        check_scripted_bus(_settings(args)[0])
         first = str(err).splitlines()[0]
         print(f"no microphone here ({first}); running the simulated bench drive instead", flush=True)
         mode = ["simulate"]

@@ -46,8 +46,9 @@ class CanSettings:
     """python-can interface. virtual: one process; socketcan: can0/vcan0 on a Pi."""
     channel: str = "vehicle0"
     """Bus channel: any name on virtual, an interface name (can0, vcan0) on socketcan."""
-    simulate: bool = True
-    """Run the simulated body controller in this process (always on for a virtual bus)."""
+    simulate: bool = False
+    """Also run the simulated body controller on a socketcan bus: a bench (vcan0) with no car on it,
+    never a car's bus (it sends speed 0 and every status frame). A virtual bus always has it."""
     dbc: str = ""
     """DBC file; empty: the reference car's, shipped in firmware_bridge/dbc."""
     mapping: str = ""

@@ -118,7 +118,9 @@ class Dialogue:
         say = self.replies.say
         if intent == "assistant.cancel":
             self.pending = None
-            return Action(intent, "answered", say("dialogue.cancel"))
+            # a window still on its way stops where it stands, and the reply says where
+            stopped = self.vehicle.stop_travel()
+            return stopped or Action(intent, "answered", say("dialogue.cancel"))
         if intent == "assistant.confirm":
             if self.pending is None:
                 return Action(intent, "answered", say("dialogue.confirm_nothing"))

@@ -9,7 +9,7 @@ from types import TracebackType
 
 from assistant.config import Settings
 from assistant.dialogue import Dialogue
-from assistant.errors import VehicleError
+from assistant.errors import ConfigError, VehicleError
 from assistant.nlu.base import Parser, load_parser
 from assistant.vehicle.guards import GuardLimits
 from assistant.vehicle.vehicle import Vehicle
@@ -33,11 +33,23 @@ def bridge_config(settings: Settings) -> BridgeConfig:
 
 
 def simulator(settings: Settings, config: BridgeConfig | None = None) -> BodyControllerSim:
+    """The simulated car: on the virtual bus, or on socketcan only when ``can.simulate`` asks for a bench."""
     return BodyControllerSim(
         config or bridge_config(settings),
         window_travel_s=settings.sim.window_travel_s,
         scenario=settings.sim.scenario,
+        bench=settings.can.simulate,
     )
+
+
+def check_scripted_bus(settings: Settings) -> None:
+    """The scripted bench drive (windows, sunroof, locks) plays on a virtual bus only."""
+    if settings.can.interface != "virtual":
+        raise ConfigError(
+            f"the scripted drive only runs on the virtual bus, not {settings.can.interface}:"
+            f"{settings.can.channel}: it would move a real car's windows and locks; "
+            "use --can-interface virtual (or talk to the car with 'run' and a microphone)"
+        )
 
 
 @dataclass
@@ -81,6 +93,8 @@ def open_car(settings: Settings) -> Car:
             )
         limits = GuardLimits(settings.vehicle.walking_speed_kmh, settings.vehicle.unlock_max_speed_kmh)
         vehicle = Vehicle(bridge, limits)
+        if sim is not None:
+            vehicle.health_checks.append(sim.health)
         vehicle.sync()
     except BaseException:
         stack.close()

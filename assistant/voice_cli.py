@@ -233,10 +233,11 @@ def _file_result(name: str, turns: list[Any]) -> dict[str, Any]:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from assistant.audio import concat, silence, write_wav
     from assistant.pipeline import VoicePipeline, build_parts
-    from assistant.runtime import SETTLE_S, open_car, open_dialogue
+    from assistant.runtime import SETTLE_S, check_scripted_bus, open_car, open_dialogue
     from assistant.voice_sim import mix_at_snr, request_audio
 
     settings = _settings(args)
+    check_scripted_bus(settings)
     script = DEFAULT_DRIVE
     if args.script:
         lines = Path(args.script).read_text(encoding="utf-8").splitlines()

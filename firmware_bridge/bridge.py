@@ -6,6 +6,13 @@ message and signals are on the allowlist, and ``encode(strict=True)`` accepts
 the value.  An actuation is done when the car's status frame reports the
 target, never when the command is sent; the state the bridge reports only ever
 comes from decoded status frames (or the GPIO pin read back).
+
+A received value is believed only while it is current and plausible: a frame
+with a value outside its DBC range is dropped whole; a value not heard again
+within its mapping's ``max_age_s`` is stale; a value that jumps faster than its
+``max_rate`` (50 -> 0 km/h in 20 ms) is a contradiction and stays untrusted for
+``SUSPECT_HOLD_S``.  ``state()`` holds only current, trusted values, so a guard
+reading it sees a stale or contradicted speed as no speed at all (moving).
 """
 
 from __future__ import annotations
@@ -49,6 +56,21 @@ log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 0.2
 """How long a send may wait for room in the bus's transmit queue."""
+SUSPECT_HOLD_S = 1.0
+"""Seconds a value stays untrusted after a contradiction (an implausible jump, a garbled frame)."""
+LOG_EVERY_S = 10.0
+"""A repeated receive problem (a flood of forged frames) is logged at most this often."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One vehicle signal as last reported, with how old that report is."""
+
+    value: Value
+    age_s: float
+    """Seconds since a status frame (or the GPIO read-back) last confirmed the value."""
+    current: bool
+    """False when older than the mapping's ``max_age_s`` or untrusted after a contradiction."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +85,8 @@ class Actuation:
     frames: tuple[Frame, ...]
     """Every command frame sent, then the status frames that confirmed, in time order."""
     elapsed_s: float
+    superseded: tuple[str, ...] = ()
+    """Vehicle signals a newer ``actuate`` re-targeted before this one's target was reported."""
 
     @property
     def ok(self) -> bool:
@@ -102,6 +126,7 @@ class _Pending:
 class _Waiter:
     pending: dict[str, _Pending]
     confirmed: dict[str, Value] = field(default_factory=dict)
+    superseded: set[str] = field(default_factory=set)
     frames: list[Frame] = field(default_factory=list)
 
 
@@ -123,6 +148,23 @@ class _Receiver(can.Listener):
         log.error("CAN receive failed: %s", exc)
 
 
+class _Throttle:
+    """Logs one line per problem kind at most every ``LOG_EVERY_S``, with how many were held back."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def warn(self, kind: str, text: str) -> None:
+        now = time.monotonic()
+        if now - self._last.get(kind, -math.inf) < LOG_EVERY_S:
+            self._held[kind] = self._held.get(kind, 0) + 1
+            return
+        held = self._held.pop(kind, 0)
+        self._last[kind] = now
+        log.warning("%s%s", text, f" ({held} more like it since the last report)" if held else "")
+
+
 class CanBridge:
     """The assistant's one door to the car: ``state()`` to read, ``actuate()`` to write.
 
@@ -140,7 +182,16 @@ class CanBridge:
         self._changed = threading.Condition(self._lock)
         self._send_lock = threading.Lock()
         self._state: dict[str, Value] = {}
+        self._heard_at: dict[str, float] = {}  # vehicle signal -> monotonic time of its last report
+        self._stamp: dict[str, float] = {}  # vehicle signal -> its last frame's timestamp (plausibility)
+        self._suspect_until: dict[str, float] = {}
         self._seen: set[str] = set()
+        self.counts: dict[str, int] = {"out_of_range": 0, "implausible": 0, "rx_failed": 0}
+        """Received frames dropped for a value outside the DBC range, values that jumped
+        implausibly, and frames the receive side failed on."""
+        self._throttle = _Throttle()
+        self._reported_dead: set[str] = set()
+        self._rx_signals: dict[str, dict[str, cantools.database.can.Signal]] = {}
         self._waiters: list[_Waiter] = []
         self._subscribers: list[Callable[[Frame], None]] = []
         self._log: deque[Frame] = deque(maxlen=self.config.frame_log_size)
@@ -160,6 +211,9 @@ class CanBridge:
         with self._lock:
             # A restarted bridge must not report what it heard before: state only from fresh frames.
             self._state.clear()
+            self._heard_at.clear()
+            self._stamp.clear()
+            self._suspect_until.clear()
             self._seen.clear()
         try:
             db = load_dbc(cfg.dbc_path)
@@ -172,6 +226,10 @@ class CanBridge:
                 if m.status is not None:
                     self._by_status.setdefault((m.status.message, m.status.signal), []).append(name)
             self._status_messages = frozenset(message for message, _ in self._by_status)
+            self._rx_signals = {
+                message: {s.name: s for s in db.get_message_by_name(message).signals}
+                for message in self._status_messages
+            }
             self._gpio = BridgeGpio(cfg.pins, cfg.pin_factory)
             self._bus = self._given_bus if self._given_bus is not None else open_bus(cfg)
             self._notifier = can.Notifier(self._bus, [_Receiver(self._on_rx)], timeout=0.1)
@@ -236,15 +294,56 @@ class CanBridge:
         return frozenset(out)
 
     def state(self) -> dict[str, Value]:
-        """Vehicle signal -> latest reported value; a signal never reported yet is absent."""
+        """Vehicle signal -> its current, trusted value.
+
+        Absent: a signal never reported, one whose last report is older than its
+        ``max_age_s``, and one untrusted after a contradiction.  ``reported()`` has those too.
+        """
+        return {name: r.value for name, r in self.reported().items() if r.current}
+
+    def reported(self) -> dict[str, Reading]:
+        """Vehicle signal -> its last reported value, that report's age and whether it is current."""
+        now = time.monotonic()
+        signals = self.mapping.signals
         with self._lock:
-            out = dict(self._state)
+            out = {
+                name: Reading(
+                    value,
+                    now - self._heard_at[name],
+                    now - self._heard_at[name] <= signals[name].max_age_s
+                    and now >= self._suspect_until.get(name, 0.0),
+                )
+                for name, value in self._state.items()
+            }
         gpio = self._gpio
         if gpio is not None:
-            for name, m in self.mapping.signals.items():
+            for name, m in signals.items():
                 if m.gpio is not None and gpio.relay is not None:
-                    out[name] = gpio.read(m.gpio)
+                    out[name] = Reading(gpio.read(m.gpio), 0.0, True)
         return out
+
+    def health(self) -> tuple[str, ...]:
+        """What is wrong with the bridge's own workers (the receive thread); empty when all is well.
+
+        Each problem is logged once, when first found.
+        """
+        problems = []
+        notifier = self._notifier
+        if self._bus is not None and notifier is not None:
+            # python-can keeps one reader thread per bus in Notifier._readers
+            readers = [t for t in getattr(notifier, "_readers", []) if isinstance(t, threading.Thread)]
+            if any(not t.is_alive() for t in readers):
+                why = getattr(notifier, "exception", None)
+                problems.append(
+                    f"the CAN receive thread on {self.config.interface}:{self.config.channel} has stopped"
+                    + (f" ({why})" if why else "")
+                    + "; the car's state is no longer updated"
+                )
+        for text in problems:
+            if text not in self._reported_dead:
+                self._reported_dead.add(text)
+                log.error("%s", text)
+        return tuple(problems)
 
     def value(self, name: str) -> Value | None:
         """The latest reported value of ``name``, or ``None`` before its first status frame."""
@@ -305,7 +404,13 @@ class CanBridge:
             m = self.mapping.signals[name]
             if m.status is not None:
                 waiter.pending[name] = _Pending(m.status, targets[name], self._tolerance(m), math.inf)
-        with self._lock:
+        with self._changed:
+            # A newer target for a signal ends an older actuation's wait for it.
+            for older in self._waiters:
+                for name in set(older.pending) & set(waiter.pending):
+                    if name not in older.confirmed:
+                        older.superseded.add(name)
+            self._changed.notify_all()
             # Registered before sending so a fast status frame cannot slip past.
             self._waiters.append(waiter)
         try:
@@ -329,23 +434,25 @@ class CanBridge:
                     open_deadlines = [
                         p.deadline
                         for n, p in waiter.pending.items()
-                        if n not in waiter.confirmed and p.deadline > now
+                        if n not in waiter.confirmed and n not in waiter.superseded and p.deadline > now
                     ]
                     if not open_deadlines:
                         break
                     self._changed.wait(min(open_deadlines) - now)
                 confirmed = dict(waiter.confirmed)
+                superseded = {n for n in waiter.superseded if n not in confirmed}
                 rx = list(waiter.frames)
         finally:
             with self._lock:
                 self._waiters.remove(waiter)
-        timed_out = tuple(name for name in targets if name not in confirmed)
+        timed_out = tuple(name for name in targets if name not in confirmed and name not in superseded)
         return Actuation(
             targets=MappingProxyType(dict(targets)),
             confirmed=MappingProxyType(confirmed),
             timed_out=timed_out,
             frames=tuple(sent + rx),
             elapsed_s=time.monotonic() - started,
+            superseded=tuple(name for name in targets if name in superseded),
         )
 
     def _tolerance(self, m: SignalMapping) -> float:
@@ -463,25 +570,97 @@ class CanBridge:
     # -- receiving -------------------------------------------------------------------------------
 
     def _on_rx(self, msg: can.Message) -> None:
+        # Runs on python-can's receive thread: whatever one frame does, the next one is received.
+        try:
+            self._receive(msg)
+        except Exception as err:
+            with self._lock:
+                self.counts["rx_failed"] += 1
+            self._throttle.warn("rx_failed", f"receiving 0x{msg.arbitration_id:03X} failed: {err!r}")
+
+    def _receive(self, msg: can.Message) -> None:
         if msg.is_error_frame or msg.is_remote_frame or self._db is None:
             return
         frame = decode(self._db, msg, "rx")
-        with self._changed:
-            if frame.message in self._status_messages and frame.signals:
-                self._seen.add(frame.message)
-                for signal, value in frame.signals.items():
-                    for name in self._by_status.get((frame.message, signal), ()):
-                        self._state[name] = value
-                self._confirm(frame)
+        if frame.message in self._status_messages and frame.signals:
+            problem = self._out_of_range(frame)
+            now = time.monotonic()
+            with self._changed:
+                if problem:
+                    self.counts["out_of_range"] += 1
+                    # a garbled frame says nothing, but its message's values are not to be believed
+                    for (message, _), names in self._by_status.items():
+                        if message == frame.message:
+                            for name in names:
+                                self._suspect_until[name] = now + SUSPECT_HOLD_S
+                else:
+                    self._seen.add(frame.message)
+                    for signal, value in frame.signals.items():
+                        for name in self._by_status.get((frame.message, signal), ()):
+                            self._store(name, value, frame.timestamp, now)
+                    self._confirm(frame)
                 self._changed.notify_all()
+            if problem:
+                self._throttle.warn(
+                    "out_of_range",
+                    f"dropped {frame.message} (0x{frame.id:03X}) {frame.data.hex()}: {problem}",
+                )
         self._publish(frame)
+
+    def _out_of_range(self, frame: Frame) -> str | None:
+        """Why a received status frame is not believable (a value its DBC does not allow), or None."""
+        signals = self._rx_signals.get(frame.message, {})
+        for name, value in frame.signals.items():
+            sig = signals.get(name)
+            if sig is None:
+                continue
+            if sig.choices:
+                if not isinstance(value, str):
+                    return f"{name}={value!r} is none of its DBC choices"
+                continue
+            if isinstance(value, str) or not math.isfinite(value):
+                return f"{name}={value!r} is not a number"
+            if (sig.minimum is not None and value < sig.minimum - 1e-9) or (
+                sig.maximum is not None and value > sig.maximum + 1e-9
+            ):
+                return f"{name}={value:g} is outside its DBC range {sig.minimum:g}..{sig.maximum:g}"
+        return None
+
+    def _store(self, name: str, value: Value, stamp: float, now: float) -> None:
+        """Keep one reported value; a jump faster than the mapping's ``max_rate`` makes it untrusted."""
+        rate = self.mapping.signals[name].max_rate
+        before, before_stamp = self._state.get(name), self._stamp.get(name)
+        if (
+            rate is not None
+            and isinstance(value, int | float)
+            and isinstance(before, int | float)
+            and before_stamp is not None
+        ):
+            m = self.mapping.signals[name]
+            dt = max(stamp - before_stamp, 0.0)
+            if abs(value - before) > rate * dt + self._tolerance(m):
+                self.counts["implausible"] += 1
+                self._suspect_until[name] = now + SUSPECT_HOLD_S
+                self._throttle.warn(
+                    f"implausible:{name}",
+                    f"{name} jumped {before:g} -> {value:g} in {dt * 1000:.0f} ms "
+                    f"(at most {rate:g}/s is believable); untrusted for {SUSPECT_HOLD_S:g} s",
+                )
+        self._state[name] = value
+        self._stamp[name] = stamp
+        self._heard_at[name] = now
 
     def _confirm(self, frame: Frame) -> None:
         now = time.monotonic()
         for waiter in self._waiters:
             used = False
             for name, p in waiter.pending.items():
-                if name in waiter.confirmed or p.status.message != frame.message or now > p.deadline:
+                if (
+                    name in waiter.confirmed
+                    or name in waiter.superseded
+                    or p.status.message != frame.message
+                    or now > p.deadline
+                ):
                     continue
                 reported = frame.signals.get(p.status.signal)
                 if reported is not None and _matches(reported, p.target, p.tolerance):

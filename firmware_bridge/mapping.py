@@ -21,10 +21,12 @@ from firmware_bridge.errors import MappingError
 
 Value = int | float | str
 DEFAULT_CONFIRM_TIMEOUT_S = 1.5
+DEFAULT_MAX_AGE_S = 1.0
+"""A status value not heard again for this long is stale: ten 100 ms cycles of the reference car."""
 # libyaml's loader when built in: bridge start time is mostly YAML parsing otherwise.
 SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-_SIGNAL_KEYS = {"command", "status", "gpio", "confirm_timeout_s", "tolerance"}
+_SIGNAL_KEYS = {"command", "status", "gpio", "confirm_timeout_s", "tolerance", "max_age_s", "max_rate"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,10 @@ class SignalMapping:
     """Seconds to wait for the status to report a commanded target."""
     tolerance: float | None = None
     """Largest accepted |reported - target|; ``None`` means half a DBC step of the status signal."""
+    max_age_s: float = DEFAULT_MAX_AGE_S
+    """Seconds after its last status frame that a value is still current; older is stale."""
+    max_rate: float | None = None
+    """Largest believable change per second (units/s); a faster jump is a contradiction. ``None``: no rule."""
 
     @property
     def writable(self) -> bool:
@@ -121,11 +127,12 @@ def load_mapping(path: Path) -> VehicleMapping:
     if unknown:
         raise MappingError(f"{path}: unknown top-level key(s) {', '.join(sorted(unknown))}")
     defaults = data.get("defaults") or {}
-    if not isinstance(defaults, dict) or set(defaults) - {"confirm_timeout_s"}:
-        raise MappingError(f"{path}: defaults may only hold confirm_timeout_s")
+    if not isinstance(defaults, dict) or set(defaults) - {"confirm_timeout_s", "max_age_s"}:
+        raise MappingError(f"{path}: defaults may only hold confirm_timeout_s and max_age_s")
     default_timeout = _positive(
         path, "defaults", "confirm_timeout_s", defaults.get("confirm_timeout_s"), DEFAULT_CONFIRM_TIMEOUT_S
     )
+    default_age = _positive(path, "defaults", "max_age_s", defaults.get("max_age_s"), DEFAULT_MAX_AGE_S)
     raw_signals = data.get("signals")
     if not isinstance(raw_signals, dict) or not raw_signals:
         raise MappingError(f"{path}: 'signals' must map vehicle signal names to DBC entries")
@@ -160,6 +167,9 @@ def load_mapping(path: Path) -> VehicleMapping:
             gpio=gpio,
             confirm_timeout_s=timeout if timeout is not None else DEFAULT_CONFIRM_TIMEOUT_S,
             tolerance=_positive(path, name, "tolerance", entry.get("tolerance"), None),
+            max_age_s=_positive(path, name, "max_age_s", entry.get("max_age_s"), default_age)
+            or DEFAULT_MAX_AGE_S,
+            max_rate=_positive(path, name, "max_rate", entry.get("max_rate"), None),
         )
     return VehicleMapping(MappingProxyType(signals), path)
 

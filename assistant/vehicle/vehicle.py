@@ -67,7 +67,7 @@ class Action:
     """What the vehicle did with one command."""
 
     intent: str
-    status: str  # done | moving | replaced | refused | timeout | failed | answered | confirm
+    status: str  # done | moving | replaced | refused | timeout | failed | answered | confirm | stopped
     reply: str
     targets: dict[str, Value] = field(default_factory=dict)  # signal -> target
     confirmed: dict[str, Value] = field(default_factory=dict)  # signal -> value the car reported
@@ -118,6 +118,24 @@ LIGHT_TEXT = {
     "interior": "interior light",
     "hazards": "hazard lights",
 }
+SAFE_WHILE_MOVING: dict[str, Value] = {"trunk": 0, "mirror.driver": 0, "mirror.passenger": 0}
+"""Where a guarded travel is sent when the car starts moving under it: the trunk lid shut, the
+mirrors unfolded, the states a car is driven in. The DBC has no stop command, and a lid held half
+open or a mirror half folded at speed is no safer."""
+WATCH_PERIOD_S = 0.05
+"""How often a guarded travel re-checks its guards (speed) while it is under way."""
+QUERY_SIGNALS: dict[str, tuple[str, ...]] = {
+    "windows": tuple(f"window.{s}" for s in SIDES),
+    "doors": tuple(f"lock.{s}" for s in SIDES),
+    "trunk": ("trunk",),
+    "sunroof": ("sunroof",),
+    "climate": ("temp.driver", "temp.passenger", "fan", "ac"),
+    "lights": tuple(k for k in FUNCTIONS if k.startswith("light.")),
+    "wipers": ("wipers",),
+    "seat_heating": tuple(f"seat_heat.{s}" for s in SIDES),
+    "media": ("source", "band", "frequency", "mute", "playback", "volume"),
+}
+"""The functions each query's answer is built from."""
 ACTION_TEXT = {"play": "playing", "pause": "paused", "next": "next track", "previous": "previous track"}
 SOURCE_TEXT = {"radio": "the radio", "bluetooth": "Bluetooth audio", "usb": "USB"}
 
@@ -148,6 +166,12 @@ class Vehicle:
         self._travels: list[threading.Thread] = []
         self._generation: dict[str, int] = {}
         self._lock = threading.Lock()
+        self.health_checks: list[Callable[[], Sequence[str]]] = []
+        """Each returns what is wrong with a worker the car side needs (the bridge's receive thread,
+        the simulator's); any problem refuses actuation."""
+        bridge_health = getattr(bridge, "health", None)
+        if callable(bridge_health):
+            self.health_checks.append(bridge_health)
         self._planners: dict[str, Callable[[Mapping[str, Any], dict[str, Value]], Request]] = {
             "window.open": self._window_open,
             "window.close": self._window_close,
@@ -178,7 +202,7 @@ class Vehicle:
                 {"source": s["source"]}, {"source_text": SOURCE_TEXT[s["source"]]}
             ),
             "radio.tune": self._radio_tune,
-            "vehicle.query": lambda s, st: Request(answer=self.answer(s["subject"], st)),
+            "vehicle.query": lambda s, st: Request(answer=self._query(s["subject"], st)),
         }
 
     # -- public -------------------------------------------------------------
@@ -212,6 +236,8 @@ class Vehicle:
             refusal = self.machines[name].refusal(state, target, self.limits)
             if refusal:
                 return Action(intent, "refused", refusal)
+        if request.targets and self.health():
+            return Action(intent, "failed", self.replies.say("failure.unhealthy"))
         signal_targets = {FUNCTIONS[name].signal: target for name, target in request.targets.items()}
         previous = {sig: state[sig] for sig in signal_targets if sig in state}
         with self._lock:
@@ -220,6 +246,7 @@ class Vehicle:
                 self._generation[name] = self._generation.get(name, 0) + 1
             generation = {name: self._generation[name] for name in request.targets}
         outcome: dict[str, Any] = {}
+        watch = _GuardWatch(self, request.targets, generation)
 
         def actuate() -> None:
             try:
@@ -235,7 +262,7 @@ class Vehicle:
         )
         if not travels:
             actuate()
-            return self._settle(intent, request, signal_targets, previous, outcome, generation)
+            return watch.end() or self._settle(intent, request, signal_targets, previous, outcome, generation)
         # A window takes seconds to travel: the reply comes once the car reports it moving, and
         # the end of the travel is checked in the background (a jam is spoken then, see listen()).
         worker = threading.Thread(target=actuate, name=f"actuate-{intent}", daemon=True)
@@ -247,14 +274,16 @@ class Vehicle:
             worker.join(0.01)
         if not worker.is_alive() or not self._moving(signal_targets, previous):
             worker.join()
-            return self._settle(intent, request, signal_targets, previous, outcome, generation)
+            return watch.end() or self._settle(intent, request, signal_targets, previous, outcome, generation)
 
         then: Future[Action] = Future()
 
         def finish() -> None:
             worker.join()
             try:
-                action = self._settle(intent, request, signal_targets, previous, outcome, generation)
+                action = watch.end() or self._settle(
+                    intent, request, signal_targets, previous, outcome, generation
+                )
             except Exception as err:
                 then.set_exception(err)
                 log.exception("travel of %s failed", intent)
@@ -271,6 +300,94 @@ class Vehicle:
         moving = self.replies.say(key, **request.fields) if self.replies.has(key) else ""
         reply = " ".join(x for x in (moving, *request.notes) if x)
         return Action(intent, "moving", reply, signal_targets, {}, (), previous, then=then)
+
+    def health(self) -> list[str]:
+        """What is wrong with the workers the car side needs; empty when all is well."""
+        problems: list[str] = []
+        for check in self.health_checks:
+            problems += check()
+        return problems
+
+    def stop_travel(self) -> Action | None:
+        """Stop every window, sunroof, trunk and mirror under way where it stands (its reported
+        position as the new target: the DBC has no stop command); ``None`` when nothing moves."""
+        state = self.state()
+        with self._lock:
+            moving = {
+                name: state[FUNCTIONS[name].signal]
+                for name, machine in self.machines.items()
+                if FUNCTIONS[name].shape is Travel and machine.busy and FUNCTIONS[name].signal in state
+            }
+        if not moving:
+            return None
+        result = self._hold(moving)
+        confirmed = dict(result.confirmed) if result is not None else {}
+        if result is None or set(confirmed) != {FUNCTIONS[n].signal for n in moving}:
+            labels = " and ".join(FUNCTIONS[n].label for n in moving)
+            return Action(
+                "assistant.cancel", "timeout", self.replies.say("cancel.unconfirmed", labels=labels)
+            )
+        where = " and ".join(self._where(n, confirmed[FUNCTIONS[n].signal]) for n in moving)
+        targets = {FUNCTIONS[n].signal: v for n, v in moving.items()}
+        frames = tuple(result.frames)
+        reply = self.replies.say("cancel.stopped", where=where)
+        return Action("assistant.cancel", "stopped", reply, targets, confirmed, frames=frames)
+
+    def _where(self, name: str, value: Value) -> str:
+        """Where a stopped travel stands, for a reply: "the driver window is 40 percent open"."""
+        label = FUNCTIONS[name].label
+        if self.signals[FUNCTIONS[name].signal].kind == "bool":
+            if name == "trunk":
+                return f"{label} is {'open' if value else 'closed'}"
+            return f"{label} is {'folded' if value else 'unfolded'}"
+        return f"{label} is {value} percent open" if value else f"{label} is closed"
+
+    def _hold(self, targets: Mapping[str, Value]) -> Any:
+        """Send ``targets`` past the guards (a stop, a retreat to safety) and settle their machines on
+        what the car confirms; the travels they end are left to speak no more. None: not sent."""
+        with self._lock:
+            for name in targets:
+                self._generation[name] = self._generation.get(name, 0) + 1
+        signal_targets = {FUNCTIONS[name].signal: value for name, value in targets.items()}
+        try:
+            result = self.bridge.actuate(signal_targets)
+        except Exception:
+            log.exception("stopping %s failed", ", ".join(targets))
+            for name in targets:
+                self.machines[name].fail()
+            return None
+        for name in targets:
+            sig = FUNCTIONS[name].signal
+            if sig in result.confirmed:
+                self.machines[name].arrive(value=result.confirmed[sig])
+            else:
+                self.machines[name].fail()
+        return result
+
+    def _query(self, subject: str, state: Mapping[str, Value]) -> str:
+        """The answer from current values; from older ones said with their age; else that none came."""
+        needed = [FUNCTIONS[f].signal for f in QUERY_SIGNALS.get(subject, ())]
+        missing = [sig for sig in needed if sig not in state]
+        if not missing:
+            return self.answer(subject, state)
+        reported_fn = getattr(self.bridge, "reported", None)
+        reported = reported_fn() if callable(reported_fn) else {}
+        if any(sig not in reported for sig in missing):
+            return self.replies.say("query.unknown")
+        age = max(float(reported[sig].age_s) for sig in missing)
+        text = self.answer(subject, {**state, **{sig: reported[sig].value for sig in missing}})
+        return self.replies.say("query.stale", ago=self._ago(age), answer=text[:1].lower() + text[1:])
+
+    def _ago(self, age_s: float) -> str:
+        if age_s < 2:
+            return self.replies.say("query.age_moment").lower()
+        if age_s < 90:
+            return self.replies.say("query.age_seconds", n=int(age_s)).lower()
+        if age_s < 90 * 60:
+            minutes = round(age_s / 60)
+            key = "query.age_minutes" if minutes > 1 else "query.age_minute"
+            return self.replies.say(key, n=minutes).lower()
+        return self.replies.say("query.age_hours", n=round(age_s / 3600)).lower()
 
     def listen(self, callback: Callable[[str], None]) -> Callable[[], None]:
         """Call ``callback(text)`` with what must be said later (a window that stopped short); returns
@@ -348,6 +465,7 @@ class Vehicle:
             raise error
         result = outcome["result"]
         timed_out = tuple(result.timed_out)
+        superseded = tuple(getattr(result, "superseded", ()))
         for name in request.targets:
             if name not in current:
                 continue
@@ -358,7 +476,7 @@ class Vehicle:
                 self.machines[name].fail()
         frames = tuple(result.frames)
         confirmed = dict(result.confirmed)
-        if timed_out and len(current) < len(request.targets):
+        if (timed_out or superseded) and len(current) < len(request.targets):
             # re-targeted before it arrived: the newer request speaks for it
             return Action(intent, "replaced", "", signal_targets, confirmed, (), previous, frames)
         if timed_out:
@@ -610,3 +728,67 @@ class Vehicle:
             playing = str(get("playback") or "paused").capitalize()
             return f"{playing} from {where}, volume {get('volume')}{muted}."
         return "I don't know about that."
+
+
+class _GuardWatch:
+    """Re-checks the guards of a guarded travel (trunk, mirrors) while it is under way.
+
+    A guard is checked when the request is made, but a trunk opening at 0 km/h keeps moving as the
+    car pulls away: once a guard no longer allows the target (speed above the limit, or a speed that
+    is stale or contradicted and so counts as moving), the travel is sent to its safe state
+    (``SAFE_WHILE_MOVING``) and ``end()`` returns the action that says so.
+    """
+
+    def __init__(self, vehicle: Vehicle, targets: Mapping[str, Value], generation: Mapping[str, int]) -> None:
+        self.vehicle = vehicle
+        self.targets = {
+            name: target
+            for name, target in targets.items()
+            if name in SAFE_WHILE_MOVING and target != SAFE_WHILE_MOVING[name]
+        }
+        self.generation = dict(generation)
+        self.stopped: Action | None = None
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        if self.targets:
+            self._thread = threading.Thread(target=self._run, name="guard-watch", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        v = self.vehicle
+        while not self._done.wait(WATCH_PERIOD_S):
+            with v._lock:
+                live = {n: t for n, t in self.targets.items() if v._generation.get(n) == self.generation[n]}
+            if not live:
+                return  # a newer request (close the trunk) took over
+            state = v.state()
+            refusals = [r for n, t in live.items() if (r := v.machines[n].refusal(state, t, v.limits))]
+            if refusals:
+                self._stop(live)
+                return
+
+    def _stop(self, live: Mapping[str, Value]) -> None:
+        v = self.vehicle
+        safe = {name: SAFE_WHILE_MOVING[name] for name in live}
+        labels = " and ".join(FUNCTIONS[n].label for n in live)
+        log.warning("the car started moving during %s: sending %s", labels, safe)
+        result = v._hold(safe)
+        targets = {FUNCTIONS[n].signal: value for n, value in safe.items()}
+        if result is None or set(result.confirmed) != set(targets):
+            reply = v.replies.say("stopped.unconfirmed", labels=labels)
+            status = "timeout"
+            confirmed = {} if result is None else dict(result.confirmed)
+        else:
+            confirmed = dict(result.confirmed)
+            where = " and ".join(v._where(n, confirmed[FUNCTIONS[n].signal]) for n in live)
+            reply = v.replies.say("stopped.moving", where=where)
+            status = "stopped"
+        frames = () if result is None else tuple(result.frames)
+        self.stopped = Action("guard.moving", status, reply, targets, confirmed, frames=frames)
+
+    def end(self) -> Action | None:
+        """Stop watching (the travel has ended); the action of the stop, if the watch made one."""
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+        return self.stopped
