@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from assistant import bench
+from assistant import bench, car_cli
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, ConfigError
 from firmware_bridge.errors import BridgeError
@@ -327,6 +327,7 @@ def build_argparser() -> argparse.ArgumentParser:
     add("start", cmd_start, "live voice with a microphone, else the simulated bench drive (make run)")
     _add_voice_commands(add)
     bench.register(add)
+    car_cli.register(add)
     return ap
 
 
