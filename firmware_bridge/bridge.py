@@ -183,6 +183,8 @@ class CanBridge:
         self._status_messages: frozenset[str] = frozenset()
         self._protections: dict[str, FrameProtection] = {}
         self._counters: dict[str, int] = {}
+        self._last_rx: dict[str, Mapping[str, Value]] = {}
+        """Message name -> its last received signals, so a rewritten frame keeps what it does not target."""
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -542,7 +544,9 @@ class CanBridge:
     def _fill(self, message: str, fixed: dict[str, Value], sig: cantools.database.can.Signal) -> Value:
         """A non-targeted signal keeps the car's current value, so the frame changes only the target.
 
-        A button (a press-style command) of the same frame stays released.
+        A button (a press-style command) of the same frame stays released; a frame the car itself
+        also sends (a gateway frame carrying a request bit) keeps its last received values, and is
+        refused before it was ever received rather than sent with made-up ones.
         """
         for name, m in self.mapping.signals.items():
             c = m.command
@@ -555,6 +559,15 @@ class CanBridge:
                         return c.transform.apply(current) if c.transform is not None else current
                     except TransformError:
                         break
+        with self._lock:
+            heard = self._last_rx.get(message)
+        if heard is not None and sig.name in heard:
+            return heard[sig.name]
+        if message in self._status_messages:
+            raise EncodeError(
+                f"{message} also carries the car's status ({sig.name}) and has not been received yet; "
+                "sending it now would overwrite that with made-up values, so nothing was sent"
+            )
         return _initial(sig)
 
     def _seal(self, planned: _PlannedFrame, values: Mapping[str, Value]) -> bytes:
@@ -637,6 +650,8 @@ class CanBridge:
             return
         frame = decode(self._db, msg, "rx")
         with self._changed:
+            if frame.signals:
+                self._last_rx[frame.message] = frame.signals
             if frame.message in self._status_messages and frame.signals:
                 self._seen.add(frame.message)
                 for signal, value in frame.signals.items():

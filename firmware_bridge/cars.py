@@ -108,7 +108,7 @@ def support_table(
     for name, writable in wanted.items():
         m = mapping.signals.get(name)
         if m is None:
-            out.append(Support(name, "not possible", "the mapping does not name it (no DBC signal for it)"))
+            out.append(Support(name, "not possible", "the mapping does not name it"))
             continue
         if m.gpio is not None:
             if writable and m.gpio in allowlist.gpio:
