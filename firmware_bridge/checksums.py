@@ -172,6 +172,9 @@ class FrameProtection:
     def seal(self, values: Mapping[str, Any], counter: int) -> bytes:
         """Encode ``values`` with the counter at ``counter`` and the checksum computed over the bytes."""
         full = dict(values)
+        if self.message.is_multiplexed():
+            # Only the signals of the chosen multiplexer values: strict encode refuses the rest.
+            full = dict(self.message.gather_signals(full))
         if self.counter is not None:
             full[self.counter.name] = counter % self.counter_modulo
         if self.checksum is not None:

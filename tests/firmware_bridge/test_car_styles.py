@@ -32,6 +32,7 @@ TRUNK = "Vehicle.Body.Trunk.Rear.IsOpen"
 LOCK = "Vehicle.Cabin.Door.Row1.DriverSide.IsLocked"
 PASSENGER_LOCK = "Vehicle.Cabin.Door.Row1.PassengerSide.IsLocked"
 WINDOW = "Vehicle.Cabin.Door.Row1.DriverSide.Window.Position"
+SEAT = "Vehicle.Cabin.Seat.Row1.DriverSide.HeatingLevel"
 
 
 def _protections() -> dict[str, FrameProtection]:
@@ -48,6 +49,7 @@ class BodyEcu(can.Listener):
         self.protection = _protections()["BODY_CMD"]
         self.cmd = self.db.get_message_by_name("BODY_CMD")
         self.switch = self.db.get_message_by_name("WINDOW_SWITCH")
+        self.seat = self.db.get_message_by_name("SEAT_HEAT_CMD")
         self.status = self.db.get_message_by_name("BODY_STATUS")
         self.rejected = 0
         self.accepted = 0
@@ -55,7 +57,7 @@ class BodyEcu(can.Listener):
         self.lock_button = 0
         self.liftgate_frames = 0
         self.state: dict[str, int | float] = {
-            "latch": 0, "locked": 0, "passenger": 1, "window": 40.0, "temp": 20.0,
+            "latch": 0, "locked": 0, "passenger": 1, "window": 40.0, "temp": 20.0, "seat": 0,
         }  # fmt: skip
         self.window_switch = 0
         self.switch_seen = 0.0
@@ -83,6 +85,10 @@ class BodyEcu(can.Listener):
                 self.liftgate_frames = self.liftgate_frames + 1 if values["LiftgateReq"] else 0
                 if self.liftgate_frames >= 3:
                     self.state["latch"] = 2
+            elif msg.arbitration_id == self.seat.frame_id:
+                values = raw_values(self.seat, bytes(msg.data))
+                if values["SeatSel"] == 0:
+                    self.state["seat"] = values["DriverHeatReq"]
             elif msg.arbitration_id == self.switch.frame_id:
                 self.window_switch = raw_values(self.switch, bytes(msg.data))["DriverWindowSwitch"]
                 self.switch_seen = time.monotonic()
@@ -97,7 +103,8 @@ class BodyEcu(can.Listener):
                 st = self.state
                 page0 = {"Page": 0, "LiftgateLatch": st["latch"], "DriverLocked": st["locked"],
                          "PassengerLocked": st["passenger"]}  # fmt: skip
-                page1 = {"Page": 1, "DriverWindowPos": st["window"], "CabinTemp": st["temp"]}
+                page1 = {"Page": 1, "DriverWindowPos": st["window"], "CabinTemp": st["temp"],
+                         "SeatHeatDriver": st["seat"]}  # fmt: skip
             for values in (page0, page1):
                 data = self.status.encode(values, strict=True)
                 msg = can.Message(arbitration_id=self.status.frame_id, is_extended_id=True, data=data)
@@ -193,6 +200,14 @@ def test_toggle_presses_once_and_not_at_all_when_already_there(car: CanBridge, e
     assert again.ok
     assert [f for f in again.frames if f.direction == "tx"] == [], "a second press would unlock"
     assert ecu.state["locked"] == 1
+
+
+def test_multiplexed_command_frame_carries_only_its_selected_signals(car: CanBridge, ecu: BodyEcu) -> None:
+    result = car.actuate({SEAT: 2})
+    assert result.ok, result
+    (frame,) = [f for f in result.frames if f.direction == "tx"]
+    assert dict(frame.signals) == {"SeatSel": 0, "DriverHeatReq": 2}
+    assert ecu.state["seat"] == 2
 
 
 def test_status_only_function_says_this_car_cannot_and_sends_nothing(car: CanBridge, ecu: BodyEcu) -> None:
