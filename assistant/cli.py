@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from assistant import bench
+from assistant import bench, car_cli
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, ConfigError, InputError
 from firmware_bridge.errors import BridgeError
@@ -364,6 +364,7 @@ def build_argparser() -> argparse.ArgumentParser:
     add("start", cmd_start, "live voice with a microphone, else the simulated bench drive (make run)")
     _add_voice_commands(add)
     bench.register(add)
+    car_cli.register(add)
     return ap
 
 

@@ -32,8 +32,10 @@ import cantools.database
 from cantools.database.namedsignalvalue import NamedSignalValue
 
 from firmware_bridge.bus import Frame, Value, decode, load_dbc, open_bus
+from firmware_bridge.checksums import FrameProtection
 from firmware_bridge.config import BridgeConfig
 from firmware_bridge.errors import (
+    CarCannotError,
     EncodeError,
     MappingError,
     NotAllowedError,
@@ -42,7 +44,9 @@ from firmware_bridge.errors import (
 )
 from firmware_bridge.gpio import GPIO_OUTPUTS, BridgeGpio
 from firmware_bridge.mapping import (
+    DEFAULT_INTERVAL_MS,
     Allowlist,
+    CommandRef,
     SignalMapping,
     StatusRef,
     VehicleMapping,
@@ -51,6 +55,7 @@ from firmware_bridge.mapping import (
     load_allowlist,
     load_mapping,
 )
+from firmware_bridge.transforms import TransformError
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +111,16 @@ def _initial(sig: cantools.database.can.Signal) -> Value:
     return value  # type: ignore[no-any-return]
 
 
+def _read(status: StatusRef | None, value: Value | None) -> Value | None:
+    """The vehicle value of a decoded status value; ``None`` when its transform cannot take it."""
+    if status is None or value is None:
+        return value
+    try:
+        return status.read(value)
+    except TransformError:
+        return None
+
+
 def _matches(reported: Value, target: Value, tolerance: float) -> bool:
     if isinstance(reported, str) or isinstance(target, str):
         return reported == target
@@ -133,8 +148,25 @@ class _Waiter:
 @dataclass(frozen=True)
 class _PlannedFrame:
     message: cantools.database.can.Message
-    data: bytes
+    values: Mapping[str, Value]
+    """Physical values of every signal but the counter and checksum, which ``seal`` adds per frame."""
     names: tuple[str, ...]
+    mode: Literal["once", "until_confirmed", "hold"] = "once"
+    period_s: float = 0.0
+    """Repeat period of a cyclic transmission."""
+    hold_s: float = 0.0
+    """hold: how long the pressed value is repeated before the release."""
+    release: Mapping[str, Value] | None = None
+    """Values sent once when a press ends."""
+
+
+@dataclass
+class _Transmission:
+    """A cyclic transmission under way: python-can's periodic task and when it ends."""
+
+    planned: _PlannedFrame
+    task: can.broadcastmanager.CyclicSendTaskABC
+    ends: float
 
 
 class _Receiver(can.Listener):
@@ -200,6 +232,10 @@ class CanBridge:
         self._allowlist: Allowlist | None = None
         self._by_status: dict[tuple[str, str], list[str]] = {}
         self._status_messages: frozenset[str] = frozenset()
+        self._protections: dict[str, FrameProtection] = {}
+        self._counters: dict[str, int] = {}
+        self._last_rx: dict[str, Mapping[str, Value]] = {}
+        """Message name -> its last received signals, so a rewritten frame keeps what it does not target."""
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -219,7 +255,8 @@ class CanBridge:
             db = load_dbc(cfg.dbc_path)
             mapping = load_mapping(cfg.mapping_path)
             allowlist = load_allowlist(cfg.allowlist_path)
-            check_mapping(mapping, allowlist, db, cfg.dbc_path, GPIO_OUTPUTS)
+            self._protections = check_mapping(mapping, allowlist, db, cfg.dbc_path, GPIO_OUTPUTS)
+            self._counters = {}
             self._db, self._mapping, self._allowlist = db, mapping, allowlist
             self._by_status = {}
             for name, m in mapping.signals.items():
@@ -413,8 +450,9 @@ class CanBridge:
             self._changed.notify_all()
             # Registered before sending so a fast status frame cannot slip past.
             self._waiters.append(waiter)
+        cyclic: list[_Transmission] = []
+        sent: list[Frame] = []
         try:
-            sent = self._send(frames)
             timeouts = {
                 name: timeout_s if timeout_s is not None else self.mapping.signals[name].confirm_timeout_s
                 for name in targets
@@ -423,6 +461,13 @@ class CanBridge:
                 now = time.monotonic()
                 for name, pending in waiter.pending.items():
                     pending.deadline = now + timeouts[name]
+            once = [f for f in frames if f.mode == "once"]
+            sent += self._send(once)
+            for planned in frames:
+                if planned.mode != "once":
+                    longest = max(timeouts[n] for n in planned.names)
+                    ends = now + (planned.hold_s if planned.mode == "hold" else longest)
+                    cyclic.append(_Transmission(planned, self._start_cyclic(planned, sent), ends))
             for name, (device, value) in gpio_targets.items():
                 reported = self.gpio.write(device, int(value))
                 if reported == int(value):
@@ -431,11 +476,26 @@ class CanBridge:
             with self._changed:
                 while True:
                     now = time.monotonic()
+                    done = [
+                        t
+                        for t in cyclic
+                        if now >= t.ends or all(n in waiter.confirmed for n in t.planned.names)
+                    ]
+                    if done:
+                        # Stopping joins the task's thread: not under the lock the receiver needs.
+                        self._changed.release()
+                        try:
+                            for t in done:
+                                cyclic.remove(t)
+                                sent += self._finish(t)
+                        finally:
+                            self._changed.acquire()
+                        continue
                     open_deadlines = [
                         p.deadline
                         for n, p in waiter.pending.items()
                         if n not in waiter.confirmed and n not in waiter.superseded and p.deadline > now
-                    ]
+                    ] + [t.ends for t in cyclic]
                     if not open_deadlines:
                         break
                     self._changed.wait(min(open_deadlines) - now)
@@ -443,8 +503,14 @@ class CanBridge:
                 superseded = {n for n in waiter.superseded if n not in confirmed}
                 rx = list(waiter.frames)
         finally:
+            for t in cyclic:
+                try:
+                    sent += self._finish(t)
+                except Exception:  # the first error is the one to report
+                    log.exception("stopping the cyclic %s failed", t.planned.message.name)
             with self._lock:
                 self._waiters.remove(waiter)
+        sent.sort(key=lambda f: f.timestamp)
         timed_out = tuple(name for name in targets if name not in confirmed and name not in superseded)
         return Actuation(
             targets=MappingProxyType(dict(targets)),
@@ -464,10 +530,14 @@ class CanBridge:
         return abs(float(sig.scale)) / 2
 
     def _plan(self, targets: Mapping[str, Value]) -> tuple[list[_PlannedFrame], dict[str, tuple[str, Value]]]:
-        """Check every target and encode the frames; raises before anything is sent."""
+        """Check every target and encode the frames; raises before anything is sent.
+
+        A target is a vehicle value; the command's transform (or press) turns it into the DBC value.
+        """
         mapping, allow, db = self.mapping, self._allowlist, self.database
         assert allow is not None
-        groups: dict[tuple[str, tuple[tuple[str, Value], ...]], dict[str, tuple[str, Value]]] = {}
+        groups: dict[tuple[str, tuple[tuple[str, Value], ...], str], dict[str, tuple[str, Value]]] = {}
+        commands: dict[tuple[str, tuple[tuple[str, Value], ...], str], CommandRef] = {}
         gpio_targets: dict[str, tuple[str, Value]] = {}
         for name, value in targets.items():
             m = mapping.signals.get(name)
@@ -484,6 +554,8 @@ class CanBridge:
                 continue
             c = m.command
             if c is None:
+                if m.cannot is not None:
+                    raise CarCannotError(f"{name}: this car cannot do it ({m.cannot}); nothing was sent")
                 raise NotAllowedError(
                     f"{name} is read-only: it has no command in {mapping.path}; nothing was sent"
                 )
@@ -501,71 +573,182 @@ class CanBridge:
                     f"{allow.path}; nothing was sent"
                 )
             sig = message.get_signal_by_name(c.signal)
-            problem = check_value(sig, value)
-            if problem:
-                raise EncodeError(
-                    f"{name}: {value!r} refused for {c.message}.{c.signal}: {problem}; nothing was sent"
+            if c.style == "toggle" and m.status is not None and self._current(name) == value:
+                continue  # already there: a toggle pressed now would undo it
+            try:
+                dbc_value = c.pressed(value, self._current(name)) if c.style != "set" else (
+                    c.transform.apply(value) if c.transform is not None else value
                 )
-            key = (c.message, tuple(sorted(c.fixed.items())))
-            groups.setdefault(key, {})[c.signal] = (name, value)
+            except TransformError as err:
+                raise EncodeError(f"{name}: {value!r} refused: {err}; nothing was sent") from err
+            problem = check_value(sig, dbc_value)
+            if problem:
+                shown = f"{value!r}" if dbc_value == value else f"{value!r} (as {dbc_value!r})"
+                raise EncodeError(
+                    f"{name}: {shown} refused for {c.message}.{c.signal}: {problem}; nothing was sent"
+                )
+            # A press is its own transmission; set targets sharing a frame go out together.
+            key = (c.message, tuple(sorted(c.fixed.items())), name if c.style != "set" else "")
+            groups.setdefault(key, {})[c.signal] = (name, dbc_value)
+            commands[key] = c
 
         planned = []
-        for (message_name, fixed), chosen in groups.items():
+        for key, chosen in groups.items():
+            message_name, fixed, _ = key
+            c = commands[key]
             message = db.get_message_by_name(message_name)
             values: dict[str, Value] = dict(fixed)
             values.update({signal: value for signal, (_, value) in chosen.items()})
+            protection = self._protections[message_name]
             for sig in message.signals:
-                if sig.name not in values:
+                if sig.name not in values and sig not in (protection.counter, protection.checksum):
                     values[sig.name] = self._fill(message_name, dict(fixed), sig)
-            try:
-                data = message.encode(values, strict=True)
-            except (cantools.database.EncodeError, KeyError, ValueError, TypeError) as err:
-                names = ", ".join(name for name, _ in chosen.values())
-                ranges = "; ".join(f"{s.name} {s.minimum}..{s.maximum}" for s in message.signals)
-                raise EncodeError(
-                    f"{names}: {message_name} {values} refused by encode(strict=True): {err} "
-                    f"(ranges: {ranges}); nothing was sent"
-                ) from err
-            planned.append(_PlannedFrame(message, data, tuple(name for name, _ in chosen.values())))
+            names = tuple(name for name, _ in chosen.values())
+            release = None
+            if c.style != "set":
+                release = dict(values)
+                idle = c.release if c.release is not None else _initial(message.get_signal_by_name(c.signal))
+                release[c.signal] = idle
+            for vals in (values, release):
+                if vals is not None:
+                    self._encode_check(message, vals, names)
+            spec = self.mapping.messages.get(message_name)
+            cycle = spec.cycle_s if spec is not None else None
+            interval = c.interval_s or cycle or DEFAULT_INTERVAL_MS / 1000
+            if c.style == "set":
+                mode: Literal["once", "until_confirmed", "hold"] = "until_confirmed" if cycle else "once"
+            else:
+                mode = "until_confirmed" if c.style == "press_until" else "hold"
+            planned.append(
+                _PlannedFrame(
+                    message,
+                    MappingProxyType(values),
+                    names,
+                    mode=mode,
+                    period_s=cycle if c.style == "set" and cycle else interval,
+                    hold_s=c.hold_s,
+                    release=MappingProxyType(release) if release is not None else None,
+                )
+            )
         return planned, gpio_targets
 
+    def _encode_check(
+        self, message: cantools.database.can.Message, values: Mapping[str, Value], names: tuple[str, ...]
+    ) -> None:
+        try:
+            self._protections[message.name].seal(values, 0)
+        except (cantools.database.EncodeError, KeyError, ValueError, TypeError, OverflowError) as err:
+            ranges = "; ".join(f"{s.name} {s.minimum}..{s.maximum}" for s in message.signals)
+            raise EncodeError(
+                f"{', '.join(names)}: {message.name} {dict(values)} refused by encode(strict=True): {err} "
+                f"(ranges: {ranges}); nothing was sent"
+            ) from err
+
+    def _current(self, name: str) -> Value | None:
+        with self._lock:
+            return self._state.get(name)
+
     def _fill(self, message: str, fixed: dict[str, Value], sig: cantools.database.can.Signal) -> Value:
-        """A non-targeted signal keeps the car's current value, so the frame changes only the target."""
+        """A non-targeted signal keeps the car's current value, so the frame changes only the target.
+
+        A button (a press-style command) of the same frame stays released; a frame the car itself
+        also sends (a gateway frame carrying a request bit) keeps its last received values, and is
+        refused before it was ever received rather than sent with made-up ones.
+        """
         for name, m in self.mapping.signals.items():
             c = m.command
             if c is not None and c.message == message and c.signal == sig.name and dict(c.fixed) == fixed:
-                with self._lock:
-                    current = self._state.get(name)
+                if c.style != "set":
+                    return c.release if c.release is not None else _initial(sig)
+                current = self._current(name)
                 if current is not None:
-                    return current
+                    try:
+                        return c.transform.apply(current) if c.transform is not None else current
+                    except TransformError:
+                        break
+        with self._lock:
+            heard = self._last_rx.get(message)
+        if heard is not None and sig.name in heard:
+            return heard[sig.name]
+        if message in self._status_messages:
+            raise EncodeError(
+                f"{message} also carries the car's status ({sig.name}) and has not been received yet; "
+                "sending it now would overwrite that with made-up values, so nothing was sent"
+            )
         return _initial(sig)
 
-    def _send(self, frames: list[_PlannedFrame]) -> list[Frame]:
+    def _seal(self, planned: _PlannedFrame, values: Mapping[str, Value]) -> bytes:
+        """The next frame of ``planned.message``: its rolling counter moved on, its checksum computed."""
+        name = planned.message.name
+        with self._send_lock:
+            counter = self._counters.get(name, 0)
+            self._counters[name] = counter + 1
+        return self._protections[name].seal(values, counter)
+
+    def _can_message(self, planned: _PlannedFrame, data: bytes) -> can.Message:
+        return can.Message(
+            timestamp=time.time(),
+            arbitration_id=planned.message.frame_id,
+            is_extended_id=planned.message.is_extended_frame,
+            data=data,
+        )
+
+    def _send(self, frames: list[_PlannedFrame], release: bool = False) -> list[Frame]:
         bus = self._bus
         if bus is None:
             raise NotStartedError("the bridge is closed")
         sent: list[Frame] = []
-        with self._send_lock:
-            for planned in frames:
-                msg = can.Message(
-                    timestamp=time.time(),
-                    arbitration_id=planned.message.frame_id,
-                    is_extended_id=planned.message.is_extended_frame,
-                    data=planned.data,
-                )
-                try:
-                    bus.send(msg, timeout=SEND_TIMEOUT_S)
-                except (can.CanError, OSError, ValueError) as err:
-                    done = ", ".join(f.message for f in sent) or "nothing"
-                    raise SendError(
-                        f"sending {planned.message.name} (0x{msg.arbitration_id:03X}) for "
-                        f"{', '.join(planned.names)} failed: {err}; already sent: {done}. "
-                        f"Check the bus ({self.config.interface}:{self.config.channel})"
-                    ) from err
-                frame = decode(self.database, msg, "tx")
-                sent.append(frame)
-                self._publish(frame)
+        for planned in frames:
+            values = planned.release if release and planned.release is not None else planned.values
+            msg = self._can_message(planned, self._seal(planned, values))
+            try:
+                bus.send(msg, timeout=SEND_TIMEOUT_S)
+            except (can.CanError, OSError, ValueError) as err:
+                done = ", ".join(f.message for f in sent) or "nothing"
+                raise SendError(
+                    f"sending {planned.message.name} (0x{msg.arbitration_id:03X}) for "
+                    f"{', '.join(planned.names)} failed: {err}; already sent: {done}. "
+                    f"Check the bus ({self.config.interface}:{self.config.channel})"
+                ) from err
+            frame = decode(self.database, msg, "tx")
+            sent.append(frame)
+            self._publish(frame)
         return sent
+
+    def _start_cyclic(
+        self, planned: _PlannedFrame, sent: list[Frame]
+    ) -> can.broadcastmanager.CyclicSendTaskABC:
+        """Send ``planned`` every ``period_s`` with python-can's periodic task, resealed on every frame."""
+        bus = self._bus
+        if bus is None:
+            raise NotStartedError("the bridge is closed")
+
+        def modify(msg: can.Message) -> None:
+            msg.data = bytearray(self._seal(planned, planned.values))
+            msg.timestamp = time.time()
+            frame = decode(self.database, msg, "tx")
+            sent.append(frame)
+            self._publish(frame)
+
+        first = self._can_message(planned, self._protections[planned.message.name].seal(planned.values, 0))
+        try:
+            return bus.send_periodic(first, planned.period_s, modifier_callback=modify)
+        except (can.CanError, OSError, ValueError) as err:
+            raise SendError(
+                f"starting the cyclic {planned.message.name} for {', '.join(planned.names)} failed: {err}. "
+                f"Check the bus ({self.config.interface}:{self.config.channel})"
+            ) from err
+
+    def _finish(self, transmission: _Transmission) -> list[Frame]:
+        """Stop a cyclic transmission (waiting out a frame in flight), then send its release, if any."""
+        task = transmission.task
+        task.stop()
+        thread = getattr(task, "thread", None)
+        if isinstance(thread, threading.Thread) and thread is not threading.current_thread():
+            thread.join(timeout=1.0)
+        if transmission.planned.release is None:
+            return []
+        return self._send([transmission.planned], release=True)
 
     # -- receiving -------------------------------------------------------------------------------
 
@@ -582,8 +765,12 @@ class CanBridge:
         if msg.is_error_frame or msg.is_remote_frame or self._db is None:
             return
         frame = decode(self._db, msg, "rx")
+        problem = self._out_of_range(frame) if frame.signals else None
+        if frame.signals and not problem:
+            with self._changed:
+                # a frame the car also sends is rebuilt from its last believable copy (see _fill)
+                self._last_rx[frame.message] = frame.signals
         if frame.message in self._status_messages and frame.signals:
-            problem = self._out_of_range(frame)
             now = time.monotonic()
             with self._changed:
                 if problem:
@@ -597,7 +784,9 @@ class CanBridge:
                     self._seen.add(frame.message)
                     for signal, value in frame.signals.items():
                         for name in self._by_status.get((frame.message, signal), ()):
-                            self._store(name, value, frame.timestamp, now)
+                            read = _read(self.mapping.signals[name].status, value)
+                            if read is not None:
+                                self._store(name, read, frame.timestamp, now)
                     self._confirm(frame)
                 self._changed.notify_all()
             if problem:
@@ -662,7 +851,7 @@ class CanBridge:
                     or now > p.deadline
                 ):
                     continue
-                reported = frame.signals.get(p.status.signal)
+                reported = _read(p.status, frame.signals.get(p.status.signal))
                 if reported is not None and _matches(reported, p.target, p.tolerance):
                     waiter.confirmed[name] = reported
                     used = True

@@ -15,6 +15,8 @@ REPLIES_FILE = Path(__file__).resolve().parents[2] / "intents" / "replies.yaml"
 
 REPLY_KEYS = frozenset(
     {
+        "cancel.stopped",
+        "cancel.unconfirmed",
         "clamped.above",
         "clamped.below",
         "dialogue.cancel",
@@ -33,7 +35,17 @@ REPLY_KEYS = frozenset(
         "failure.rejected",
         "failure.send",
         "failure.timeout",
+        "failure.unhealthy",
+        "query.age_hours",
+        "query.age_minute",
+        "query.age_minutes",
+        "query.age_moment",
+        "query.age_seconds",
+        "query.stale",
+        "query.unknown",
         "refused.radio_band",
+        "stopped.moving",
+        "stopped.unconfirmed",
     }
 )
 """Every reply the code says by name; checked against the file at load, so a missing one
