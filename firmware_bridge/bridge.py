@@ -63,10 +63,13 @@ class Actuation:
     frames: tuple[Frame, ...]
     """Every command frame sent, then the status frames that confirmed, in time order."""
     elapsed_s: float
+    unsent: tuple[str, ...] = ()
+    """Vehicle signals whose command frame never left: the bus failed after earlier frames went out
+    (when the first frame fails, ``actuate`` raises SendError instead)."""
 
     @property
     def ok(self) -> bool:
-        return not self.timed_out and set(self.confirmed) == set(self.targets)
+        return not self.timed_out and not self.unsent and set(self.confirmed) == set(self.targets)
 
 
 def _initial(sig: cantools.database.can.Signal) -> Value:
@@ -292,7 +295,9 @@ class CanBridge:
         All targets are checked before any frame is sent (NotAllowedError,
         EncodeError); targets sharing one command frame (radio band and
         frequency) go out in one frame.  Each target waits its mapping's
-        ``confirm_timeout_s``, or ``timeout_s`` when given.
+        ``confirm_timeout_s``, or ``timeout_s`` when given.  When the bus fails
+        part-way, the frames already sent are still confirmed and the rest are
+        reported in ``unsent``; when nothing could be sent, SendError.
         """
         if self._bus is None:
             raise NotStartedError("the bridge is not started; call start() or use it in a with block")
@@ -309,7 +314,16 @@ class CanBridge:
             # Registered before sending so a fast status frame cannot slip past.
             self._waiters.append(waiter)
         try:
-            sent = self._send(frames)
+            sent, failure = self._send(frames)
+            if failure is not None and not sent:
+                raise failure
+            unsent = tuple(name for planned in frames[len(sent) :] for name in planned.names)
+            if failure is not None:
+                # the frames that did go out still count: wait for their status, not the others'
+                log.warning("%s", failure)
+                with self._lock:
+                    for name in unsent:
+                        waiter.pending.pop(name, None)
             timeouts = {
                 name: timeout_s if timeout_s is not None else self.mapping.signals[name].confirm_timeout_s
                 for name in targets
@@ -339,13 +353,14 @@ class CanBridge:
         finally:
             with self._lock:
                 self._waiters.remove(waiter)
-        timed_out = tuple(name for name in targets if name not in confirmed)
+        timed_out = tuple(name for name in targets if name not in confirmed and name not in unsent)
         return Actuation(
             targets=MappingProxyType(dict(targets)),
             confirmed=MappingProxyType(confirmed),
             timed_out=timed_out,
             frames=tuple(sent + rx),
             elapsed_s=time.monotonic() - started,
+            unsent=unsent,
         )
 
     def _tolerance(self, m: SignalMapping) -> float:
@@ -433,7 +448,8 @@ class CanBridge:
                     return current
         return _initial(sig)
 
-    def _send(self, frames: list[_PlannedFrame]) -> list[Frame]:
+    def _send(self, frames: list[_PlannedFrame]) -> tuple[list[Frame], SendError | None]:
+        """The frames sent, in order, and the error that stopped the rest (None: all went out)."""
         bus = self._bus
         if bus is None:
             raise NotStartedError("the bridge is closed")
@@ -450,15 +466,17 @@ class CanBridge:
                     bus.send(msg, timeout=SEND_TIMEOUT_S)
                 except (can.CanError, OSError, ValueError) as err:
                     done = ", ".join(f.message for f in sent) or "nothing"
-                    raise SendError(
+                    failure = SendError(
                         f"sending {planned.message.name} (0x{msg.arbitration_id:03X}) for "
                         f"{', '.join(planned.names)} failed: {err}; already sent: {done}. "
                         f"Check the bus ({self.config.interface}:{self.config.channel})"
-                    ) from err
+                    )
+                    failure.__cause__ = err
+                    return sent, failure
                 frame = decode(self.database, msg, "tx")
                 sent.append(frame)
                 self._publish(frame)
-        return sent
+        return sent, None
 
     # -- receiving -------------------------------------------------------------------------------
 
