@@ -102,7 +102,11 @@ def template_parser() -> TemplateParser:
 
 steps = st.one_of(
     st.tuples(st.just("say"), st.sampled_from(REQUESTS + ANSWERS)),
-    st.tuples(st.just("say"), st.sampled_from(["yes", "undo", "turn off the headlights"])),
+    # the words of the known holes, drawn more often: a question, a stray or late yes, an undo
+    st.tuples(
+        st.just("say"),
+        st.sampled_from(["yes", "d", "undo", "turn off the headlights", "turn on the headlights"]),
+    ),
     st.tuples(st.just("commands"), st.lists(commands(), min_size=1, max_size=3)),
     st.tuples(st.just("wait"), st.sampled_from([0.5, 3.0, 7.9, 8.5, 30.0])),
     st.tuples(st.just("speed"), st.sampled_from([0.0, 5.0, 8.0, 30.0, 120.0])),
@@ -110,12 +114,16 @@ steps = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(steps, min_size=1, max_size=14), st.randoms(use_true_random=False))
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([0.0, 30.0, 120.0]),
+    st.lists(steps, min_size=1, max_size=14),
+    st.randoms(use_true_random=False),
+)
 def test_dialogue_never_acts_unsafely_or_says_what_the_car_did_not(
-    script: list[tuple[str, Any]], rng: random.Random
+    speed0: float, script: list[tuple[str, Any]], rng: random.Random
 ) -> None:
-    bridge, clock = FakeBridge(), FakeClock()
+    bridge, clock = FakeBridge({SPEED: speed0, LOW_BEAM: 1}), FakeClock()
     parser = ScriptedParser(template_parser(), STRAY_YES)
     car = Vehicle(bridge, LIMITS, clock=clock)
     dialogue = Dialogue(parser, car)
