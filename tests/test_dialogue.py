@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from assistant.config import Settings, VehicleSettings
 from assistant.dialogue import Dialogue, clear_yes
 from assistant.nlu.base import Command
 from assistant.nlu.templates import TemplateParser
@@ -282,3 +285,11 @@ def test_a_contradiction_leaves_the_rest_of_the_request(dialogue: Dialogue, brid
     turn = dialogue.handle("turn the ac on and off and turn on the fog lights")
     assert bridge.sent == [{"Vehicle.Body.Lights.Fog.Front.IsOn": 1}]
     assert "air conditioning two different ways" in turn.reply and "Fog lights on." in turn.reply
+
+
+def test_question_timeout_comes_from_the_settings(settings: Settings) -> None:
+    from assistant.runtime import open_car
+
+    custom = dataclasses.replace(settings, vehicle=VehicleSettings(question_timeout_s=3.0))
+    with open_car(custom) as car:
+        assert car.vehicle.limits.question_timeout_s == 3.0
