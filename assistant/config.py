@@ -69,6 +69,8 @@ class VehicleSettings:
     """Above this (km/h) the trunk does not open and the mirrors do not fold."""
     unlock_max_speed_kmh: float = field(default=10.0, metadata=_range(0, 200))
     """Above this (km/h) the doors do not unlock."""
+    question_timeout_s: float = field(default=8.0, metadata=_range(1, 60))
+    """A yes/no question (headlights off while driving) is answerable for this long (s), then lapses."""
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,11 @@ def open_car(settings: Settings) -> Car:
                 f"{STATUS_WAIT_S:g} s; is the body controller running (car-assistant ecu-sim) "
                 "and the bus up?"
             )
-        limits = GuardLimits(settings.vehicle.walking_speed_kmh, settings.vehicle.unlock_max_speed_kmh)
+        limits = GuardLimits(
+            settings.vehicle.walking_speed_kmh,
+            settings.vehicle.unlock_max_speed_kmh,
+            question_timeout_s=settings.vehicle.question_timeout_s,
+        )
         vehicle = Vehicle(bridge, limits)
         if sim is not None:
             vehicle.health_checks.append(sim.health)

@@ -92,10 +92,13 @@ class Actuation:
     elapsed_s: float
     superseded: tuple[str, ...] = ()
     """Vehicle signals a newer ``actuate`` re-targeted before this one's target was reported."""
+    unsent: tuple[str, ...] = ()
+    """Vehicle signals whose command frame never left: the bus failed after earlier frames went out
+    (when the first frame fails, ``actuate`` raises SendError instead)."""
 
     @property
     def ok(self) -> bool:
-        return not self.timed_out and set(self.confirmed) == set(self.targets)
+        return not self.timed_out and not self.unsent and set(self.confirmed) == set(self.targets)
 
 
 def _initial(sig: cantools.database.can.Signal) -> Value:
@@ -428,7 +431,9 @@ class CanBridge:
         All targets are checked before any frame is sent (NotAllowedError,
         EncodeError); targets sharing one command frame (radio band and
         frequency) go out in one frame.  Each target waits its mapping's
-        ``confirm_timeout_s``, or ``timeout_s`` when given.
+        ``confirm_timeout_s``, or ``timeout_s`` when given.  When the bus fails
+        part-way, the frames already sent are still confirmed and the rest are
+        reported in ``unsent``; when nothing could be sent, SendError.
         """
         if self._bus is None:
             raise NotStartedError("the bridge is not started; call start() or use it in a with block")
@@ -452,6 +457,7 @@ class CanBridge:
             self._waiters.append(waiter)
         cyclic: list[_Transmission] = []
         sent: list[Frame] = []
+        unsent: tuple[str, ...] = ()
         try:
             timeouts = {
                 name: timeout_s if timeout_s is not None else self.mapping.signals[name].confirm_timeout_s
@@ -462,12 +468,31 @@ class CanBridge:
                 for name, pending in waiter.pending.items():
                     pending.deadline = now + timeouts[name]
             once = [f for f in frames if f.mode == "once"]
-            sent += self._send(once)
+            out, failure = self._send(once)
+            sent += out
+            left = once[len(out) :]
             for planned in frames:
-                if planned.mode != "once":
-                    longest = max(timeouts[n] for n in planned.names)
-                    ends = now + (planned.hold_s if planned.mode == "hold" else longest)
+                if planned.mode == "once":
+                    continue
+                if failure is not None:
+                    left.append(planned)  # the bus just failed: no button is pressed after that
+                    continue
+                longest = max(timeouts[n] for n in planned.names)
+                ends = now + (planned.hold_s if planned.mode == "hold" else longest)
+                try:
                     cyclic.append(_Transmission(planned, self._start_cyclic(planned, sent), ends))
+                except SendError as err:
+                    failure = err
+                    left.append(planned)
+            if failure is not None:
+                if not sent and not cyclic:
+                    raise failure
+                # the frames that did go out still count: wait for their status, not the others'
+                log.warning("%s", failure)
+                unsent = tuple(name for planned in left for name in planned.names)
+                with self._lock:
+                    for name in unsent:
+                        waiter.pending.pop(name, None)
             for name, (device, value) in gpio_targets.items():
                 reported = self.gpio.write(device, int(value))
                 if reported == int(value):
@@ -511,7 +536,8 @@ class CanBridge:
             with self._lock:
                 self._waiters.remove(waiter)
         sent.sort(key=lambda f: f.timestamp)
-        timed_out = tuple(name for name in targets if name not in confirmed and name not in superseded)
+        ended = set(confirmed) | superseded | set(unsent)
+        timed_out = tuple(name for name in targets if name not in ended)
         return Actuation(
             targets=MappingProxyType(dict(targets)),
             confirmed=MappingProxyType(confirmed),
@@ -519,6 +545,7 @@ class CanBridge:
             frames=tuple(sent + rx),
             elapsed_s=time.monotonic() - started,
             superseded=tuple(name for name in targets if name in superseded),
+            unsent=unsent,
         )
 
     def _tolerance(self, m: SignalMapping) -> float:
@@ -693,7 +720,10 @@ class CanBridge:
             data=data,
         )
 
-    def _send(self, frames: list[_PlannedFrame], release: bool = False) -> list[Frame]:
+    def _send(
+        self, frames: list[_PlannedFrame], release: bool = False
+    ) -> tuple[list[Frame], SendError | None]:
+        """The frames sent, in order, and the error that stopped the rest (None: all went out)."""
         bus = self._bus
         if bus is None:
             raise NotStartedError("the bridge is closed")
@@ -705,15 +735,17 @@ class CanBridge:
                 bus.send(msg, timeout=SEND_TIMEOUT_S)
             except (can.CanError, OSError, ValueError) as err:
                 done = ", ".join(f.message for f in sent) or "nothing"
-                raise SendError(
+                failure = SendError(
                     f"sending {planned.message.name} (0x{msg.arbitration_id:03X}) for "
                     f"{', '.join(planned.names)} failed: {err}; already sent: {done}. "
                     f"Check the bus ({self.config.interface}:{self.config.channel})"
-                ) from err
+                )
+                failure.__cause__ = err
+                return sent, failure
             frame = decode(self.database, msg, "tx")
             sent.append(frame)
             self._publish(frame)
-        return sent
+        return sent, None
 
     def _start_cyclic(
         self, planned: _PlannedFrame, sent: list[Frame]
@@ -748,7 +780,10 @@ class CanBridge:
             thread.join(timeout=1.0)
         if transmission.planned.release is None:
             return []
-        return self._send([transmission.planned], release=True)
+        sent, failure = self._send([transmission.planned], release=True)
+        if failure is not None:
+            raise failure
+        return sent
 
     # -- receiving -------------------------------------------------------------------------------
 

@@ -3,6 +3,11 @@
 Three checks stand before any frame leaves: the state machine's guards here,
 then the bridge's write allowlist and ``encode(strict=True)``. The state the
 assistant reports always comes from the car's status frames.
+
+``Vehicle.apply`` is the one gate every actuation passes (a fresh request, an
+undo, the yes to a question): it checks the guards and the asks of the
+functions it would change against the car's state at that moment, so no path
+skips a refusal or a question.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from assistant.vehicle.functions import (
     WINDOW_GROUP_LABEL,
     WINDOW_GROUPS,
 )
-from assistant.vehicle.guards import GuardLimits, is_driving
+from assistant.vehicle.guards import ASKS, Ask, GuardLimits
 from assistant.vehicle.machines import FunctionMachine, Travel
 from assistant.vehicle.replies import Replies, load_replies
 from assistant.vehicle.signals import SignalSpec, Value, load_signals
@@ -40,6 +45,9 @@ class Actuation(Protocol):
     def timed_out(self) -> Sequence[str]: ...
     @property
     def frames(self) -> Sequence[Any]: ...
+    @property
+    def unsent(self) -> Sequence[str]:
+        """Signals whose command frame never left (the bus failed part-way)."""
 
 
 class VehicleBridge(Protocol):
@@ -59,7 +67,25 @@ class Request:
     notes: tuple[str, ...] = ()  # spoken after the reply (clamping)
     refusal: str | None = None
     answer: str | None = None  # a reply that needs no actuation (queries)
-    confirm: str | None = None  # a prompt: the driver must say yes first
+
+
+@dataclass(frozen=True, eq=False)
+class Question:
+    """A yes/no the driver must answer before ``request`` goes out; good for one yes, for a short while.
+
+    Only ``Vehicle.apply`` makes one and only it takes one back (``Vehicle.confirm``);
+    equality is identity, so a copy answers nothing.
+    """
+
+    intent: str
+    request: Request
+    asks: frozenset[tuple[str, Value]]
+    """(function, target) pairs the yes covers."""
+    prompt: str
+    asked_at: float
+    """``Vehicle.clock`` seconds."""
+    command: Command | None = None
+    """Planned again against the car's state at the yes; None: ``request`` as it was (an undo)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +93,8 @@ class Action:
     """What the vehicle did with one command."""
 
     intent: str
-    status: str  # done | moving | replaced | refused | timeout | failed | answered | confirm | stopped
+    status: str
+    """done | moving | replaced | refused | timeout | failed | answered | confirm | expired | stopped"""
     reply: str
     targets: dict[str, Value] = field(default_factory=dict)  # signal -> target
     confirmed: dict[str, Value] = field(default_factory=dict)  # signal -> value the car reported
@@ -76,6 +103,10 @@ class Action:
     frames: tuple[Any, ...] = ()
     then: Future[Action] | None = field(default=None, compare=False, repr=False)
     """For ``moving``: the action as it ends, once the travel has (done, timeout or failed)."""
+    question: Question | None = field(default=None, compare=False, repr=False)
+    """For ``confirm``: what a yes answers (``Vehicle.confirm``)."""
+    unsent: tuple[str, ...] = ()
+    """Signals whose command frame never left: the bus failed part-way."""
 
     def settled(self, timeout_s: float | None = None) -> Action:
         """This action once its travel has ended (waits); itself when nothing is in progress."""
@@ -88,6 +119,7 @@ class Action:
             "targets": self.targets,
             "confirmed": self.confirmed,
             "timed_out": list(self.timed_out),
+            "unsent": list(self.unsent),
             "reply": self.reply,
         }
 
@@ -138,6 +170,19 @@ QUERY_SIGNALS: dict[str, tuple[str, ...]] = {
 """The functions each query's answer is built from."""
 ACTION_TEXT = {"play": "playing", "pause": "paused", "next": "next track", "previous": "previous track"}
 SOURCE_TEXT = {"radio": "the radio", "bluetooth": "Bluetooth audio", "usb": "USB"}
+_GROUP_LABELS = [
+    *(
+        (frozenset(f"window.{side}" for side in WINDOW_GROUPS[g]), WINDOW_GROUP_LABEL[g])
+        for g in ("all", "front", "rear")
+    ),
+    (frozenset(f"lock.{side}" for side in SIDES), "all doors"),
+    *(
+        (frozenset(f"lock.{side}" for side in WINDOW_GROUPS[g]), f"the {g} doors")
+        for g in ("front", "rear")
+    ),
+    (frozenset({"mirror.driver", "mirror.passenger"}), "the mirrors"),
+]
+"""Sets of functions said as one group ("the front doors") when a reply names them."""
 
 
 def _fmt(value: float) -> str:
@@ -156,10 +201,14 @@ class Vehicle:
         bridge: VehicleBridge,
         limits: GuardLimits | None = None,
         replies: Replies | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bridge = bridge
         self.limits = limits or GuardLimits()
         self.replies = replies or load_replies()
+        self.clock = clock
+        """Seconds, for the age of a question (tests pass their own)."""
+        self._questions: list[Question] = []  # asked and not yet answered, withdrawn or lapsed
         self.signals: dict[str, SignalSpec] = load_signals()
         self.machines = {name: FunctionMachine(fn) for name, fn in FUNCTIONS.items()}
         self._listeners: list[Callable[[str], None]] = []
@@ -217,7 +266,7 @@ class Vehicle:
         st = dict(self.state() if state is None else state)
         return self._planners[command.intent](command.slots, st)
 
-    def execute(self, command: Command, *, confirmed: bool = False) -> Action:
+    def execute(self, command: Command, *, yes_to: Question | None = None) -> Action:
         """Carry out one command; never raises for a car that refuses or stays silent."""
         state = self.state()
         request = self._planners[command.intent](command.slots, state)
@@ -225,12 +274,41 @@ class Vehicle:
             return Action(command.intent, "refused", request.refusal)
         if request.answer is not None:
             return Action(command.intent, "answered", request.answer)
-        if request.confirm and not confirmed:
-            return Action(command.intent, "confirm", request.confirm)
-        return self.apply(command.intent, request, state)
+        return self.apply(command.intent, request, state, yes_to=yes_to, command=command)
 
-    def apply(self, intent: str, request: Request, state: Mapping[str, Value] | None = None) -> Action:
-        """Guard, actuate and confirm ``request``'s targets."""
+    def confirm(self, question: Question) -> Action:
+        """The driver said yes to ``question``: carry it out if it is still open, planned again and
+        checked against the car's state now (a yes counts once, and only within the question's time)."""
+        try:
+            if question.command is not None:
+                return self.execute(question.command, yes_to=question)
+            return self.apply(question.intent, question.request, yes_to=question)
+        finally:
+            self.withdraw(question)
+
+    def withdraw(self, question: Question) -> None:
+        """``question`` can no longer be answered (the driver moved on, said no or cancelled)."""
+        with self._lock:
+            self._questions = [q for q in self._questions if q is not question]
+
+    def apply(
+        self,
+        intent: str,
+        request: Request,
+        state: Mapping[str, Value] | None = None,
+        *,
+        yes_to: Question | None = None,
+        command: Command | None = None,
+    ) -> Action:
+        """Guard, ask, actuate and confirm ``request``'s targets: the one gate of every actuation.
+
+        ``yes_to`` is a question this vehicle asked and the driver said yes to;
+        it lets through the asks it covers, once, while it is fresh. A change
+        that needs a yes it has not got gets a new question (``command``, when
+        given, is planned again at the yes).
+        """
+        if yes_to is not None and not self._take(yes_to):
+            return Action(intent, "expired", self.replies.say("dialogue.confirm_expired"))
         state = dict(self.state() if state is None else state)
         for name, target in request.targets.items():
             refusal = self.machines[name].refusal(state, target, self.limits)
@@ -239,6 +317,9 @@ class Vehicle:
         if request.targets and self.health():
             return Action(intent, "failed", self.replies.say("failure.unhealthy"))
         signal_targets = {FUNCTIONS[name].signal: target for name, target in request.targets.items()}
+        asks = self._asks(request, state)
+        if asks and not (yes_to is not None and set(asks) <= yes_to.asks):
+            return self._ask(intent, request, asks, signal_targets, command)
         previous = {sig: state[sig] for sig in signal_targets if sig in state}
         with self._lock:
             for name, target in request.targets.items():
@@ -389,6 +470,41 @@ class Vehicle:
             return self.replies.say(key, n=minutes).lower()
         return self.replies.say("query.age_hours", n=round(age_s / 3600)).lower()
 
+    def _asks(self, request: Request, state: Mapping[str, Value]) -> dict[tuple[str, Value], Ask]:
+        """(function, target) -> the ask it needs now (even when the car reports it there already: a
+        report may be old)."""
+        out: dict[tuple[str, Value], Ask] = {}
+        for name, target in request.targets.items():
+            for ask in ASKS.get(name, ()):
+                if ask.applies_to(target) and ask.needed(state, self.limits):
+                    out[(name, target)] = ask
+        return out
+
+    def _ask(
+        self,
+        intent: str,
+        request: Request,
+        asks: Mapping[tuple[str, Value], Ask],
+        signal_targets: dict[str, Value],
+        command: Command | None,
+    ) -> Action:
+        prompt = " ".join(dict.fromkeys(self.replies.say(a.prompt) for a in asks.values()))
+        question = Question(intent, request, frozenset(asks), prompt, self.clock(), command)
+        with self._lock:
+            now = question.asked_at
+            self._questions = [q for q in self._questions if self._fresh(q, now)] + [question]
+        return Action(intent, "confirm", prompt, signal_targets, question=question)
+
+    def _fresh(self, question: Question, now: float) -> bool:
+        return 0 <= now - question.asked_at <= self.limits.question_timeout_s
+
+    def _take(self, question: Question) -> bool:
+        """True once for a question this vehicle asked, while it is fresh; it is used up either way."""
+        with self._lock:
+            open_ = any(q is question for q in self._questions)
+            self._questions = [q for q in self._questions if q is not question]
+        return open_ and self._fresh(question, self.clock())
+
     def listen(self, callback: Callable[[str], None]) -> Callable[[], None]:
         """Call ``callback(text)`` with what must be said later (a window that stopped short); returns
         the function that stops it."""
@@ -454,10 +570,9 @@ class Vehicle:
             current = {n for n in request.targets if self._generation.get(n) == generation[n]}
         error = outcome.get("error")
         if isinstance(error, SendError):
+            # nothing left the bridge (a part-way failure comes back as ``unsent``)
             self._fail({n: v for n, v in request.targets.items() if n in current})
-            return Action(
-                intent, "failed", self.replies.say("failure.send"), signal_targets, previous=previous
-            )
+            return Action(intent, "failed", self.replies.say("failure.send"), signal_targets)
         if isinstance(error, BridgeError):
             self._fail({n: v for n, v in request.targets.items() if n in current})
             return Action(intent, "failed", self.replies.say("failure.rejected"), signal_targets)
@@ -466,6 +581,7 @@ class Vehicle:
         result = outcome["result"]
         timed_out = tuple(result.timed_out)
         superseded = tuple(getattr(result, "superseded", ()))
+        unsent = tuple(getattr(result, "unsent", ()))
         for name in request.targets:
             if name not in current:
                 continue
@@ -476,26 +592,51 @@ class Vehicle:
                 self.machines[name].fail()
         frames = tuple(result.frames)
         confirmed = dict(result.confirmed)
-        if (timed_out or superseded) and len(current) < len(request.targets):
+        # undo puts back what the car confirmed it changed, and nothing else
+        changed = {s: previous[s] for s in confirmed if s in previous and previous[s] != confirmed[s]}
+        if (timed_out or superseded or unsent) and len(current) < len(request.targets):
             # re-targeted before it arrived: the newer request speaks for it
-            return Action(intent, "replaced", "", signal_targets, confirmed, (), previous, frames)
-        if timed_out:
-            labels = sorted({BY_SIGNAL[sig].label for sig in timed_out})
-            reply = self.replies.say("failure.timeout", label=" and ".join(labels))
+            return Action(intent, "replaced", "", signal_targets, confirmed, (), changed, frames)
+        if timed_out or unsent:
+            parts = []
+            if confirmed:
+                parts.append(self._partly_done(intent, request, confirmed))
+            for sigs, key in ((timed_out, "failure.timeout"), (unsent, "failure.unsent")):
+                if sigs:
+                    many = "_many" if len(sigs) > 1 else ""
+                    parts.append(self.replies.say(key + many, label=self._labels(sigs)))
             return Action(
                 intent,
-                "timeout",
-                reply,
+                "failed" if unsent else "timeout",
+                " ".join(parts),
                 signal_targets,
                 confirmed,
                 timed_out,
-                {k: v for k, v in previous.items() if k in confirmed},
+                changed,
                 frames,
+                unsent=unsent,
             )
         key = f"done.{intent}"
         done = self.replies.say(key, **request.fields) if self.replies.has(key) else ""
         reply = " ".join(x for x in (done, *request.notes) if x)
-        return Action(intent, "done", reply, signal_targets, confirmed, (), previous, frames)
+        return Action(intent, "done", reply, signal_targets, confirmed, (), changed, frames)
+
+    def _partly_done(self, intent: str, request: Request, confirmed: Mapping[str, Value]) -> str:
+        """What the car confirmed of a change that only partly happened ("I've locked the front doors.")."""
+        key = f"partial.{intent}"
+        if not self.replies.has(key):
+            key = "partial.done"
+        return self.replies.say(key, **{**request.fields, "done": self._labels(confirmed)})
+
+    @staticmethod
+    def _labels(signals: Sequence[str] | Mapping[str, Value]) -> str:
+        """The functions behind ``signals`` as the driver says them: "the front doors", "the trunk"."""
+        names = {BY_SIGNAL[sig].name for sig in signals}
+        for members, label in _GROUP_LABELS:
+            if names == members:
+                return label
+        labels = [fn.label for name, fn in FUNCTIONS.items() if name in names]
+        return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
     def sync(self) -> None:
         """Settle every idle machine on the car's reported values (at start, after outside changes)."""
@@ -616,14 +757,9 @@ class Vehicle:
 
     def _lights(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
         light, on = slots["light"], slots["state"] == "on"
-        confirm = None
-        if light == "headlights" and not on and is_driving(state, self.limits):
-            confirm = self.replies.say("dialogue.confirm_headlights_off")
-        return Request(
-            {f"light.{light}": int(on)},
-            {"light_text": LIGHT_TEXT[light], "state": slots["state"]},
-            confirm=confirm,
-        )
+        # headlights off while driving: the ask in guards.ASKS, checked by apply() for every path
+        fields = {"light_text": LIGHT_TEXT[light], "state": slots["state"]}
+        return Request({f"light.{light}": int(on)}, fields)
 
     def _doors(self, slots: Mapping[str, Any], locked: int) -> Request:
         door = slots.get("door", "all")
