@@ -82,6 +82,12 @@ class Dialogue:
             log.warning("parse failed: %s", err)
             return self._done(Turn(text, reply=self.replies.say("dialogue.error"), error=str(err)))
         t1 = time.perf_counter()
+        # a number outside what its slot can mean: the reason is said, nothing moves
+        refused = [Action(r.intent, "refused", r.reply(self.replies.say)) for r in parse.refused]
+        if not parse.commands and refused:
+            return self._done(
+                Turn(text, (), tuple(refused), self._join(refused), timings_ms={"parse": (t1 - t0) * 1e3})
+            )
         if not parse.commands:
             return self._done(
                 Turn(
@@ -99,6 +105,7 @@ class Dialogue:
                     Turn(text, parse.commands, tuple(actions), self._join(actions), error=repr(err))
                 )
         t2 = time.perf_counter()
+        actions += refused
         timings = {"parse": (t1 - t0) * 1e3, "vehicle": (t2 - t1) * 1e3}
         return self._done(Turn(text, parse.commands, tuple(actions), self._join(actions), timings_ms=timings))
 
