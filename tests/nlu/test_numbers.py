@@ -76,7 +76,14 @@ def test_a_refusal_leaves_the_other_requests_of_the_sentence(engines: dict[str, 
 
 @pytest.mark.parametrize(
     "text, value",
-    [("-40", -40), ("minus 40", -40), ("minus forty", -40), ("\u22125", -5), ("99.99", 99.99), ("-2.5", -2.5)],
+    [
+        ("-40", -40),
+        ("minus 40", -40),
+        ("minus forty", -40),
+        ("\u22125", -5),
+        ("99.99", 99.99),
+        ("-2.5", -2.5),
+    ],
 )
 def test_parse_number_keeps_the_sign(text: str, value: float) -> None:
     assert parse_number(text) == value
