@@ -23,9 +23,10 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from itertools import chain
 from typing import Any
 
 from assistant.asr.base import Recognizer, Transcript, choose_engine, load_recognizer
@@ -48,6 +49,8 @@ MAX_ALTERNATIVES = 10
 GRAMMAR_CONFIDENCE = 0.9
 """Template matches at least this sure count as exact (a whole match, or pieces cut at "and")."""
 BLOCK_MS = 30.0
+CHANNEL_MS = 10_000.0
+"""Start of a streamed recording read ahead for the recognizer to adapt to (ms; it uses up to 5 s)."""
 """Audio block the pipeline is fed in (ms): 3 wake-word feature frames."""
 # a request that ends on one of these was cut off mid-sentence ("close the windows and", "open the");
 # prepositions are not here: "what temperature is it set to" is complete
@@ -309,9 +312,29 @@ class VoicePipeline:
         """
         audio = to_stream_format(audio)
         self.reset(channel=audio)  # the recognizer reads as much of it as its adaptation can use
-        turns = []
         tail = silence(self.voice.trailing_silence_ms + 300)
-        for chunk in split(concat([audio, tail]), block_ms):
+        return self._run(split(concat([audio, tail]), block_ms))
+
+    def run_stream(self, blocks: Iterable[AudioChunk], block_ms: float = BLOCK_MS) -> list[VoiceTurn]:
+        """``run`` on a recording given as blocks (``WavStream.blocks``), never all of it in memory.
+
+        Only the first ``CHANNEL_MS`` are read ahead, for the recognizer to adapt to; a request is
+        capped at the maximum request length as it is live.
+        """
+        blocks = iter(blocks)
+        head: list[AudioChunk] = []
+        while sum(c.duration_ms for c in head) < CHANNEL_MS:
+            block = next(blocks, None)
+            if block is None:
+                break
+            head.append(to_stream_format(block))
+        self.reset(channel=concat(head) if head else None)
+        tail = split(silence(self.voice.trailing_silence_ms + 300), block_ms)
+        return self._run(chain(head, blocks, tail))
+
+    def _run(self, blocks: Iterable[AudioChunk]) -> list[VoiceTurn]:
+        turns = []
+        for chunk in blocks:
             turn = self.feed(chunk)
             if turn is not None:
                 turns.append(turn)

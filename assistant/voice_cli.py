@@ -133,7 +133,7 @@ def _timeline(event: Any) -> None:
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
-    from assistant.audio import AudioError, read_wav, write_wav
+    from assistant.audio import AudioError, WavStream, write_wav
     from assistant.pipeline import VoicePipeline, build_parts
     from assistant.runtime import SETTLE_S, open_car, open_dialogue
 
@@ -163,7 +163,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
         try:
             for name in args.files:
                 try:
-                    audio = read_wav(name)
+                    audio = WavStream(name)  # read in blocks: an hour-long file costs no more memory
                 except AudioError as err:
                     failed += 1
                     if args.json:
@@ -175,7 +175,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
                         _note(f"error: {err}")
                     continue
                 heard_before = len(pipeline.notices)
-                turns = pipeline.run(audio)
+                turns = pipeline.run_stream(audio.blocks())
                 car.vehicle.settle(SETTLE_S)  # the next file starts with the windows where they ended
                 result = _file_result(name, turns)
                 if len(pipeline.notices) > heard_before:  # a window that stopped short on its way
