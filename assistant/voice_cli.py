@@ -190,10 +190,13 @@ def cmd_listen(args: argparse.Namespace) -> int:
                 if args.json:
                     print(json.dumps(result, ensure_ascii=False), flush=True)
                 else:
-                    print(f"{name}: heard {result['text']!r}")
-                    for c in result["commands"]:
-                        print(f"  {c['intent']} {json.dumps(c['slots'])}  ({c['confidence']:.2f})")
-                    print(f"  {len(result['frames'])} CAN frames; reply: {result['reply'] or '(none)'}")
+                    for n, one in enumerate(result.get("turns", [result]), 1):
+                        which = f" request {n}:" if "turns" in result else ""
+                        cut = " (cut off: nothing done)" if one.get("cut_off") else ""
+                        print(f"{name}:{which} heard {one['text']!r}{cut}")
+                        for c in one["commands"]:
+                            print(f"  {c['intent']} {json.dumps(c['slots'])}  ({c['confidence']:.2f})")
+                        print(f"  {len(one['frames'])} CAN frames; reply: {one['reply'] or '(none)'}")
                     for notice in result.get("notices", []):
                         print(f"  later: {notice}")
         finally:
@@ -214,16 +217,24 @@ def _file_result(name: str, turns: list[Any]) -> dict[str, Any]:
     if not answered:
         return out
     jsons = [t.to_json() for t in answered]
-    out["text"] = " ".join(j["text"] for j in jsons if j["text"])
+    if len(jsons) == 1:
+        one = jsons[0]
+        out.update({k: one[k] for k in ("text", "commands", "frames", "reply", "endpoint", "timings_ms")})
+        if one.get("cut_off"):
+            out["cut_off"] = True
+        return out
+    # several requests (each after its own wake word): every one in 'turns', with its own
+    # transcript, endpoint, stream times and timings; at the top what the file as a whole caused,
+    # the transcripts kept apart, so no one request reads as one long sentence
+    out["text"] = " / ".join(j["text"] for j in jsons if j["text"])
     out["commands"] = [c for j in jsons for c in j["commands"]]
     out["frames"] = [f for j in jsons for f in j["frames"]]
     out["reply"] = " ".join(j["reply"] for j in jsons if j["reply"])
-    out["endpoint"] = jsons[0]["endpoint"]
-    out["timings_ms"] = jsons[0]["timings_ms"]
+    del out["timings_ms"]  # per request, in 'turns'
     if any(j.get("cut_off") for j in jsons):
         out["cut_off"] = True
-    if len(jsons) > 1:
-        out["turns"] = jsons
+    out["requests"] = len(jsons)
+    out["turns"] = jsons
     return out
 
 
