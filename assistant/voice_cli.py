@@ -65,7 +65,11 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--out", metavar="DIR", default="simulate-out", help="reply WAVs and drive.wav (default %(default)s)"
     )
-    p.add_argument("--json", action="store_true", help="one JSON object per request instead of the timeline")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per scripted request (asked, expected, done, verdict, turns), not the timeline",
+    )
     _voice_flags(p)
 
 
@@ -242,10 +246,10 @@ def _file_result(name: str, turns: list[Any]) -> dict[str, Any]:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from assistant.audio import concat, silence, write_wav
+    from assistant.audio import AudioChunk, concat, silence, write_wav
     from assistant.pipeline import VoicePipeline, build_parts
     from assistant.runtime import SETTLE_S, open_car, open_dialogue
-    from assistant.voice_sim import mix_at_snr, request_audio
+    from assistant.voice_sim import mix_at_snr, reading, request_audio, request_of, show, verdict
 
     settings = _settings(args)
     script = DEFAULT_DRIVE
@@ -262,8 +266,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         f"{time.perf_counter() - t0:.1f} s"
     )
     assert parts.synthesizer is not None
-    segments = []
+    segments: list[AudioChunk] = []
+    starts_ms: list[float] = []  # where each request's stretch of the drive begins
     for text in script:
+        starts_ms.append(sum(s.duration_ms for s in segments))
         segments += [request_audio(parts.synthesizer, text), silence(1200)]
     drive = concat(segments)
     if not args.no_noise:
@@ -282,20 +288,50 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             car.vehicle.settle(SETTLE_S)  # windows still on their way when the drive ends
         finally:
             pipeline.close()
-        confirmed = sum(
-            1 for t in turns if t.turn and any(a.status == "done" for a in t.turn.settled().actions)
-        )
+        # what each request asked: the commands its script line reads as typed text
+        asked = [reading([c.to_json() for c in dialogue.parser.parse(text).commands]) for text in script]
+        heard: list[list[Any]] = [[] for _ in script]  # the turns in each request's stretch of the drive
+        wavs: dict[int, str] = {}
         for i, turn in enumerate(turns, 1):
             wav = ""
             if turn.reply_audio is not None:
                 wav = str(out / f"reply-{i:02d}.wav")
                 write_wav(wav, turn.reply_audio)
-            if args.json:
-                print(json.dumps({**turn.to_json(), "reply_wav": wav}, ensure_ascii=False), flush=True)
+            at = turn.wake.timestamp_ms if turn.wake else (turn.endpoint.at_ms if turn.endpoint else 0.0)
+            heard[request_of(at, starts_ms)].append(turn)
+            wavs[id(turn)] = wav
+        counts = {"right": 0, "wrong": 0, "missed": 0}
+        confirmed = 0
+        if not args.json:
+            print("\nper request:")
+        for n, (text, want, got) in enumerate(zip(script, asked, heard, strict=True), 1):
+            done = reading([c for t in got for c in t.commands])
+            judged = verdict(want, done)
+            counts[judged] += 1
+            carried = judged == "right" and any(
+                a.status == "done" for t in got if t.turn for a in t.turn.settled().actions
+            )
+            confirmed += carried
+            if args.json:  # one object per scripted request, its turns inside
+                record = {
+                    "request": n,
+                    "asked": text,
+                    "expected": [{"intent": i, "slots": dict(s)} for i, s in want],
+                    "done": [{"intent": i, "slots": dict(s)} for i, s in done],
+                    "verdict": judged,
+                    "confirmed": carried,
+                    "turns": [{**t.to_json(), "reply_wav": wavs[id(t)]} for t in got],
+                }
+                print(json.dumps(record, ensure_ascii=False), flush=True)
+            else:
+                outcome = ", carried out and confirmed by the car" if carried else ""
+                print(f"  {n}. asked {text!r}: {show(want)}")
+                print(f"     heard {' / '.join(repr(t.text) for t in got) or '(nothing)'}: {show(done)}")
+                print(f"     {judged.upper()}{outcome}")
         if not args.json:
             print(
-                f"\n{len(turns)} requests answered, {confirmed} carried out and confirmed by the car; "
-                f"replies in {out}/"
+                f"\n{len(script)} requests: {counts['right']} right ({confirmed} carried out and confirmed "
+                f"by the car), {counts['wrong']} wrong, {counts['missed']} missed; replies in {out}/"
             )
             state = car.bridge.state()
             changed = {k: v for k, v in state.items() if start_state.get(k) != v and k != "Vehicle.Speed"}
