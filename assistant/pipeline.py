@@ -589,7 +589,10 @@ class VoicePipeline:
         floor = self.voice.semantic_min_confidence
 
         def confident(parser: Parser, text: str, least: float) -> bool:
-            commands = parser.parse(text).commands
+            parse = parser.parse(text)
+            commands = parse.commands
+            if parse.refused:  # understood, and refused for its number: not to be swapped for a
+                return all(c.confidence >= least for c in commands)  # hypothesis that lost the minus
             return bool(commands) and min(c.confidence for c in commands) >= least
 
         try:
