@@ -159,10 +159,11 @@ class TemplateParser(Parser):
         )
         self._subsets: dict[frozenset[str], Intents] = {}
         self._seen: dict[str, Match | None] = {}
+        self._probing = False  # matches() sets it for a second pass when a number was left out
         # one value inside each range list, to stand in for a number said outside it
-        lists = self.intents.slot_lists.values()
-        starts = {_value(sl.start) for sl in lists if isinstance(sl, RangeSlotList)}
-        self._probes = [str(v) for v in sorted(starts)]
+        ranges = [sl for sl in self.intents.slot_lists.values() if isinstance(sl, RangeSlotList)]
+        self._probes = [str(v) for v in sorted({_value(sl.start) for sl in ranges})]
+        self._ranges = ranges
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -191,6 +192,24 @@ class TemplateParser(Parser):
         said = clean(text)
         if not said.strip(" ,"):
             return []
+        self._probing = False
+        found = self._matching(said)
+        if self._number_left_out(said, found):
+            # again, reading numbers outside the range lists (costly: only when one was left out)
+            self._probing = True
+            try:
+                found = self._matching(said)
+            finally:
+                self._probing = False
+        return found
+
+    def _number_left_out(self, said: str, found: list[Match]) -> bool:
+        """True when ``said`` holds a number that none of ``found`` carries."""
+        numbers = [parse_number(w) for w in numbers_to_digits(said).split() if _NUMERIC.match(w)]
+        carried = {v for m in found for v in m.command.slots.values() if not isinstance(v, str)}
+        return any(n is not None and n not in carried for n in numbers)
+
+    def _matching(self, said: str) -> list[Match]:
         found = self._matches(said) or self._run_on(said.replace(",", " ").split(), depth=2)
         if found:
             return found
@@ -308,7 +327,7 @@ class TemplateParser(Parser):
             digits = numbers_to_digits(piece)
             if digits != piece:
                 found = self._recognize(digits)
-            if found is None:
+            if found is None and self._probing:
                 found = self._out_of_range(digits)
         return found
 
@@ -322,6 +341,9 @@ class TemplateParser(Parser):
         if said is None:
             return None
         for probe in self._probes:
+            # only for a list that holds the probe and not the number said: the others were tried with it
+            if not any(_holds(sl, float(probe)) and not _holds(sl, said) for sl in self._ranges):
+                continue
             match = self._recognize(" ".join(words[: at[0]] + [probe] + words[at[0] + 1 :]))
             if match is None:
                 continue
@@ -395,6 +417,16 @@ class TemplateParser(Parser):
 
 
 _NUMERIC = re.compile(r"^[-+]?\d+(?:[.,]\d+)?$")
+_STEPS = {"halves": 2, "tenths": 10}
+
+
+def _holds(slot_list: RangeSlotList, value: float) -> bool:
+    """Whether hassil's range list reads ``value`` (in range, on its step or fraction)."""
+    if not slot_list.start <= value <= slot_list.stop:
+        return False
+    fraction = slot_list.fraction_type.value if slot_list.fraction_type is not None else ""
+    scaled = value * _STEPS.get(str(fraction), 1)
+    return abs(scaled - round(scaled)) < 1e-6
 
 
 @dataclass(frozen=True)
