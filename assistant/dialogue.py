@@ -124,6 +124,12 @@ class Dialogue:
         t1 = time.perf_counter()
         if not {c.intent for c in parse.commands} <= ANSWERS or not parse.commands:
             self._drop_question()  # the driver moved on: the question lapses unanswered
+        # a number outside what its slot can mean: the reason is said, nothing moves
+        refused = [Action(r.intent, "refused", r.reply(self.replies.say)) for r in parse.refused]
+        if not parse.commands and refused:
+            return self._done(
+                Turn(text, (), tuple(refused), self._join(refused), timings_ms={"parse": (t1 - t0) * 1e3})
+            )
         if not parse.commands:
             return self._done(
                 Turn(
@@ -146,6 +152,7 @@ class Dialogue:
                     Turn(text, parse.commands, tuple(actions), self._join(actions), error=repr(err))
                 )
         t2 = time.perf_counter()
+        actions += refused
         timings = {"parse": (t1 - t0) * 1e3, "vehicle": (t2 - t1) * 1e3}
         return self._done(Turn(text, parse.commands, tuple(actions), self._join(actions), timings_ms=timings))
 

@@ -9,7 +9,10 @@ A request ends on trailing silence, on its maximum length, or early
 complete, confident commands that stay the same while the speaker pauses for
 ``semantic_stable_ms``. A request that was cut off (it ends on a dangling
 "and"/"the", or hit the maximum length mid-speech) executes nothing and gets
-a short "Sorry?".
+a short "Sorry?". A wake word heard while a request is still being listened to
+starts a request of its own: the one before ends there and, since its
+transcript runs into the wake phrase, executes nothing (the driver started
+again; acting on a misheard tail is worse than missing it).
 
 Times: ``t_ms`` is stream time (position in the audio); latencies after the
 end of speech add the stream time from end of speech to the endpoint decision
@@ -23,9 +26,10 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from itertools import chain
 from typing import Any
 
 from assistant.asr.base import Recognizer, Transcript, choose_engine, load_recognizer
@@ -48,6 +52,8 @@ MAX_ALTERNATIVES = 10
 GRAMMAR_CONFIDENCE = 0.9
 """Template matches at least this sure count as exact (a whole match, or pieces cut at "and")."""
 BLOCK_MS = 30.0
+CHANNEL_MS = 10_000.0
+"""Start of a streamed recording read ahead for the recognizer to adapt to (ms; it uses up to 5 s)."""
 """Audio block the pipeline is fed in (ms): 3 wake-word feature frames."""
 # a request that ends on one of these was cut off mid-sentence ("close the windows and", "open the");
 # prepositions are not here: "what temperature is it set to" is complete
@@ -123,6 +129,15 @@ class VoiceTurn:
             "reply": self.reply,
             "endpoint": self.endpoint.reason if self.endpoint else None,
             "wake": self.wake.name if self.wake else None,
+            # stream times (ms from the start of the audio): where this request sits in a recording
+            "wake_ms": round(self.wake.timestamp_ms, 1) if self.wake else None,
+            "speech_ms": (
+                [round(self.endpoint.speech_start_ms, 1), round(self.endpoint.speech_end_ms, 1)]
+                if self.endpoint and self.endpoint.speech_start_ms is not None
+                and self.endpoint.speech_end_ms is not None
+                else None
+            ),
+            "endpoint_ms": round(self.endpoint.at_ms, 1) if self.endpoint else None,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
         if self.cut_off:
@@ -177,6 +192,8 @@ def build_parts(settings: Settings, *, wake: bool = True, tts: bool = True) -> V
 
 def cut_off(text: str, endpoint: Endpoint) -> bool:
     """True for a request that stopped mid-sentence: it must not half-execute."""
+    if endpoint.reason == "wake":
+        return True  # the driver started again: the words before run into the wake phrase
     words = text.lower().split()
     if words and words[-1] in DANGLING:
         return True
@@ -299,7 +316,14 @@ class VoicePipeline:
             return None
         if self.use_wake and self.parts.wake is not None:
             # keep the detector's streaming state current; a stale one fires on the old wake word
-            self.parts.wake.process(chunk)
+            detection = self.parts.wake.process(chunk)
+            if detection is not None:
+                # a new wake word: the request so far is over, the new one starts here
+                e = self.endpointer
+                turn = self._finish(Endpoint("wake", t_end, e.speech_start_ms, e.speech_end_ms))
+                self._emit("wake", t_end, name=detection.name, probability=round(detection.probability, 3))
+                self._start_listening(t_end, detection)
+                return turn
         return self._listen(chunk, t0, t_end)
 
     def run(self, audio: AudioChunk, block_ms: float = BLOCK_MS) -> list[VoiceTurn]:
@@ -309,9 +333,29 @@ class VoicePipeline:
         """
         audio = to_stream_format(audio)
         self.reset(channel=audio)  # the recognizer reads as much of it as its adaptation can use
-        turns = []
         tail = silence(self.voice.trailing_silence_ms + 300)
-        for chunk in split(concat([audio, tail]), block_ms):
+        return self._run(split(concat([audio, tail]), block_ms))
+
+    def run_stream(self, blocks: Iterable[AudioChunk], block_ms: float = BLOCK_MS) -> list[VoiceTurn]:
+        """``run`` on a recording given as blocks (``WavStream.blocks``), never all of it in memory.
+
+        Only the first ``CHANNEL_MS`` are read ahead, for the recognizer to adapt to; a request is
+        capped at the maximum request length as it is live.
+        """
+        blocks = iter(blocks)
+        head: list[AudioChunk] = []
+        while sum(c.duration_ms for c in head) < CHANNEL_MS:
+            block = next(blocks, None)
+            if block is None:
+                break
+            head.append(to_stream_format(block))
+        self.reset(channel=concat(head) if head else None)
+        tail = split(silence(self.voice.trailing_silence_ms + 300), block_ms)
+        return self._run(chain(head, blocks, tail))
+
+    def _run(self, blocks: Iterable[AudioChunk]) -> list[VoiceTurn]:
+        turns = []
+        for chunk in blocks:
             turn = self.feed(chunk)
             if turn is not None:
                 turns.append(turn)
@@ -483,7 +527,9 @@ class VoicePipeline:
             first_new = 0
         try:
             with self._respond_lock:
-                if not vt.text.strip():
+                if endpoint.reason == "wake":
+                    vt.cut_off = True  # no "Sorry?": the driver is already saying the next request
+                elif not vt.text.strip():
                     # noise, a cough, music: nothing to do; after a wake word, ask again
                     vt.reply = SORRY if vt.wake is not None else ""
                 elif cut_off(text := self._rescore(vt), endpoint):
@@ -543,7 +589,10 @@ class VoicePipeline:
         floor = self.voice.semantic_min_confidence
 
         def confident(parser: Parser, text: str, least: float) -> bool:
-            commands = parser.parse(text).commands
+            parse = parser.parse(text)
+            commands = parse.commands
+            if parse.refused:  # understood, and refused for its number: not to be swapped for a
+                return all(c.confidence >= least for c in commands)  # hypothesis that lost the minus
             return bool(commands) and min(c.confidence for c in commands) >= least
 
         try:
