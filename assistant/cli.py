@@ -327,6 +327,9 @@ def build_argparser() -> argparse.ArgumentParser:
     add("start", cmd_start, "live voice with a microphone, else the simulated bench drive (make run)")
     _add_voice_commands(add)
     bench.register(add)
+    from assistant import log_cli
+
+    log_cli.register(add)
     return ap
 
 

@@ -10,6 +10,8 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from assistant.audit import Recorder, why
+from assistant.context import Context
 from assistant.errors import AssistantError, InputError
 from assistant.nlu.base import Command, Parser
 from assistant.vehicle.functions import BY_SIGNAL
@@ -66,6 +68,8 @@ class Dialogue:
         self.pending: Command | None = None
         self.last_change: Action | None = None
         self.last_reply = ""
+        self.context = Context()  # follow-ups ("a bit more") -> full commands
+        self.recorder = Recorder(vehicle, parser, self.context)  # each turn -> an audit entry (why, log)
 
     def handle(self, text: str) -> Turn:
         """Answer one utterance; errors become a short reply, never an exception."""
@@ -82,6 +86,7 @@ class Dialogue:
             log.warning("parse failed: %s", err)
             return self._done(Turn(text, reply=self.replies.say("dialogue.error"), error=str(err)))
         t1 = time.perf_counter()
+        parse = replace(parse, commands=self.context.resolve(text, parse.commands))
         if not parse.commands:
             return self._done(
                 Turn(
@@ -109,6 +114,11 @@ class Dialogue:
         return " ".join(a.reply for a in actions if a.reply)
 
     def _done(self, turn: Turn) -> Turn:
+        try:
+            self.recorder.record(turn)
+        except Exception:  # the audit log must never cost the driver a turn
+            log.exception("audit record failed")
+        self.context.remember(turn)
         if turn.reply and not any(a.intent == "assistant.repeat" for a in turn.actions):
             self.last_reply = turn.reply
         return turn
@@ -133,6 +143,8 @@ class Dialogue:
             return self._undo()
         if intent == "assistant.repeat":
             return Action(intent, "answered", self.last_reply or say("dialogue.repeat_nothing"))
+        if intent == "assistant.why":
+            return Action(intent, "answered", why(self.recorder.last_entry(), self.replies))
         if intent == "assistant.help":
             return Action(intent, "answered", say("dialogue.help"))
         self.pending = None
