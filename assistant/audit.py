@@ -24,6 +24,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -233,6 +234,9 @@ class Read:
     notes: list[str] = field(default_factory=list)
 
 
+_LIVE: weakref.WeakSet[AuditLog] = weakref.WeakSet()
+
+
 class AuditLog:
     """Appends entries to one local JSON-lines file; fsync'd, rotated by size.
 
@@ -252,6 +256,7 @@ class AuditLog:
         self._lock = threading.Lock()
         self._queue: queue.Queue[bytes] = queue.Queue()
         self._writer: threading.Thread | None = None
+        _LIVE.add(self)
 
     def files(self) -> list[Path]:
         """The live file and its rotated ones, oldest first (those that exist)."""
@@ -276,6 +281,12 @@ class AuditLog:
         """Wait until every queued entry is on disk."""
         if self._writer is not None:
             self._queue.join()
+
+    def _flush_same_file(self) -> None:
+        # a reader in this process sees what any writer here has queued for the same file
+        for other in list(_LIVE):
+            if other.path == self.path:
+                other.flush()
 
     def _run(self) -> None:
         while True:
@@ -319,7 +330,7 @@ class AuditLog:
 
     def clear(self) -> int:
         """Delete the log and its rotated files; how many files went."""
-        self.flush()
+        self._flush_same_file()
         with self._lock:
             gone = self.files()
             for p in gone:
@@ -328,7 +339,7 @@ class AuditLog:
 
     def read(self) -> Read:
         """Every entry, oldest first; a line that does not parse (a torn write) is a note, not an error."""
-        self.flush()
+        self._flush_same_file()
         out = Read()
         for p in self.files():
             try:

@@ -151,7 +151,9 @@ def test_yes_to_a_question_is_explained_as_the_drivers_yes(
     )
 
 
-def test_why_with_nothing_done_yet_and_why_never_acts(car: Car, parser: TemplateParser, tmp_path: Path) -> None:
+def test_why_with_nothing_done_yet_and_why_never_acts(
+    car: Car, parser: TemplateParser, tmp_path: Path
+) -> None:
     dialogue = _dialogue(car, parser, tmp_path / "audit.jsonl")
     assert dialogue.handle("what did you just do").reply == "I haven't done anything yet."
     # a why beside a command only asks: nothing is sent
