@@ -15,8 +15,8 @@ commands go through the same guards, questions and confirmations as any other. T
 
 A context lives for ``expire_s`` seconds after its turn and one turn: a turn that is not a car
 command (an unrelated request, no command at all, a query, cancel/deny/undo) forgets it; "why",
-"repeat" and "help" keep it. A follow-up with no live context acts on nothing: "more", "less"
-and "do that again" are left to the parser as they always were, the rest give no command.
+"repeat" and "help" keep it. A follow-up with no live context acts on nothing ("a bit more" alone is no
+request); only "do that again" is left to the parser (it reads it as "repeat").
 A turn that asks "why" only asks: any other command parsed beside it is dropped.
 """
 
@@ -69,6 +69,16 @@ POSITIONS: dict[str, str] = {
     "both": "all",
     "all of them": "all",
     "the rest": "all",
+    "left": "left",
+    "right": "right",
+}
+SIDES = {
+    # "the right one" after a rear window is the rear right; after a front one, the passenger's
+    # (a left-hand-drive car: the driver sits on the left)
+    ("left", "rear"): "rear_left",
+    ("right", "rear"): "rear_right",
+    ("left", "front"): "driver",
+    ("right", "front"): "passenger",
 }
 OPPOSITE = {
     "driver": "passenger",
@@ -135,7 +145,8 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "also",
         re.compile(
-            rf"(?:(?:and|also|same for|same on|what about|how about|and for|and on|now)(?: the)? )?"
+            r"(?:(?:and|also|(?:do )?(?:the )?same(?: thing)? (?:for|on)|what about|how about|and for|"
+            r"and on|now)(?: the)? )?"
             rf"{_POSITION}"
         ),
     ),
@@ -159,7 +170,7 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "again",
         re.compile(
             r"(?:(?P<verb>open|close|shut|lock|unlock|fold|unfold|roll down|roll up|fold in|fold out) "
-            r"(?:it|them|that|those)(?: back)?|"
+            r"(?:it|them|that|those)(?: back)?|(?P<fold>fold) (?:it|them) (?P<inout>in|out)|"
             r"(?:turn|switch|put) (?:it|them|that) (?:back )?(?P<state>on|off)|"
             r"(?P<repeat>do (?:it|that|this) (?:again|once more)|same again|the same again))(?: again)?"
         ),
@@ -202,7 +213,7 @@ def classify(text: str) -> FollowUp | None:
             return None  # a lone "back" or "all" is too thin to act on
         pos = POSITIONS.get(groups.get("pos", ""))
         if kind == "again":
-            verb = VERB_WORDS.get(groups.get("verb", ""))
+            verb = VERB_WORDS.get(groups.get("verb", "") or f"fold {groups.get('inout', '')}")
             state = groups.get("state") or groups.get("back")
             if "repeat" in groups:
                 return FollowUp("repeat")
@@ -235,6 +246,10 @@ def _moved(command: Command, position: str) -> Command | None:
     slot = POSITION_SLOT.get(command.intent)
     if slot is None:
         return None
+    if position in ("left", "right"):
+        now = str(command.slots.get(slot[0], slot[1]))
+        row = "rear" if now.startswith("rear") else "front"
+        position = SIDES[(position, row)]
     return _with(command, **{slot[0]: position})
 
 
@@ -258,8 +273,10 @@ def _step(command: Command, up: bool) -> Command | None:
     if intent == "climate.set_temperature":
         return _with(command, "climate.adjust_temperature", direction=direction, value=None, unit=None)
     if intent in ("climate.set_fan", "media.volume"):
-        d = str(s.get("direction", "up"))
-        return _with(command, direction=d if up or "direction" not in s else flip[d], level=None)
+        if "direction" not in s:  # after "volume 20": more is up, too much is down
+            return _with(command, direction=direction, level=None)
+        d = str(s["direction"])
+        return _with(command, direction=d if up else flip[d])
     if intent == "seat.heat":
         level = int(s.get("level", 2)) + (1 if up else -1)
         return _with(command, level=max(0, min(SEAT_MAX, level)))
@@ -318,7 +335,7 @@ class Context:
             return commands
         last = self.live()
         if not last:
-            return commands if follow.kind in ("more", "less", "repeat") else ()
+            return commands if follow.kind == "repeat" else ()
         out: list[Command] = []
         for command in last:
             new: Command | None
