@@ -50,7 +50,9 @@ def _notes(notes: list[str]) -> None:
 
 def _decision_text(d: Mapping[str, Any]) -> str:
     detail = d.get("detail", {})
-    extra = ", ".join(f"{k}={v}" for k, v in detail.items() if k != "guards")
+    extra = ", ".join(
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in detail.items() if k != "guards"
+    )
     head = f"{d.get('intent', '-')} {d.get('decision')}" if d.get("intent") else str(d.get("decision"))
     return f"{head} ({d.get('rule')}{': ' + extra if extra else ''})"
 
@@ -58,9 +60,10 @@ def _decision_text(d: Mapping[str, Any]) -> str:
 def line_of(number: int, entry: Mapping[str, Any]) -> str:
     at = str(entry.get("time", ""))[:19].replace("T", " ")
     decisions = "; ".join(_decision_text(d) for d in entry.get("decisions", []))
-    return f"{number:>4}  {at}  {entry.get('source', '?'):<6} {entry.get('text', '')!r} -> {decisions}" + (
-        f"  | {entry.get('reply', '')}" if entry.get("reply") else ""
-    )
+    follow = f" (follow-up: {entry['follow_up']})" if entry.get("follow_up") else ""
+    said = f"{entry.get('source', '?'):<6} {entry.get('text', '')!r}{follow}"
+    reply = f"  | {entry['reply']}" if entry.get("reply") else ""
+    return f"{number:>4}  {at}  {said} -> {decisions}{reply}"
 
 
 def cmd_log(args: argparse.Namespace) -> int:
