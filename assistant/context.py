@@ -15,8 +15,9 @@ commands go through the same guards, questions and confirmations as any other. T
 
 A context lives for ``expire_s`` seconds after its turn and one turn: a turn that is not a car
 command (an unrelated request, no command at all, a query, cancel/deny/undo) forgets it; "why",
-"repeat" and "help" keep it. A follow-up with no live context acts on nothing ("a bit more" alone is no
-request); only "do that again" is left to the parser (it reads it as "repeat").
+"repeat" and "help" keep it. A follow-up with no live context, or one that fits none of its commands, acts on
+nothing ("a bit more" alone is no request), except a verb on a pronoun ("lock it") or "do that
+again", which mean something alone and are left to the parser.
 A turn that asks "why" only asks: any other command parsed beside it is dropped.
 """
 
@@ -334,8 +335,11 @@ class Context:
         if follow is None:
             return commands
         last = self.live()
+        # "lock it", "do that again" mean something alone; "the other one", "a bit more" do not
+        # (the SLM reads a lone "turn them off" as doors.unlock: no verb, no fallback)
+        standalone = commands if follow.kind == "repeat" or follow.verb is not None else ()
         if not last:
-            return commands if follow.kind == "repeat" else ()
+            return standalone
         out: list[Command] = []
         for command in last:
             new: Command | None
@@ -355,7 +359,9 @@ class Context:
                 out.append(new)
         if out and follow.kind == "instead" and self.changed:
             out.insert(0, Command("assistant.undo", {}, min(c.confidence for c in out)))
-        self.resolved = follow if out else None
+        if not out:
+            return standalone
+        self.resolved = follow
         return tuple(out)
 
     def remember(self, turn: Turn) -> None:

@@ -108,9 +108,10 @@ def test_one_unrelated_turn_forgets_the_context(templates: Parser) -> None:
 
 
 def test_a_follow_up_phrase_alone_is_no_request(parser: Parser) -> None:
-    # the language model reads "the other one" as the next track, "a bit more" as louder
+    # the language model reads "the other one" as the next track, "a bit more" as louder and
+    # "turn them off" as unlocking the doors
     dialogue = Dialogue(parser, Vehicle(FakeBridge()))
-    for text in ("the other one", "a bit more", "and the passenger side too", "close it again"):
+    for text in ("the other one", "a bit more", "and the passenger side too", "turn them off"):
         assert _got(dialogue, text) == [], text
 
 
@@ -180,3 +181,11 @@ def test_not_that_one_undoes_only_what_changed(templates: Parser) -> None:
 def test_classify(text: str, kind: str | None) -> None:
     follow = classify(text)
     assert (follow.kind if follow else None) == kind
+
+
+def test_a_verb_on_a_pronoun_still_means_something_alone(templates: Parser) -> None:
+    dialogue = Dialogue(templates, Vehicle(FakeBridge()))
+    assert [c["intent"] for c in _got(dialogue, "lock it")] == ["doors.lock"]
+    dialogue.handle("open the driver window")
+    # no window can be locked: the phrase is read on its own
+    assert [c["intent"] for c in _got(dialogue, "lock it")] == ["doors.lock"]
