@@ -11,12 +11,16 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import settings as run_settings
+from hypothesis import strategies as st
 
 from assistant.audit import AuditLog
+from assistant.catalog import problems
 from assistant.config import Settings, SimSettings
-from assistant.context import EXPIRE_S, classify
+from assistant.context import EXPIRE_S, Context, classify
 from assistant.dialogue import Dialogue
-from assistant.nlu.base import Parser, load_parser
+from assistant.nlu.base import Command, Parser, load_parser
 from assistant.nlu.evalset import frame_ok, parse_expected
 from assistant.runtime import Car, open_car
 from assistant.vehicle.vehicle import Vehicle
@@ -189,3 +193,22 @@ def test_a_verb_on_a_pronoun_still_means_something_alone(templates: Parser) -> N
     dialogue.handle("open the driver window")
     # no window can be locked: the phrase is read on its own
     assert [c["intent"] for c in _got(dialogue, "lock it")] == ["doors.lock"]
+
+
+WORDS = ["no", "not", "that", "one", "the", "other", "rear", "left", "right", "back", "front", "driver",
+         "passenger", "too", "and", "a", "bit", "more", "less", "much", "close", "it", "again", "turn",
+         "off", "on", "them", "same", "for", "i", "meant", "side", "all", "lock", "fold", "out"]
+
+
+@given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=12).map(" ".join))
+@run_settings(max_examples=300, deadline=None)
+def test_any_follow_up_wording_resolves_to_catalog_commands_or_none(text: str) -> None:
+    context = Context()
+    last = (
+        Command("window.open", {"window": "rear_left", "amount": 40}),
+        Command("seat.heat", {"seat": "passenger", "level": 1}),
+        Command("lights.set", {"light": "fog_lights", "state": "on"}),
+    )
+    context.last, context.at = last, context.clock()
+    for command in context.resolve(text, ()):
+        assert not problems(command.intent, command.slots), (text, command)
