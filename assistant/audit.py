@@ -96,6 +96,8 @@ class Heard:
     alternatives: tuple[str, ...] = ()
     chosen: str | None = None
     """The alternative acted on when it was not the best text (the pipeline's rescoring)."""
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+    """The voice stages' timings before the dialogue (endpoint_delay, asr_final), in ms."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"text": self.text, "alternatives": list(self.alternatives)}
@@ -213,7 +215,9 @@ def entry_of(
         "decisions": decide(turn, state, vehicle, parser),
         "frames": [f.to_json() for f in turn.frames],
         "reply": turn.reply,
-        "timings_ms": {k: round(v, 2) for k, v in turn.timings_ms.items()},
+        "timings_ms": {
+            k: round(v, 2) for k, v in {**(heard.timings_ms if heard else {}), **turn.timings_ms}.items()
+        },
         "car": {"speed_kmh": _speed(state), "gear": state.get(GEAR)},
     }
     if heard is not None:

@@ -495,7 +495,8 @@ class VoicePipeline:
                 else:
                     # the audit log keeps what was heard beside what was acted on
                     self.dialogue.recorder.heard = Heard(
-                        vt.text, vt.confidence, vt.alternatives, text if text != vt.text else None
+                        vt.text, vt.confidence, vt.alternatives, text if text != vt.text else None,
+                        dict(vt.timings_ms),
                     )
                     vt.text = text
                     turn = self.dialogue.handle(vt.text)

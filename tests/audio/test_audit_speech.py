@@ -25,6 +25,7 @@ def test_the_log_keeps_what_was_heard_and_what_was_acted_on(car: Car, settings: 
         "chosen": "pause",
     }
     assert first["decisions"][0]["intent"] == "media.control"
+    assert {"endpoint_delay", "asr_final", "parse", "vehicle"} <= set(first["timings_ms"])
     assert second["source"] == "speech"
     assert second["heard"] == {"text": "turn on the fog lights", "alternatives": [], "confidence": 1.0}
     assert "audio" not in str(first) + str(second)
