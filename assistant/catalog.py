@@ -126,6 +126,7 @@ INTENTS: dict[str, tuple[SlotSpec, ...]] = {
     "assistant.undo": (),
     "assistant.help": (),
     "assistant.repeat": (),
+    "assistant.why": (),
 }
 
 SLOT_SPECS: dict[str, dict[str, SlotSpec]] = {

@@ -365,6 +365,9 @@ def build_argparser() -> argparse.ArgumentParser:
     _add_voice_commands(add)
     bench.register(add)
     car_cli.register(add)
+    from assistant import log_cli
+
+    log_cli.register(add)
     return ap
 
 

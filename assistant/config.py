@@ -121,6 +121,16 @@ class VoiceSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    enabled: bool = True
+    """Keep the audit log: each turn's text, commands, decisions, frames and reply (never audio)."""
+    path: str = ""
+    """Audit log file; empty: $XDG_STATE_HOME/car-assistant/audit.jsonl (~/.local/state/...)."""
+    rotate_mb: float = field(default=5.0, metadata=_range(0.01, 1000))
+    """Size (MB) past which the log moves to audit.jsonl.1 (3 older files are kept)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     nlu: NluSettings = NluSettings()
     can: CanSettings = CanSettings()
@@ -128,6 +138,7 @@ class Settings:
     vehicle: VehicleSettings = VehicleSettings()
     gpio: GpioSettings = GpioSettings()
     voice: VoiceSettings = VoiceSettings()
+    audit: AuditSettings = AuditSettings()
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

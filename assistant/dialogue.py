@@ -18,6 +18,8 @@ from typing import Any
 
 from hassil import is_match
 
+from assistant.audit import Recorder, why
+from assistant.context import Context
 from assistant.errors import AssistantError, InputError
 from assistant.nlu.base import Command, Parser
 from assistant.nlu.intents import load_intents
@@ -102,6 +104,8 @@ class Dialogue:
         self.last_reply = ""
         self._text = ""
         self._dropped = False  # this turn dropped a question it did not answer
+        self.context = Context()  # follow-ups ("a bit more") -> full commands
+        self.recorder = Recorder(vehicle, parser, self.context)  # each turn -> an audit entry (why, log)
 
     def handle(self, text: str) -> Turn:
         """Answer one utterance; errors become a short reply, never an exception."""
@@ -122,6 +126,7 @@ class Dialogue:
             self._drop_question()
             return self._done(Turn(text, reply=self.replies.say("dialogue.error"), error=str(err)))
         t1 = time.perf_counter()
+        parse = replace(parse, commands=self.context.resolve(text, parse.commands))
         if not {c.intent for c in parse.commands} <= ANSWERS or not parse.commands:
             self._drop_question()  # the driver moved on: the question lapses unanswered
         # a number outside what its slot can mean: the reason is said, nothing moves
@@ -163,6 +168,11 @@ class Dialogue:
         return " ".join(a.reply for a in actions if a.reply)
 
     def _done(self, turn: Turn) -> Turn:
+        try:
+            self.recorder.record(turn)
+        except Exception:  # the audit log must never cost the driver a turn
+            log.exception("audit record failed")
+        self.context.remember(turn)
         if turn.reply and not any(a.intent == "assistant.repeat" for a in turn.actions):
             self.last_reply = turn.reply
         return turn
@@ -197,6 +207,8 @@ class Dialogue:
             return self._undo()
         if intent == "assistant.repeat":
             return Action(intent, "answered", self.last_reply or say("dialogue.repeat_nothing"))
+        if intent == "assistant.why":
+            return Action(intent, "answered", why(self.recorder.last_entry(), self.replies))
         if intent == "assistant.help":
             return Action(intent, "answered", say("dialogue.help"))
         return self._settle_question(self.vehicle.execute(command))

@@ -34,6 +34,7 @@ from typing import Any
 
 from assistant.asr.base import Recognizer, Transcript, choose_engine, load_recognizer
 from assistant.audio import AudioChunk, concat, silence, split, to_stream_format
+from assistant.audit import Heard
 from assistant.config import Settings, VoiceSettings
 from assistant.dialogue import Dialogue, Turn
 from assistant.errors import AssistantError
@@ -113,6 +114,7 @@ class VoiceTurn:
     timings_ms: dict[str, float] = field(default_factory=dict)
     partials: list[str] = field(default_factory=list)
     alternatives: tuple[str, ...] = ()
+    confidence: float | None = None
     cut_off: bool = False
     error: str | None = None
 
@@ -494,6 +496,7 @@ class VoicePipeline:
             detection,
             partials=partials,
             alternatives=final.alternatives,
+            confidence=final.confidence,
             timings_ms={"endpoint_delay": delay, "asr_final": asr_ms},
         )
         if detection is not None:
@@ -536,6 +539,11 @@ class VoicePipeline:
                     vt.cut_off = True
                     vt.reply = SORRY
                 else:
+                    # the audit log keeps what was heard beside what was acted on
+                    self.dialogue.recorder.heard = Heard(
+                        vt.text, vt.confidence, vt.alternatives, text if text != vt.text else None,
+                        dict(vt.timings_ms),
+                    )
                     vt.text = text
                     turn = self.dialogue.handle(vt.text)
                     vt.turn = turn

@@ -111,4 +111,8 @@ def open_parser(settings: Settings) -> Parser:
 
 
 def open_dialogue(settings: Settings, car: Car) -> Dialogue:
-    return Dialogue(open_parser(settings), car.vehicle)
+    from assistant.audit import open_log
+
+    dialogue = Dialogue(open_parser(settings), car.vehicle)
+    dialogue.recorder.log = open_log(settings.audit)
+    return dialogue

@@ -51,6 +51,15 @@ REPLY_KEYS = frozenset(
         "refused.radio_band",
         "stopped.moving",
         "stopped.unconfirmed",
+        "why.acted",
+        "why.acted_after_yes",
+        "why.acted_moving",
+        "why.acted_replaced",
+        "why.acted_timeout",
+        "why.dropped",
+        "why.dropped_error",
+        "why.nothing",
+        "why.other",
     }
 )
 """Every reply the code says by name; checked against the file at load, so a missing one
