@@ -6,6 +6,7 @@ short to decode: the last two are counted, and the state changes come out in VSS
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import can
@@ -14,6 +15,7 @@ import pytest
 
 from assistant.cli import main
 from assistant.replay_cli import replay_file
+from firmware_bridge import CanBridge
 from firmware_bridge.bus import load_dbc
 from firmware_bridge.cars import find_car
 from firmware_bridge.config import DEFAULT_DBC
@@ -21,7 +23,7 @@ from firmware_bridge.gpio import GPIO_OUTPUTS
 from firmware_bridge.mapping import check_mapping, load_allowlist, load_mapping
 
 from .firmware_bridge.test_honda import DBC as HONDA_DBC
-from .firmware_bridge.test_honda import seal
+from .firmware_bridge.test_honda import HondaBody, _config, seal
 
 T0 = 1_764_500_000.0
 SPEED = "Vehicle.Speed"
@@ -120,3 +122,35 @@ def test_a_car_whose_dbc_does_not_ship_needs_it(tmp_path: Path, capsys: pytest.C
     path = _record(tmp_path / "x.log", [(0.0, 0x7FF, b"\x00")])
     assert main(["replay", str(path), "--car", "honda"]) == 1
     assert "--dbc honda_crv_touring_2016_can_generated.dbc" in capsys.readouterr().err
+
+
+def test_a_recorded_drive_replays_to_the_state_the_bridge_ended_with(tmp_path: Path) -> None:
+    """The bus of a Honda drive recorded as ``monitor --log`` would, then replayed: same final state."""
+    channel = "replay-recorded-honda-drive"
+    path = tmp_path / "honda_drive.blf"
+    body = HondaBody(channel, cyclic=True)
+    recorder = can.Bus(interface="virtual", channel=channel)
+    logger = can.Logger(str(path))
+    notifier = can.Notifier(recorder, [logger])
+    try:
+        with CanBridge(_config(channel)) as bridge:
+            assert bridge.wait_ready(2.0)
+            assert bridge.actuate({LOW: 1}).ok
+            assert bridge.actuate({"Vehicle.Body.Lights.Beam.High.IsOn": 1}).ok
+            body.stopping.set()  # the car goes quiet; what the bridge believes now is the end state
+            assert body.thread is not None
+            body.thread.join()
+            time.sleep(0.1)
+            final = bridge.state()
+    finally:
+        body.close()
+        notifier.stop()  # stops the logger too, closing the file
+        recorder.shutdown()
+    honda = find_car("honda")
+    db = load_dbc(HONDA_DBC)
+    mapping = load_mapping(honda.mapping_path)
+    protections = check_mapping(mapping, load_allowlist(honda.allowlist_path), db, HONDA_DBC, GPIO_OUTPUTS)
+    result = replay_file(path, db, mapping, protections)
+    assert result.state == final and final[LOW] == 1
+    assert result.counts["bad_checksum"] == result.counts["undecodable"] == result.counts["unknown_id"] == 0
+    assert result.counts["other"] > 0, "the bridge's own switch frames were recorded too"
