@@ -365,9 +365,10 @@ def build_argparser() -> argparse.ArgumentParser:
     _add_voice_commands(add)
     bench.register(add)
     car_cli.register(add)
-    from assistant import log_cli
+    from assistant import log_cli, replay_cli
 
     log_cli.register(add)
+    replay_cli.register(add)
     return ap
 
 

@@ -45,6 +45,7 @@ from firmware_bridge.errors import (
 from firmware_bridge.gpio import GPIO_OUTPUTS, BridgeGpio
 from firmware_bridge.mapping import (
     DEFAULT_INTERVAL_MS,
+    DEFAULT_MAX_AGE_S,
     Allowlist,
     CommandRef,
     SignalMapping,
@@ -221,9 +222,14 @@ class CanBridge:
         self._stamp: dict[str, float] = {}  # vehicle signal -> its last frame's timestamp (plausibility)
         self._suspect_until: dict[str, float] = {}
         self._seen: set[str] = set()
-        self.counts: dict[str, int] = {"out_of_range": 0, "implausible": 0, "rx_failed": 0}
+        self.counts: dict[str, int] = {
+            "out_of_range": 0, "implausible": 0, "rx_failed": 0, "bad_checksum": 0, "stale_counter": 0,
+        }  # fmt: skip
         """Received frames dropped for a value outside the DBC range, values that jumped
-        implausibly, and frames the receive side failed on."""
+        implausibly, frames the receive side failed on, and frames of a message whose mapping
+        declares a checksum or counter that came with a wrong checksum or a counter that did not move on."""
+        self._rx_counters: dict[str, tuple[int, float]] = {}
+        """Message name -> the rolling counter of its last verified frame and when it came (monotonic)."""
         self._throttle = _Throttle()
         self._reported_dead: set[str] = set()
         self._rx_signals: dict[str, dict[str, cantools.database.can.Signal]] = {}
@@ -254,6 +260,7 @@ class CanBridge:
             self._stamp.clear()
             self._suspect_until.clear()
             self._seen.clear()
+            self._rx_counters.clear()
         try:
             db = load_dbc(cfg.dbc_path)
             mapping = load_mapping(cfg.mapping_path)
@@ -800,6 +807,15 @@ class CanBridge:
         if msg.is_error_frame or msg.is_remote_frame or self._db is None:
             return
         frame = decode(self._db, msg, "rx")
+        unsealed = self._unsealed(frame) if frame.signals else None
+        if unsealed is not None:
+            # As an ECU would: a frame whose seal fails says nothing, and is kept for nothing.
+            kind, why = unsealed
+            with self._lock:
+                self.counts[kind] += 1
+            self._throttle.warn(kind, f"ignored {frame.message} (0x{frame.id:03X}) {frame.data.hex()}: {why}")
+            self._publish(frame)
+            return
         problem = self._out_of_range(frame) if frame.signals else None
         if frame.signals and not problem:
             with self._changed:
@@ -831,12 +847,47 @@ class CanBridge:
                 )
         self._publish(frame)
 
+    def _unsealed(self, frame: Frame) -> tuple[str, str] | None:
+        """Why a received frame of a checksummed or counted message is not to be believed, or None.
+
+        The checksum must match; the rolling counter must move on by at least one and at most half
+        its range since the last good frame (a repeated frame, or an older one replayed, is stale).
+        After ``DEFAULT_MAX_AGE_S`` without a good frame any counter starts the sequence afresh, as
+        after the sender restarts.
+        """
+        protection = self._protections.get(frame.message)
+        if protection is None or (protection.algorithm is None and protection.counter is None):
+            return None
+        try:
+            counter = protection.verify(frame.data)
+        except (cantools.database.DecodeError, ValueError, KeyError) as err:
+            return "bad_checksum", f"cannot be read to check its seal ({err})"
+        if counter is None:
+            return "bad_checksum", f"its {protection.algorithm} checksum is wrong"
+        if protection.counter is None:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            last = self._rx_counters.get(frame.message)
+            if last is not None and now - last[1] <= DEFAULT_MAX_AGE_S:
+                modulo = protection.counter_modulo
+                step = (counter - last[0]) % modulo
+                if not 1 <= step <= max(1, modulo // 2):
+                    what = "repeats" if step == 0 else "is behind"
+                    return "stale_counter", f"its counter {counter} {what} the last good one ({last[0]})"
+            self._rx_counters[frame.message] = (counter, now)
+        return None
+
     def _out_of_range(self, frame: Frame) -> str | None:
         """Why a received status frame is not believable (a value its DBC does not allow), or None."""
         signals = self._rx_signals.get(frame.message, {})
+        protection = self._protections.get(frame.message)
+        # the seal's own signals are checked by the seal (opendbc gives some Honda checksums [0|3])
+        seal = (protection.checksum, protection.counter) if protection is not None else ()
+        sealed = {s.name for s in seal if s is not None}
         for name, value in frame.signals.items():
             sig = signals.get(name)
-            if sig is None:
+            if sig is None or name in sealed:
                 continue
             if sig.choices:
                 if not isinstance(value, str):
