@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from assistant import bench, car_cli
+from assistant import __version__, bench, car_cli
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, ConfigError, InputError
 from firmware_bridge.errors import BridgeError
@@ -316,6 +316,7 @@ def build_argparser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="car-assistant", description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
     ap.add_argument("--config", metavar="FILE", help="YAML config file (see README: Configuration)")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(
