@@ -30,8 +30,10 @@ import numpy as np
 from assistant.catalog import SLOT_SPECS, SlotValue
 from assistant.errors import ModelMismatchError, ModelNotFoundError
 from assistant.nlu.base import Command, Parse, Parser, Refusal, check_text, keep_valid
+from assistant.package_data import data_path
 
-MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "slm"
+MODEL_DIR = data_path("models", "slm")
+"""The shipped model: ``models/slm`` of the repository, packaged into the wheel."""
 RESTORE_HINT = (
     "restore it with `git checkout models/slm` (or reinstall), or rebuild it with `car-assistant train`"
 )
