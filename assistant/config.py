@@ -38,6 +38,11 @@ def _range(lo: float | None = None, hi: float | None = None, choices: tuple[str,
 class NluSettings:
     engine: str = field(default="slm", metadata=_range(choices=("slm", "templates")))
     """Language engine: the on-device model (slm) or the hassil template matcher."""
+    intents_dir: str = ""
+    """Folder of hassil templates the parsers read (the slm must have been trained on them);
+    empty: the shipped intents/. Replies and the slm's slot normaliser still use the shipped intents/."""
+    model_dir: str = ""
+    """Folder of the slm engine's model (manifest.json, model.onnx...); empty: the shipped models/slm."""
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _load(dir: Path) -> tuple[Intents, IntentSources]:
     files = template_files(dir)
     if not files:
-        raise IntentsError(f"{dir}: no template files (*.yaml) found")
+        raise IntentsError(f"{dir}: no template files (*.yaml) found; point nlu.intents_dir at a folder "
+                           "of hassil templates such as the repository's intents/")
     merged: dict[str, Any] = {
         "language": "en",
         "intents": {},
