@@ -17,23 +17,13 @@ from typing import Any
 import yaml
 
 from assistant import __version__, bench, car_cli
-from assistant.config import Settings, load_settings
+from assistant.config import Settings, settings_from_args
 from assistant.errors import AssistantError, ConfigError, InputError
 from firmware_bridge.errors import BridgeError
 
 
 def _settings(args: argparse.Namespace) -> tuple[Settings, str | None]:
-    overrides: dict[str, dict[str, Any]] = {
-        "nlu": {"engine": getattr(args, "nlu", None)},
-        "can": {
-            "interface": getattr(args, "can_interface", None),
-            "channel": getattr(args, "can_channel", None),
-        },
-    }
-    if getattr(args, "no_sim", False):
-        overrides["can"]["simulate"] = False
-    cleaned = {k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in overrides.items()}
-    return load_settings(args.config, overrides=cleaned)
+    return settings_from_args(args)
 
 
 # -- parse ---------------------------------------------------------------------

@@ -1,0 +1,31 @@
+"""One CLI tree (issue 11, item 4): every workbench command under car-assistant, one settings builder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant import cli
+from assistant.config import settings_from_args
+
+
+def test_one_builder_reads_every_subcommands_setting_flags(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("voice: {asr_engine: vosk, trailing_silence_ms: 900}\ncan: {channel: from-file}\n")
+    ap = cli.build_argparser()
+    args, _ = ap.parse_known_args(
+        ["--config", str(config), "simulate", "--nlu", "templates", "--asr", "pocketsphinx",
+         "--wake-word", "alexa", "--no-semantic", "--no-sim", "--can-channel", "from-flag"]
+    )
+    settings, source = settings_from_args(args, environ={"CAR_ASSISTANT_VOICE_WAKE_WORD": "okay_nabu"})
+    assert source == str(config)
+    assert (settings.nlu.engine, settings.voice.asr_engine, settings.voice.wake_word) == (
+        "templates", "pocketsphinx", "alexa"
+    )
+    assert settings.voice.trailing_silence_ms == 900  # from the file: no flag given
+    assert (settings.voice.semantic_endpointing, settings.can.simulate) == (False, False)
+    assert settings.can.channel == "from-flag"
+    # a subcommand without those flags (parse has no --asr) leaves the file's values
+    args, _ = ap.parse_known_args(["--config", str(config), "parse", "x"])
+    settings, _ = settings_from_args(args, environ={})
+    assert (settings.voice.asr_engine, settings.can.channel) == ("vosk", "from-file")
+
