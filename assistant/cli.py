@@ -280,6 +280,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_main(args.train_args)
 
 
+def cmd_voice_bench(args: argparse.Namespace) -> int:
+    import importlib
+
+    try:
+        voice_bench = importlib.import_module("assistant.voice_bench")
+    except ImportError as err:
+        raise ConfigError(
+            f"voice-bench is part of the workbench, which cannot be imported here ({err}); "
+            "install it from a clone: pip install -e '.[bench]'"
+        ) from err
+    return int(voice_bench.main(args.train_args))
+
+
 # -- config ------------------------------------------------------------------------
 
 
@@ -352,6 +365,9 @@ def build_argparser() -> argparse.ArgumentParser:
     add("config", cmd_config, "print the effective configuration", nlu=True, can=True)
     # its own flags are the training pipeline's: --help there lists them
     add("train", cmd_train, "retrain the on-device language model (the train extra)", add_help=False)
+    # likewise: voice_bench parses (and --help's) its own flags
+    add("voice-bench", cmd_voice_bench, "the voice pipeline measured: accuracy, wake, latency, idle CPU",
+        add_help=False)
     add("start", cmd_start, "live voice with a microphone, else the simulated bench drive (make run)")
     _add_voice_commands(add)
     bench.register(add)
@@ -375,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = build_argparser()
     # train's own flags belong to the training pipeline, which parses (and --help's) them
     args, extra = ap.parse_known_args(argv)
-    if args.command == "train":
+    if args.command in ("train", "voice-bench"):
         args.train_args = extra
     elif extra:
         ap.error(f"unrecognized arguments: {' '.join(extra)}")

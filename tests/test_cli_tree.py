@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+import pytest
 
 from assistant import cli
 from assistant.config import settings_from_args
+
+
+def test_voice_bench_is_a_subcommand_that_hands_its_flags_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    import assistant.voice_bench
+
+    seen: list[list[str]] = []
+
+    def main(argv: list[str]) -> int:
+        seen.append(argv)
+        return 7
+
+    monkeypatch.setattr(assistant.voice_bench, "main", main)
+    assert cli.main(["voice-bench", "accuracy", "--nlu", "templates", "--snr", "5"]) == 7
+    assert seen == [["accuracy", "--nlu", "templates", "--snr", "5"]]
+
+
+def test_voice_bench_without_the_workbench_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "assistant.voice_bench", None)  # as if not installed
+    assert cli.main(["voice-bench", "idle"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: voice-bench is part of the workbench")
+    assert "pip install -e '.[bench]'" in err
+    assert len(err.splitlines()) == 1
 
 
 def test_one_builder_reads_every_subcommands_setting_flags(tmp_path: Path) -> None:
