@@ -16,24 +16,14 @@ from typing import Any
 
 import yaml
 
-from assistant import bench, car_cli
-from assistant.config import Settings, load_settings
+from assistant import __version__, bench, car_cli
+from assistant.config import Settings, settings_from_args
 from assistant.errors import AssistantError, ConfigError, InputError
 from firmware_bridge.errors import BridgeError
 
 
 def _settings(args: argparse.Namespace) -> tuple[Settings, str | None]:
-    overrides: dict[str, dict[str, Any]] = {
-        "nlu": {"engine": getattr(args, "nlu", None)},
-        "can": {
-            "interface": getattr(args, "can_interface", None),
-            "channel": getattr(args, "can_channel", None),
-        },
-    }
-    if getattr(args, "no_sim", False):
-        overrides["can"]["simulate"] = False
-    cleaned = {k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in overrides.items()}
-    return load_settings(args.config, overrides=cleaned)
+    return settings_from_args(args)
 
 
 # -- parse ---------------------------------------------------------------------
@@ -290,6 +280,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_main(args.train_args)
 
 
+def cmd_voice_bench(args: argparse.Namespace) -> int:
+    import importlib
+
+    try:
+        voice_bench = importlib.import_module("assistant.voice_bench")
+    except ImportError as err:
+        raise ConfigError(
+            f"voice-bench is part of the workbench, which cannot be imported here ({err}); "
+            "install it from a clone: pip install -e '.[bench]'"
+        ) from err
+    return int(voice_bench.main(args.train_args))
+
+
 # -- config ------------------------------------------------------------------------
 
 
@@ -316,6 +319,7 @@ def build_argparser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="car-assistant", description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
     ap.add_argument("--config", metavar="FILE", help="YAML config file (see README: Configuration)")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(
@@ -361,6 +365,9 @@ def build_argparser() -> argparse.ArgumentParser:
     add("config", cmd_config, "print the effective configuration", nlu=True, can=True)
     # its own flags are the training pipeline's: --help there lists them
     add("train", cmd_train, "retrain the on-device language model (the train extra)", add_help=False)
+    # likewise: voice_bench parses (and --help's) its own flags
+    add("voice-bench", cmd_voice_bench, "the voice pipeline measured: accuracy, wake, latency, idle CPU",
+        add_help=False)
     add("start", cmd_start, "live voice with a microphone, else the simulated bench drive (make run)")
     _add_voice_commands(add)
     bench.register(add)
@@ -385,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = build_argparser()
     # train's own flags belong to the training pipeline, which parses (and --help's) them
     args, extra = ap.parse_known_args(argv)
-    if args.command == "train":
+    if args.command in ("train", "voice-bench"):
         args.train_args = extra
     elif extra:
         ap.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -38,6 +38,11 @@ def _range(lo: float | None = None, hi: float | None = None, choices: tuple[str,
 class NluSettings:
     engine: str = field(default="slm", metadata=_range(choices=("slm", "templates")))
     """Language engine: the on-device model (slm) or the hassil template matcher."""
+    intents_dir: str = ""
+    """Folder of hassil templates the parsers read (the slm must have been trained on them);
+    empty: the shipped intents/. Replies and the slm's slot normaliser still use the shipped intents/."""
+    model_dir: str = ""
+    """Folder of the slm engine's model (manifest.json, model.onnx...); empty: the shipped models/slm."""
 
 
 @dataclass(frozen=True)
@@ -294,3 +299,36 @@ def load_settings(
     if overrides:
         settings = _merge(settings, {k: v for k, v in overrides.items() if v}, "command line")
     return settings, None if path is None else str(path)
+
+
+CLI_FLAGS: dict[str, tuple[str, str]] = {
+    "nlu": ("nlu", "engine"),
+    "can_interface": ("can", "interface"),
+    "can_channel": ("can", "channel"),
+    "asr": ("voice", "asr_engine"),
+    "wake_word": ("voice", "wake_word"),
+    "trailing_silence_ms": ("voice", "trailing_silence_ms"),
+}
+"""argparse destination of a subcommand's flag -> the setting it gives (section, key)."""
+CLI_SWITCHES_OFF: dict[str, tuple[str, str]] = {
+    "no_sim": ("can", "simulate"),
+    "no_semantic": ("voice", "semantic_endpointing"),
+}
+"""``--no-...`` flags (store_true) that turn a boolean setting off."""
+
+
+def settings_from_args(args: Any, environ: Mapping[str, str] | None = None) -> tuple[Settings, str | None]:
+    """``load_settings`` with ``args.config`` and the flags of ``CLI_FLAGS`` a subcommand was given.
+
+    The one builder every ``car-assistant`` subcommand uses; a flag the subcommand does
+    not offer (absent from ``args``) or was not given (None) leaves the setting alone.
+    """
+    overrides: dict[str, dict[str, Any]] = {}
+    for dest, (section, key) in CLI_FLAGS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            overrides.setdefault(section, {})[key] = value
+    for dest, (section, key) in CLI_SWITCHES_OFF.items():
+        if getattr(args, dest, False):
+            overrides.setdefault(section, {})[key] = False
+    return load_settings(getattr(args, "config", None), environ=environ, overrides=overrides)

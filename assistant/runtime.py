@@ -107,7 +107,14 @@ def open_car(settings: Settings) -> Car:
 
 
 def open_parser(settings: Settings) -> Parser:
-    return load_parser(settings.nlu.engine)
+    """The ``nlu.engine`` parser on ``nlu.intents_dir`` / ``nlu.model_dir``, else on the shipped data."""
+    nlu = settings.nlu
+    options: dict[str, Path] = {}
+    if nlu.intents_dir:
+        options["intents_dir"] = Path(nlu.intents_dir)
+    if nlu.model_dir and nlu.engine == "slm":
+        options["model_dir"] = Path(nlu.model_dir)
+    return load_parser(nlu.engine, **options)
 
 
 def open_dialogue(settings: Settings, car: Car) -> Dialogue:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from assistant.config import Settings, load_settings
+from assistant.config import Settings, settings_from_args
 
 DEFAULT_DRIVE = [
     "close the windows and turn on the AC",
@@ -83,24 +83,7 @@ def _voice_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, dict[str, Any]] = {
-        "nlu": {"engine": getattr(args, "nlu", None)},
-        "can": {
-            "interface": getattr(args, "can_interface", None),
-            "channel": getattr(args, "can_channel", None),
-        },
-        "voice": {
-            "asr_engine": getattr(args, "asr", None),
-            "wake_word": getattr(args, "wake_word", None),
-            "trailing_silence_ms": getattr(args, "trailing_silence_ms", None),
-        },
-    }
-    if getattr(args, "no_sim", False):
-        overrides["can"]["simulate"] = False
-    if getattr(args, "no_semantic", False):
-        overrides["voice"]["semantic_endpointing"] = False
-    cleaned = {k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in overrides.items()}
-    return load_settings(args.config, overrides=cleaned)[0]
+    return settings_from_args(args)[0]
 
 
 def _note(text: str) -> None:

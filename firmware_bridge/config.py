@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from firmware_bridge.errors import BridgeConfigError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+# the DBC, mappings, allowlists and scenarios are package data (pyproject.toml), in a wheel as in a checkout
+PACKAGE_DIR = Path(str(files("firmware_bridge")))
 DEFAULT_DBC = PACKAGE_DIR / "dbc" / "reference_car.dbc"
 DEFAULT_MAPPING = PACKAGE_DIR / "mappings" / "reference_car.yaml"
 DEFAULT_ALLOWLIST = PACKAGE_DIR / "allowlist.yaml"

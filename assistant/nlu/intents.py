@@ -29,9 +29,10 @@ from hassil.parse_expression import parse_sentence
 from assistant.catalog import INTENTS as CATALOG_INTENTS
 from assistant.catalog import SLOT_SPECS
 from assistant.errors import IntentsError
+from assistant.package_data import data_path
 
-INTENTS_DIR = Path(__file__).resolve().parents[2] / "intents"
-"""The project's template folder: ``intents/`` next to the ``assistant`` package."""
+INTENTS_DIR = data_path("intents")
+"""The shipped template folder: ``intents/`` of the repository, packaged into the wheel."""
 
 REPLIES_FILE = "replies.yaml"
 _TOP_KEYS = {"language", "intents", "lists", "expansion_rules", "skip_words", "settings"}
@@ -141,7 +142,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _load(dir: Path) -> tuple[Intents, IntentSources]:
     files = template_files(dir)
     if not files:
-        raise IntentsError(f"{dir}: no template files (*.yaml) found")
+        raise IntentsError(f"{dir}: no template files (*.yaml) found; point nlu.intents_dir at a folder "
+                           "of hassil templates such as the repository's intents/")
     merged: dict[str, Any] = {
         "language": "en",
         "intents": {},

@@ -30,8 +30,10 @@ import numpy as np
 from assistant.catalog import SLOT_SPECS, SlotValue
 from assistant.errors import ModelMismatchError, ModelNotFoundError
 from assistant.nlu.base import Command, Parse, Parser, Refusal, check_text, keep_valid
+from assistant.package_data import data_path
 
-MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "slm"
+MODEL_DIR = data_path("models", "slm")
+"""The shipped model: ``models/slm`` of the repository, packaged into the wheel."""
 RESTORE_HINT = (
     "restore it with `git checkout models/slm` (or reinstall), or rebuild it with `car-assistant train`"
 )
@@ -109,12 +111,12 @@ def _manifest_problem(manifest: Any, check_intents: bool = True) -> str | None:
     return None
 
 
-def current_intents_hash() -> str | None:
+def current_intents_hash(intents_dir: str | Path | None = None) -> str | None:
     try:
-        from assistant.nlu.intents import intents_hash
+        from assistant.nlu.intents import INTENTS_DIR, intents_hash
     except ImportError:
         return None
-    return str(intents_hash())
+    return str(intents_hash(INTENTS_DIR if intents_dir is None else intents_dir))
 
 
 class SlmParser(Parser):
@@ -123,9 +125,12 @@ class SlmParser(Parser):
     name = "slm"
 
     def __init__(
-        self, model_dir: str | Path | None = None, threads: int = 1, check_intents: bool = True
+        self, model_dir: str | Path | None = None, threads: int = 1, check_intents: bool = True,
+        intents_dir: str | Path | None = None,
     ) -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else MODEL_DIR
+        # the templates the model must have been trained on (None: the shipped intents/)
+        self.intents_dir = intents_dir
         manifest = self._manifest(check_intents)
         self._check_files(manifest)
         if check_intents:
@@ -199,10 +204,11 @@ class SlmParser(Parser):
 
     def _check_intents(self, manifest: dict[str, Any]) -> None:
         trained_on = manifest.get("intents_hash")
-        now = current_intents_hash()
+        now = current_intents_hash(self.intents_dir)
         if now is not None and trained_on != now:
             raise ModelMismatchError(
-                f"the SLM in {self.model_dir} was trained on other intents than those in intents/ "
+                f"the SLM in {self.model_dir} was trained on other intents than those in "
+                f"{self.intents_dir or 'intents/'} "
                 f"(intents hash {str(trained_on)[:12]} vs {now[:12]}); retrain it with `car-assistant train` "
                 "(`--incremental` takes minutes), or choose the template engine with `--nlu templates`"
             )

@@ -10,8 +10,9 @@ from typing import Any
 import yaml
 
 from assistant.errors import IntentsError
+from assistant.package_data import data_path
 
-REPLIES_FILE = Path(__file__).resolve().parents[2] / "intents" / "replies.yaml"
+REPLIES_FILE = data_path("intents", "replies.yaml")
 
 REPLY_KEYS = frozenset(
     {
@@ -111,7 +112,7 @@ def load_replies(path: Path = REPLIES_FILE) -> Replies:
         table = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
         raise IntentsError(
-            f"{path} is missing; restore it with: git checkout -- intents/replies.yaml"
+            f"{path} is missing; restore it with: git checkout -- intents/replies.yaml (or reinstall)"
         ) from err
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 
 import yaml
@@ -13,7 +14,8 @@ from assistant.errors import ConfigError
 
 Value = int | float | str
 
-SIGNALS_FILE = Path(__file__).with_name("signals.yaml")
+# package data (pyproject.toml), so a wheel has it as well as a checkout
+SIGNALS_FILE = Path(str(files("assistant.vehicle").joinpath("signals.yaml")))
 _KINDS = {"bool", "int", "number", "enum"}
 
 
