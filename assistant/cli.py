@@ -28,6 +28,7 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, str | None]:
         "can": {
             "interface": getattr(args, "can_interface", None),
             "channel": getattr(args, "can_channel", None),
+            "car": getattr(args, "global_car", None),
         },
     }
     if getattr(args, "no_sim", False):
@@ -272,6 +273,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     else:
         mode = ["run"]
     prefix = (["--debug"] if args.debug else []) + (["--config", args.config] if args.config else [])
+    prefix += ["--car", args.global_car] if args.global_car else []
     return main([*prefix, *mode])
 
 
@@ -316,6 +318,9 @@ def build_argparser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="car-assistant", description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
     ap.add_argument("--config", metavar="FILE", help="YAML config file (see README: Configuration)")
+    ap.add_argument(
+        "--car", dest="global_car", metavar="NAME", help="which car (car-assistant car list); sets can.car"
+    )
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(

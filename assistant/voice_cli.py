@@ -88,6 +88,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "can": {
             "interface": getattr(args, "can_interface", None),
             "channel": getattr(args, "can_channel", None),
+            "car": getattr(args, "global_car", None),
         },
         "voice": {
             "asr_engine": getattr(args, "asr", None),
