@@ -305,6 +305,17 @@ def _start_value(sig: cantools.database.can.Signal) -> Value:
 
 Key = tuple[str, str]
 """A status signal: (message, signal)."""
+Page = tuple[str, tuple[tuple[str, int], ...]]
+"""A status frame: its message and, when multiplexed, the multiplexer's value."""
+
+
+def _pages(message: cantools.database.can.Message) -> list[tuple[tuple[str, int], ...]]:
+    """One entry per frame a status message needs: its multiplexer values, or one empty one."""
+    for node in message.signal_tree:
+        if isinstance(node, dict):
+            ((mux, branches),) = node.items()
+            return [((mux, int(value)),) for value in branches]
+    return [()]
 
 
 @dataclass(frozen=True)
@@ -440,6 +451,12 @@ class BodyControllerSim:
                 self._values[(name, sig.name)] = _start_value(sig)
         self._apply_initial()
         self._drive_map = self._drive_signals()
+        self._drive_cache: dict[tuple[str, Value], Value | None] = {}
+        self._signal_names = {
+            name: [sig.name for sig in self._db.get_message_by_name(name).signals]
+            for name in self._status_messages
+        }
+        self._pages = {name: _pages(self._db.get_message_by_name(name)) for name in self._status_messages}
         self._scenario = load_scenario(scenario)
         self._on_command = on_command
         self._given_bus = bus
@@ -802,30 +819,27 @@ class BodyControllerSim:
             if name not in self._drive_map:
                 continue
             key, status, sig = self._drive_map[name]
-            found = _status_values(status, sig, value)
-            if found:
-                self._values[key] = found[0]
+            if (name, value) not in self._drive_cache:
+                if len(self._drive_cache) > 1000:
+                    self._drive_cache.clear()  # a drive passes through many speeds; keep it small
+                found = _status_values(status, sig, value)
+                self._drive_cache[(name, value)] = found[0] if found else None
+            reported = self._drive_cache[(name, value)]
+            if reported is not None:
+                self._values[key] = reported
 
-    def _status_payloads(self, now: float) -> list[tuple[str, dict[str, Value]]]:
+    def _status_payloads(self, now: float) -> list[tuple[Page, dict[str, Value]]]:
         """Each status message's signals (a frame per page if multiplexed); speed and gear at ``now``."""
         self._drive(now)
         out = []
         for name in self._status_messages:
-            message = self._db.get_message_by_name(name)
-            values = {s.name: self._reported((name, s.name)) for s in message.signals}
-            pages: list[dict[str, Value]] = [{}]
-            if message.is_multiplexed():
-                for node in message.signal_tree:
-                    if isinstance(node, dict):
-                        ((mux, branches),) = node.items()
-                        pages = [{mux: page} for page in branches]
-                        break
-            for page in pages:
-                out.append((name, {**values, **page}))
+            values = {signal: self._reported((name, signal)) for signal in self._signal_names[name]}
+            for page in self._pages[name]:
+                out.append(((name, page), {**values, **dict(page)}))
         return out
 
     def _run(self) -> None:
-        last_sent: dict[tuple[str, tuple[tuple[str, Value], ...]], dict[str, Value]] = {}
+        last_sent: dict[Page, dict[str, Value]] = {}
         due: dict[str, float] = {}
         previous = time.monotonic()
         while not self._stopping.wait(TICK_S):
@@ -838,10 +852,9 @@ class BodyControllerSim:
                 periodic = {name for name in self._status_messages if now >= due.get(name, 0.0)}
                 for name in periodic:
                     due[name] = now + self._cycles[name]
-                for name, signals in payloads:
-                    page = self._page_key(name, signals)
-                    if name in periodic or last_sent.get(page) != signals:
-                        if not self._send(name, signals):
+                for page, signals in payloads:
+                    if page[0] in periodic or last_sent.get(page) != signals:
+                        if not self._send(page[0], signals):
                             return
                         last_sent[page] = signals
             except Exception as err:  # a bug in one tick must not silence the car for good
@@ -849,23 +862,18 @@ class BodyControllerSim:
                     self.failures += 1
                 self._once(f"tick:{type(err).__name__}", "body controller sim: a tick failed: %r", err)
 
-    def _page_key(self, name: str, signals: Mapping[str, Value]) -> tuple[str, tuple[tuple[str, Value], ...]]:
-        message = self._db.get_message_by_name(name)
-        if not message.is_multiplexed():
-            return (name, ())
-        muxes = [s.name for s in message.signals if s.is_multiplexer]
-        return (name, tuple((m, signals[m]) for m in muxes))
-
     def _send(self, message: str, signals: dict[str, Value]) -> bool:
         dbc = self._db.get_message_by_name(message)
-        protection = self._protections.get(message) or FrameProtection(dbc, None, None, None)
-        counter = self._status_counters.get(message, 0)
-        self._status_counters[message] = counter + 1
-        msg = can.Message(
-            arbitration_id=dbc.frame_id,
-            is_extended_id=dbc.is_extended_frame,
-            data=protection.seal(signals, counter),
-        )
+        protection = self._protections.get(message)
+        if protection is not None and (protection.counter is not None or protection.checksum is not None):
+            counter = self._status_counters.get(message, 0)
+            self._status_counters[message] = counter + 1
+            data = protection.seal(signals, counter)
+        else:
+            # only the signals of the page's multiplexer value: strict encode refuses the rest
+            values = dict(dbc.gather_signals(signals)) if dbc.is_multiplexed() else signals
+            data = bytes(dbc.encode(values, strict=True))
+        msg = can.Message(arbitration_id=dbc.frame_id, is_extended_id=dbc.is_extended_frame, data=data)
         bus = self._bus
         if bus is None:
             return False
