@@ -468,6 +468,7 @@ class BodyControllerSim:
         self._moves: dict[Key, tuple[Value, float]] = {}  # status signal -> (target, command time)
         self._held: dict[Key, tuple[int, float]] = {}  # press_until: status signal -> (direction, last frame)
         self._buttons: dict[tuple[str, str, tuple[tuple[str, Value], ...]], Value] = {}
+        self._target_cache: dict[tuple[str, Value], list[Value]] = {}
         self._counters: dict[str, int] = {}
         self._status_counters: dict[str, int] = {}
         self._ignored: set[str] = set()
@@ -737,7 +738,7 @@ class BodyControllerSim:
         """One command frame's effect on actuator ``a`` (called under the lock)."""
         c = a.command
         if c.style == "set":
-            self._move(a, self._choose(a, a.targets(value)), now)
+            self._move(a, self._choose(a, self._targets(a, value)), now)
             return
         sig = self._db.get_message_by_name(c.message).get_signal_by_name(c.signal)
         release = c.release if c.release is not None else _start_value(sig)
@@ -753,7 +754,16 @@ class BodyControllerSim:
         self._buttons[button] = value
         if value == release or value == previous:
             return  # a press acts once, when the button goes down
-        self._move(a, self._choose(a, a.targets(value)), now)
+        self._move(a, self._choose(a, self._targets(a, value)), now)
+
+    def _targets(self, a: _Actuator, value: Value) -> list[Value]:
+        # a math transform is inverted by search: once per command value, not once per cyclic frame
+        key = (a.name, value)
+        if key not in self._target_cache:
+            if len(self._target_cache) > 1000:
+                self._target_cache.clear()
+            self._target_cache[key] = a.targets(value)
+        return self._target_cache[key]
 
     def _choose(self, a: _Actuator, targets: list[Value]) -> Value | None:
         """The status value a command asks for; of several (a toggle), the one that is not current."""

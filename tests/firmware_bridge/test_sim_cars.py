@@ -7,6 +7,7 @@ command.  Each test runs the real bridge against the real simulator on a real vi
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -205,6 +206,36 @@ def test_multiplexed_command_and_status(byoc: CanBridge, byoc_sim: BodyControlle
     assert byoc_sim.value("SeatHeatDriver") == 2
     assert byoc.value(SEAT) == 2  # page 1 of BODY_STATUS
     assert byoc.value(PASSENGER_LOCK) == 0  # page 0
+
+
+@pytest.mark.parametrize(
+    ("command", "status"),
+    [
+        ("{linear: {scale: 1, offset: -0.5}}", "{linear: {scale: 1, offset: -1}}"),
+        ('{math: "x - 0.5"}', '{math: "x - 1"}'),
+    ],
+)
+def test_the_simulator_inverts_the_mappings_transforms(
+    tmp_path: Path, byoc_config: BridgeConfig, command: str, status: str
+) -> None:
+    # the cabin temperature requested half a degree below the vehicle value, reported one above it
+    text = (DATA / "byoc_car.yaml").read_text(encoding="utf-8")
+    old = "signal: CabinTempReq}\n    status: {message: BODY_STATUS, signal: CabinTemp}"
+    assert old in text
+    new = (
+        f"signal: CabinTempReq, transform: {command}}}\n"
+        f"    status: {{message: BODY_STATUS, signal: CabinTemp, transform: {status}}}"
+    )
+    mapping = tmp_path / "byoc_transformed.yaml"
+    mapping.write_text(text.replace(old, new), encoding="utf-8")
+    config = dataclasses.replace(byoc_config, mapping_path=mapping)
+    with BodyControllerSim(config, status_period_s=0.05) as sim, CanBridge(config) as bridge:
+        assert bridge.wait_ready(2.0)
+        result = bridge.actuate({TEMP: 22.0})
+        assert result.ok, result
+        assert [f.signals["CabinTempReq"] for f in _tx(result.frames)][0] == 21.5
+        assert sim.value("CabinTemp") == 23.0
+        assert bridge.value(TEMP) == 22.0
 
 
 # -- the reference car: its wiring is the mapping's ------------------------------------------------------
