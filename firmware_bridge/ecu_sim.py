@@ -50,6 +50,7 @@ from firmware_bridge.errors import BridgeConfigError, MappingError
 from firmware_bridge.gpio import GPIO_OUTPUTS
 from firmware_bridge.mapping import (
     SAFE_LOADER,
+    Allowlist,
     CommandRef,
     StatusRef,
     VehicleMapping,
@@ -57,7 +58,6 @@ from firmware_bridge.mapping import (
     _read_yaml,
     check_mapping,
     check_value,
-    load_allowlist,
     load_mapping,
     signal_range,
 )
@@ -409,9 +409,10 @@ class BodyControllerSim:
         self.bench = bench
         self._db = load_dbc(self.config.dbc_path)
         self.mapping = load_mapping(self.config.mapping_path)
-        allowlist = load_allowlist(self.config.allowlist_path)
+        # the car obeys what its DBC and mapping say; what the assistant may write is not its business
+        nothing = Allowlist(MappingProxyType({}), frozenset(), self.config.allowlist_path)
         self._protections: dict[str, FrameProtection] = check_mapping(
-            self.mapping, allowlist, self._db, self.config.dbc_path, GPIO_OUTPUTS
+            self.mapping, nothing, self._db, self.config.dbc_path, GPIO_OUTPUTS
         )
         physics_file = Path(physics) if physics is not None else physics_path(self.mapping)
         self.physics = load_physics(physics_file) if physics_file is not None else NO_PHYSICS

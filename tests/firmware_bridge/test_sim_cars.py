@@ -17,7 +17,7 @@ import pytest
 
 from firmware_bridge import BodyControllerSim, BridgeConfig, CanBridge, Frame, MappingError
 from firmware_bridge.cars import find_car
-from firmware_bridge.config import DEFAULT_MAPPING
+from firmware_bridge.config import DEFAULT_ALLOWLIST, DEFAULT_MAPPING
 from firmware_bridge.ecu_sim import PHYSICS_DIR, load_physics
 from firmware_bridge.errors import CarCannotError
 from tests.firmware_bridge.conftest import FAST
@@ -313,3 +313,11 @@ def test_physics_that_does_not_fit_the_car_is_refused(
 def test_travel_override_must_name_a_travel_of_the_car(config: BridgeConfig) -> None:
     with pytest.raises(ValueError, match="'liftgate'.*window, sunroof, trunk, mirror"):
         BodyControllerSim(config, travel_s={"liftgate": 1.0})
+
+
+def test_the_simulated_car_does_not_read_the_assistants_allowlist(byoc_config: BridgeConfig) -> None:
+    # the reference car's allowlist names messages the byoc DBC lacks: the bridge would refuse it,
+    # the car it talks to does not care what the assistant may write
+    config = dataclasses.replace(byoc_config, allowlist_path=DEFAULT_ALLOWLIST)
+    sim = BodyControllerSim(config)
+    assert sim.value("CabinTemp") == 15.0
