@@ -262,6 +262,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     else:
         mode = ["run"]
     prefix = (["--debug"] if args.debug else []) + (["--config", args.config] if args.config else [])
+    prefix += ["--car", args.global_car] if args.global_car else []
     return main([*prefix, *mode])
 
 
@@ -320,6 +321,9 @@ def build_argparser() -> argparse.ArgumentParser:
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
     ap.add_argument("--config", metavar="FILE", help="YAML config file (see README: Configuration)")
     ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    ap.add_argument(
+        "--car", dest="global_car", metavar="NAME", help="which car (car-assistant car list); sets can.car"
+    )
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(

@@ -57,7 +57,13 @@ class CanSettings:
     dbc: str = ""
     """DBC file; empty: the reference car's, shipped in firmware_bridge/dbc."""
     mapping: str = ""
-    """Vehicle-signal -> DBC mapping; empty: the reference car's."""
+    """Vehicle-signal -> DBC mapping; empty: the reference car's (or can.car's)."""
+    car: str = ""
+    """A car that ships (car-assistant car list): its mapping, allowlist and simulated physics; empty:
+    the reference car. A car whose DBC is third-party needs can.dbc too (its file, sha256-checked)."""
+    dbc_unverified: bool = False
+    """Accept a can.dbc whose sha256 is not the one can.car's mapping was written for (a test fixture,
+    another opendbc commit); check it first with car-assistant car check."""
 
 
 @dataclass(frozen=True)
@@ -305,6 +311,7 @@ CLI_FLAGS: dict[str, tuple[str, str]] = {
     "nlu": ("nlu", "engine"),
     "can_interface": ("can", "interface"),
     "can_channel": ("can", "channel"),
+    "global_car": ("can", "car"),
     "asr": ("voice", "asr_engine"),
     "wake_word": ("voice", "wake_word"),
     "trailing_silence_ms": ("voice", "trailing_silence_ms"),

@@ -14,7 +14,8 @@ from assistant.nlu.base import Parser, load_parser
 from assistant.vehicle.guards import GuardLimits
 from assistant.vehicle.vehicle import Vehicle
 from firmware_bridge import BodyControllerSim, BridgeConfig, CanBridge
-from firmware_bridge.config import DEFAULT_DBC, DEFAULT_MAPPING
+from firmware_bridge.cars import check_dbc_file, find_car
+from firmware_bridge.config import DEFAULT_ALLOWLIST, DEFAULT_DBC, DEFAULT_MAPPING
 
 STATUS_WAIT_S = 2.0
 SETTLE_S = 15.0
@@ -22,12 +23,29 @@ SETTLE_S = 15.0
 
 
 def bridge_config(settings: Settings) -> BridgeConfig:
+    """The bridge's settings; ``can.car`` picks a shipped car's mapping, allowlist and (if it ships) DBC."""
     can = settings.can
+    dbc, mapping, allowlist = DEFAULT_DBC, DEFAULT_MAPPING, DEFAULT_ALLOWLIST
+    if can.car:
+        car = find_car(can.car)
+        mapping, allowlist = car.mapping_path, car.allowlist_path
+        if can.dbc:
+            if not can.dbc_unverified:
+                check_dbc_file(car, Path(can.dbc))
+        elif car.dbc_path is None:
+            raise ConfigError(
+                f"car {car.name} needs its DBC, which is third-party and does not ship: get "
+                f"{car.dbc_name or 'it'} (car-assistant car list) and set can.dbc "
+                "(CAR_ASSISTANT_CAN_DBC=FILE or the config file)"
+            )
+        else:
+            dbc = car.dbc_path
     return BridgeConfig(
         interface=can.interface,
         channel=can.channel,
-        dbc_path=Path(can.dbc) if can.dbc else DEFAULT_DBC,
-        mapping_path=Path(can.mapping) if can.mapping else DEFAULT_MAPPING,
+        dbc_path=Path(can.dbc) if can.dbc else dbc,
+        mapping_path=Path(can.mapping) if can.mapping else mapping,
+        allowlist_path=allowlist,
         pin_factory=settings.gpio.pin_factory,
     )
 

@@ -68,7 +68,8 @@ def test_bad_config_is_one_error_line(tmp_path: Path) -> None:
     p = run("--config", str(cfg), "config")
     assert p.returncode == 1
     assert p.stderr.strip().splitlines() == [
-        f"error: {cfg}: unknown key can.interfase; known: interface, channel, simulate, dbc, mapping"
+        f"error: {cfg}: unknown key can.interfase; known: "
+        "interface, channel, simulate, dbc, mapping, car, dbc_unverified"
     ]
 
 

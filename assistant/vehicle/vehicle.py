@@ -309,6 +309,9 @@ class Vehicle:
         """
         if yes_to is not None and not self._take(yes_to):
             return Action(intent, "expired", self.replies.say("dialogue.confirm_expired"))
+        cannot = self._car_cannot(request.targets)
+        if cannot:
+            return Action(intent, "refused", self.replies.say(cannot))
         state = dict(self.state() if state is None else state)
         for name, target in request.targets.items():
             refusal = self.machines[name].refusal(state, target, self.limits)
@@ -381,6 +384,20 @@ class Vehicle:
         moving = self.replies.say(key, **request.fields) if self.replies.has(key) else ""
         reply = " ".join(x for x in (moving, *request.notes) if x)
         return Action(intent, "moving", reply, signal_targets, {}, (), previous, then=then)
+
+    def _car_cannot(self, targets: Mapping[str, Value]) -> str:
+        """The reply key when this car's mapping has a target's signal as status only, or not at all
+        (nothing would be sent); "" when it can, or when the bridge does not say (a test's fake)."""
+        signals = getattr(getattr(self.bridge, "mapping", None), "signals", None)
+        if not isinstance(signals, Mapping):
+            return ""
+        for name in targets:
+            m = signals.get(FUNCTIONS[name].signal)
+            if m is None:
+                return "failure.car_lacks"
+            if getattr(m, "cannot", None) is not None:
+                return "failure.car_cannot"
+        return ""
 
     def health(self) -> list[str]:
         """What is wrong with the workers the car side needs; empty when all is well."""
@@ -564,7 +581,7 @@ class Vehicle:
 
         A function that a newer request has re-targeted meanwhile is left to that request.
         """
-        from firmware_bridge.errors import BridgeError, SendError
+        from firmware_bridge.errors import BridgeError, CarCannotError, SendError
 
         with self._lock:
             current = {n for n in request.targets if self._generation.get(n) == generation[n]}
@@ -573,6 +590,10 @@ class Vehicle:
             # nothing left the bridge (a part-way failure comes back as ``unsent``)
             self._fail({n: v for n, v in request.targets.items() if n in current})
             return Action(intent, "failed", self.replies.say("failure.send"), signal_targets)
+        if isinstance(error, CarCannotError):
+            # a status-only function on this car: refused before any frame, the car is as it was
+            self._fail({n: v for n, v in request.targets.items() if n in current})
+            return Action(intent, "refused", self.replies.say("failure.car_cannot"), signal_targets)
         if isinstance(error, BridgeError):
             self._fail({n: v for n, v in request.targets.items() if n in current})
             return Action(intent, "failed", self.replies.say("failure.rejected"), signal_targets)
