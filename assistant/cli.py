@@ -272,6 +272,16 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- service -----------------------------------------------------------------------
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    from assistant.service import serve
+
+    settings, _ = _settings(args)
+    return serve(settings, text_input=args.text)
+
+
 # -- wiring ------------------------------------------------------------------------
 
 
@@ -279,6 +289,9 @@ def build_argparser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="car-assistant", description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
     ap.add_argument("--config", metavar="FILE", help="YAML config file (see README: Configuration)")
+    ap.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="default: logging.level (warning)"
+    )
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(
@@ -324,6 +337,14 @@ def build_argparser() -> argparse.ArgumentParser:
     add("config", cmd_config, "print the effective configuration", nlu=True, can=True)
     # its own flags are the training pipeline's: --help there lists them
     add("train", cmd_train, "retrain the on-device language model (the train extra)", add_help=False)
+    p = add(
+        "service",
+        cmd_service,
+        "the supervised service (systemd Type=notify): voice until SIGTERM, then a clean stop",
+        nlu=True,
+        can=True,
+    )
+    p.add_argument("--text", action="store_true", help="requests from stdin, one a line, not the microphone")
     add("start", cmd_start, "live voice with a microphone, else the simulated bench drive (make run)")
     _add_voice_commands(add)
     bench.register(add)
@@ -339,6 +360,13 @@ def _add_voice_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     voice_cli.register(add)  # type: ignore[attr-defined,unused-ignore]
 
 
+def _configure_logging(args: argparse.Namespace) -> None:
+    from assistant.logconfig import configure_logging
+
+    level = args.log_level or load_settings(args.config)[0].logging.level
+    configure_logging(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = build_argparser()
     # train's own flags belong to the training pipeline, which parses (and --help's) them
@@ -348,6 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif extra:
         ap.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        _configure_logging(args)
         return int(args.func(args))
     except (AssistantError, BridgeError) as err:
         if args.debug:

@@ -116,6 +116,12 @@ class VoiceSettings:
 
 
 @dataclass(frozen=True)
+class LoggingSettings:
+    level: str = field(default="warning", metadata=_range(choices=("debug", "info", "warning", "error")))
+    """Lowest level logged to stderr (the journal under systemd); --log-level overrides it."""
+
+
+@dataclass(frozen=True)
 class Settings:
     nlu: NluSettings = NluSettings()
     can: CanSettings = CanSettings()
@@ -123,6 +129,7 @@ class Settings:
     vehicle: VehicleSettings = VehicleSettings()
     gpio: GpioSettings = GpioSettings()
     voice: VoiceSettings = VoiceSettings()
+    logging: LoggingSettings = LoggingSettings()
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
