@@ -24,9 +24,19 @@ import can
 import cantools.database
 from cantools.database.namedsignalvalue import NamedSignalValue
 
-from firmware_bridge.bus import Frame, Value, decode, load_dbc, open_bus
+from firmware_bridge.bus import (
+    STILL_DOWN_EVERY_S,
+    BusHealth,
+    Frame,
+    SupervisedBus,
+    Value,
+    decode,
+    load_dbc,
+    open_bus,
+)
 from firmware_bridge.config import BridgeConfig
 from firmware_bridge.errors import (
+    BusDownError,
     EncodeError,
     MappingError,
     NotAllowedError,
@@ -112,15 +122,29 @@ class _PlannedFrame:
     names: tuple[str, ...]
 
 
+RECEIVE_ERROR_PAUSE_S = 0.1
+"""After a receive error, the receive thread waits this long before trying again."""
+
+
 class _Receiver(can.Listener):
     def __init__(self, on_message: Callable[[can.Message], None]) -> None:
         self._on_message = on_message
+        self._errors = 0
+        self._reported = 0.0
 
     def on_message_received(self, msg: can.Message) -> None:
+        self._errors = 0
         self._on_message(msg)
 
     def on_error(self, exc: Exception) -> None:
-        log.error("CAN receive failed: %s", exc)
+        # python-can's receive loop retries at once: without the pause and the count, a failing bus
+        # (not a SupervisedBus, which handles its own faults) logged some 131,000 lines a second.
+        self._errors += 1
+        now = time.monotonic()
+        if self._errors == 1 or now - self._reported >= STILL_DOWN_EVERY_S:
+            self._reported = now
+            log.error("CAN receive failed (%d times in a row): %s", self._errors, exc)
+        time.sleep(RECEIVE_ERROR_PAUSE_S)
 
 
 class CanBridge:
@@ -251,6 +275,11 @@ class CanBridge:
         if name not in self.mapping.signals:
             raise MappingError(f"{name!r} is not a vehicle signal in {self.mapping.path}")
         return self.state().get(name)
+
+    def bus_health(self) -> BusHealth | None:
+        """The bus's link state; None for a bus given to the bridge that is not a ``SupervisedBus``."""
+        bus = self._bus
+        return bus.health() if isinstance(bus, SupervisedBus) else None
 
     def wait_ready(self, timeout_s: float) -> bool:
         """True once every mapped status message has been received at least once."""
@@ -448,6 +477,8 @@ class CanBridge:
                 )
                 try:
                     bus.send(msg, timeout=SEND_TIMEOUT_S)
+                except BusDownError:
+                    raise  # says itself that nothing was sent; refused before the first frame
                 except (can.CanError, OSError, ValueError) as err:
                     done = ", ".join(f.message for f in sent) or "nothing"
                     raise SendError(

@@ -338,9 +338,9 @@ class Vehicle:
         error = outcome.get("error")
         if isinstance(error, SendError):
             self._fail({n: v for n, v in request.targets.items() if n in current})
-            return Action(
-                intent, "failed", self.replies.say("failure.send"), signal_targets, previous=previous
-            )
+            # bus_down: the bus was known down and nothing left; send: a frame failed on the way
+            key = "failure.bus_down" if error.code == "bus_down" else "failure.send"
+            return Action(intent, "failed", self.replies.say(key), signal_targets, previous=previous)
         if isinstance(error, BridgeError):
             self._fail({n: v for n, v in request.targets.items() if n in current})
             return Action(intent, "failed", self.replies.say("failure.rejected"), signal_targets)
