@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -175,19 +176,35 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     settings, _ = _settings(args)
     last: dict[str, Any] = {}
 
+    lock = threading.Lock()  # the receive thread and the --say replies print lines: whole lines only
+
+    def out(line: str) -> None:
+        with lock:
+            print(line, flush=True)
+
     def show(frame: Frame) -> None:
         if not args.all and frame.direction == "rx" and last.get(frame.message) == frame.data:
             return
         last[frame.message] = frame.data
-        print(format_frame(frame), flush=True)
+        out(json.dumps(frame.to_json(), ensure_ascii=False) if args.json else format_frame(frame))
 
+    recorder = None
+    if args.log:
+        from firmware_bridge.recording import Recorder
+
+        recorder = Recorder(args.log)  # first: a bad file name fails before the car starts
     with open_car(settings) as car:
         unsubscribe = car.bridge.subscribe(show)
+        unrecord = car.bridge.subscribe(recorder) if recorder is not None else None
         try:
             if args.say:
                 dialogue = open_dialogue(settings, car)
                 for text in args.say:
-                    print(f"# {text!r} -> {dialogue.handle(text).reply}", flush=True)
+                    reply = dialogue.handle(text).reply
+                    if args.json:
+                        out(json.dumps({"say": text, "reply": reply}, ensure_ascii=False))
+                    else:
+                        out(f"# {text!r} -> {reply}")
             deadline = None if args.seconds is None else time.monotonic() + args.seconds
             while deadline is None or time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -195,7 +212,33 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             pass
         finally:
             unsubscribe()
+            if unrecord is not None and recorder is not None:
+                unrecord()
+                recorder.close()
+                print(f"# {recorder.frames} frames written to {recorder.path}", file=sys.stderr)
     return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from assistant.runtime import bridge_config
+    from firmware_bridge import Frame, format_frame
+    from firmware_bridge.recording import replay
+
+    settings, _ = _settings(args)
+    sim = {"window_travel_s": settings.sim.window_travel_s, "scenario": settings.sim.scenario}
+
+    def show(frame: Frame) -> None:
+        if frame.direction == "tx":
+            print(format_frame(frame), flush=True)
+
+    result = replay(args.file, bridge_config(settings), sim, speed=args.speed, on_frame=show)
+    print(f"# replayed {result.commands} command frames ({result.skipped} other frames not sent)")
+    if result.matches:
+        print(f"# the simulated car ended as recorded ({len(result.recorded)} status signals)")
+        return 0
+    for key, (recorded, replayed) in result.differences.items():
+        print(f"# differs: {key} recorded {recorded}, replayed {replayed}")
+    return 1
 
 
 def cmd_ecu_sim(args: argparse.Namespace) -> int:
@@ -330,6 +373,12 @@ def build_argparser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     p.add_argument("--all", action="store_true", help="every status frame, not only changes")
     p.add_argument("--say", action="append", metavar="TEXT", help="send this request first (repeatable)")
+    p.add_argument("--log", metavar="FILE", help="write every frame to FILE: .log, .asc, .blf or .csv")
+    p.add_argument("--json", action="store_true", help="decoded frames as JSON lines")
+
+    p = add("replay", cmd_replay, "play a recording's commands into the simulated car; compare the end state")
+    p.add_argument("file", metavar="FILE", help="a recording (.log, .asc, .blf, .csv)")
+    p.add_argument("--speed", type=float, default=1.0, help="play faster (2) or slower (0.5) than recorded")
 
     p = add("ecu-sim", cmd_ecu_sim, "the simulated body controller alone, for a socketcan bench", can=True)
     p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
