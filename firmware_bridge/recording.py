@@ -58,6 +58,7 @@ class Recorder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         _check_format(self.path)
+        self._writer: can.Listener | None
         try:
             self._writer = can.Logger(str(self.path))
         except (OSError, ValueError) as err:
