@@ -70,8 +70,22 @@ class VehicleSettings:
 
 @dataclass(frozen=True)
 class GpioSettings:
-    pin_factory: str = field(default="mock", metadata=_range(choices=("mock", "native", "lgpio", "rpigpio")))
-    """gpiozero pin factory; mock when no pins exist (a PC, CI)."""
+    pin_factory: str = field(
+        default="auto", metadata=_range(choices=("auto", "mock", "native", "lgpio", "rpigpio", "pigpio"))
+    )
+    """gpiozero pin factory. auto: lgpio on a Raspberry Pi, else mock (a PC, CI, a Jetson), said at start."""
+    interior_light_pin: str = "17"
+    """Relay for the dome light: a BCM number, a gpiozero pin name ("BOARD11"), or "" for none."""
+    push_to_talk_pin: str = "27"
+    """Push-to-talk button: a BCM number, a pin name, or "" for none."""
+    status_led_pin: str = "22"
+    """Status LED (lit while the service runs): a BCM number, a pin name, or "" for none."""
+    relay_active_high: bool = True
+    """The relay closes on a high pin; false for an active-low relay board."""
+    led_active_high: bool = True
+    """The LED lights on a high pin; false when it is wired to 3.3 V."""
+    button_pull_up: bool = True
+    """The button connects its pin to ground (internal pull-up); false for a button to 3.3 V."""
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from types import TracebackType
 
 from assistant.config import Settings
 from assistant.dialogue import Dialogue
-from assistant.errors import VehicleError
+from assistant.errors import ConfigError, VehicleError
 from assistant.nlu.base import Parser, load_parser
 from assistant.vehicle.guards import GuardLimits
 from assistant.vehicle.vehicle import Vehicle
-from firmware_bridge import BodyControllerSim, BridgeConfig, CanBridge
+from firmware_bridge import BodyControllerSim, BridgeConfig, BridgeError, CanBridge, GpioLevels, GpioPins
 from firmware_bridge.config import DEFAULT_DBC, DEFAULT_MAPPING
 
 STATUS_WAIT_S = 2.0
@@ -22,14 +22,32 @@ SETTLE_S = 15.0
 
 
 def bridge_config(settings: Settings) -> BridgeConfig:
-    can = settings.can
+    can, gpio = settings.can, settings.gpio
     return BridgeConfig(
         interface=can.interface,
         channel=can.channel,
         dbc_path=Path(can.dbc) if can.dbc else DEFAULT_DBC,
         mapping_path=Path(can.mapping) if can.mapping else DEFAULT_MAPPING,
         pin_factory=settings.gpio.pin_factory,
+        pins=gpio_pins(settings),
+        levels=GpioLevels(gpio.relay_active_high, gpio.led_active_high, gpio.button_pull_up),
     )
+
+
+def gpio_pins(settings: Settings) -> GpioPins:
+    """The gpio section's pins: "17" is BCM 17, "BOARD11" a gpiozero pin name, "" no device."""
+    gpio = settings.gpio
+
+    def pin(value: str) -> int | str | None:
+        value = value.strip()
+        if value.lower() in ("", "none"):
+            return None
+        return int(value) if value.isdigit() else value
+
+    try:
+        return GpioPins(pin(gpio.interior_light_pin), pin(gpio.push_to_talk_pin), pin(gpio.status_led_pin))
+    except BridgeError as err:
+        raise ConfigError(f"gpio: {err}") from err
 
 
 def simulator(settings: Settings, config: BridgeConfig | None = None) -> BodyControllerSim:

@@ -195,6 +195,13 @@ def serve(settings: Settings, text_input: bool = False) -> int:
                 loop.step = stdin_step(handle)
             else:
                 loop.step, cleanup = _voice_step(settings, car, dialogue, mic)
+            gpio = car.bridge.gpio
+            if gpio.factory_name == "mock":
+                log.warning(
+                    "GPIO is simulated (mock pin factory, %s): the push-to-talk button, status LED and "
+                    "dome-light relay do nothing; set gpio.pin_factory",
+                    gpio.factory_reason,
+                )
             car.bridge.set_status_led("on")
             try:
                 if not loop.stopping:

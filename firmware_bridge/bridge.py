@@ -196,7 +196,7 @@ class CanBridge:
                 if m.status is not None:
                     self._by_status.setdefault((m.status.message, m.status.signal), []).append(name)
             self._status_messages = frozenset(message for message, _ in self._by_status)
-            self._gpio = BridgeGpio(cfg.pins, cfg.pin_factory)
+            self._gpio = BridgeGpio(cfg.pins, cfg.pin_factory, cfg.levels)
             self._bus = self._given_bus if self._given_bus is not None else open_bus(cfg)
             self._notifier = can.Notifier(self._bus, [_Receiver(self._on_rx)], timeout=0.1)
         except BaseException:
