@@ -28,7 +28,8 @@ def test_auto_picks_lgpio_on_a_raspberry_pi(tmp_path: Path) -> None:
 
 
 def test_auto_falls_back_to_mock_off_a_pi_and_says_why(tmp_path: Path) -> None:
-    factory, why = choose_pin_factory("auto", model_file(tmp_path, b"NVIDIA Jetson Orin Nano Developer Kit\0"))
+    jetson = model_file(tmp_path, b"NVIDIA Jetson Orin Nano Developer Kit\0")
+    factory, why = choose_pin_factory("auto", jetson)
     assert factory == "mock" and "Jetson Orin Nano" in why and "not a Raspberry Pi" in why
     factory, why = choose_pin_factory("auto", tmp_path / "absent")
     assert factory == "mock" and "no Raspberry Pi detected" in why
