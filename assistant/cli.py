@@ -315,6 +315,24 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- status ------------------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from assistant.status import collect, problems
+
+    settings, source = _settings(args)
+    status = collect(settings, source)
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False))
+    else:
+        print(yaml.safe_dump(status, sort_keys=False).rstrip())
+    trouble = problems(status)
+    for line in trouble:
+        print(f"problem: {line}", file=sys.stderr)
+    return 1 if trouble else 0
+
+
 # -- service -----------------------------------------------------------------------
 
 
@@ -386,6 +404,9 @@ def build_argparser() -> argparse.ArgumentParser:
     add("config", cmd_config, "print the effective configuration", nlu=True, can=True)
     # its own flags are the training pipeline's: --help there lists them
     add("train", cmd_train, "retrain the on-device language model (the train extra)", add_help=False)
+    p = add("status", cmd_status, "versions, engines, model hashes, CAN bus and GPIO; exit 1 on a problem",
+            nlu=True, can=True)
+    p.add_argument("--json", action="store_true", help="one JSON object")
     p = add(
         "service",
         cmd_service,

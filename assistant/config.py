@@ -1,8 +1,11 @@
 """Settings, read in this order (later wins): defaults < config file < environment < CLI flags.
 
-- Config file: ``--config PATH``, else ``$CAR_ASSISTANT_CONFIG``, else
-  ``~/.config/car-assistant/config.yaml`` if it exists. YAML with one mapping
-  per section, e.g. ``can: {interface: socketcan, channel: vcan0}``.
+- Config file: ``--config PATH``, else ``$CAR_ASSISTANT_CONFIG``, else the
+  first of these that exists: ``$XDG_CONFIG_HOME/car-assistant/config.yaml``
+  (``~/.config/...`` when XDG_CONFIG_HOME is unset), then the system-wide
+  ``/etc/car-assistant/config.yaml`` (what deploy/install.sh writes).  One file
+  is read, never a merge of two.  YAML with one mapping per section, e.g.
+  ``can: {interface: socketcan, channel: vcan0}``.
 - Environment: ``CAR_ASSISTANT_<SECTION>_<KEY>``, e.g.
   ``CAR_ASSISTANT_CAN_INTERFACE=socketcan``, ``CAR_ASSISTANT_NLU_ENGINE=templates``.
 - CLI flags: the few that subcommands offer (``--nlu``, ``--can-interface``...).
@@ -26,6 +29,15 @@ from assistant.errors import ConfigError
 
 ENV_PREFIX = "CAR_ASSISTANT_"
 USER_CONFIG = Path.home() / ".config" / "car-assistant" / "config.yaml"
+SYSTEM_CONFIG = Path("/etc/car-assistant/config.yaml")
+
+
+def config_candidates(environ: Mapping[str, str]) -> list[Path]:
+    """The config files looked for when none is named, in order; the first that exists is read."""
+    xdg = environ.get("XDG_CONFIG_HOME", "")
+    # the XDG spec: a relative XDG_CONFIG_HOME is invalid and ignored
+    user = Path(xdg) / "car-assistant" / "config.yaml" if xdg.startswith("/") else USER_CONFIG
+    return [user, SYSTEM_CONFIG]
 
 
 def _range(lo: float | None = None, hi: float | None = None, choices: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -245,8 +257,8 @@ def load_settings(
         path = Path(config_file)
     elif environ.get(ENV_PREFIX + "CONFIG"):
         path = Path(environ[ENV_PREFIX + "CONFIG"])
-    elif USER_CONFIG.exists():
-        path = USER_CONFIG
+    else:
+        path = next((p for p in config_candidates(environ) if p.is_file()), None)
     if path is not None:
         settings = _merge(settings, _read_file(path), str(path))
     settings = _merge(settings, _env_layer(environ), "environment")
