@@ -57,4 +57,29 @@ def test_unit_execstart_is_a_command_line_the_cli_accepts() -> None:
     argv = shlex.split(unit_fields()["Service"]["ExecStart"])
     assert argv[0] == "/opt/car-assistant/venv/bin/car-assistant"
     args = build_argparser().parse_args(argv[1:])
-    assert args.command == "service" and args.no_sim and args.log_level == "info"
+    assert args.command == "service" and args.no_sim
+    assert args.log_level is None  # the config's logging.level decides
+
+
+NETWORK = UNIT.parent / "can0.network"
+
+
+def test_can0_network_uses_only_keys_this_systemd_networkd_knows() -> None:
+    # networkd has no verify command; its key table (gperf strings "Section.Key") is in its binary
+    binary = next(
+        (p for p in (Path("/lib/systemd/systemd-networkd"), Path("/usr/lib/systemd/systemd-networkd"))
+         if p.is_file()),
+        None,
+    )  # fmt: skip
+    assert binary, "systemd-networkd is missing: apt-get install systemd (.ci/run does)"
+    known = set(binary.read_bytes().split(b"\0")) | set(binary.read_bytes().split())
+    parser = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(NETWORK.read_text(encoding="utf-8"))
+    keys = [f"{section}.{key}" for section in parser.sections() for key in parser[section]]
+    assert keys == ["Match.Name", "CAN.BitRate", "CAN.RestartSec", "Link.RequiredForOnline"]
+    unknown = [k for k in keys if k.encode() not in known]
+    assert unknown == []
+    assert parser["Match"]["Name"] == "can0"
+    assert parser["CAN"]["BitRate"] == "500K"  # BridgeConfig.bitrate, the bridge's default
+    assert parser["CAN"]["RestartSec"] == "100ms"  # bus-off recovery (SupervisedBus waits for it)
