@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import select
+import queue
 import signal
 import socket
 import sys
@@ -141,7 +141,21 @@ class ServiceLoop:
 
 
 def stdin_step(handle: Callable[[str], None], poll_s: float = 0.2) -> Callable[[], None]:
-    """A step that hands each stdin line to ``handle``; after EOF it only waits (the service stays up)."""
+    """A step that hands each stdin line to ``handle``; after EOF it only waits (the service stays up).
+
+    A reader thread fills a queue: select() on stdin misses lines already in Python's read buffer.
+    """
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        try:
+            for line in sys.stdin:
+                lines.put(line)
+        except (OSError, ValueError):  # stdin closed or not readable (a service with no console)
+            pass
+        lines.put(None)
+
+    threading.Thread(target=read, name="stdin", daemon=True).start()
     state = {"eof": False}
 
     def step() -> None:
@@ -149,17 +163,12 @@ def stdin_step(handle: Callable[[str], None], poll_s: float = 0.2) -> Callable[[
             time.sleep(poll_s)
             return
         try:
-            readable, _, _ = select.select([sys.stdin], [], [], poll_s)
-        except (OSError, ValueError):
+            line = lines.get(timeout=poll_s)
+        except queue.Empty:
+            return
+        if line is None:
             state["eof"] = True
-            return
-        if not readable:
-            return
-        line = sys.stdin.readline()
-        if not line:
-            state["eof"] = True
-            return
-        if line.strip():
+        elif line.strip():
             handle(line.strip())
 
     return step

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -152,23 +153,42 @@ def test_service_is_ready_pings_and_stops_cleanly_on_sigterm(systemd: FakeSystem
         env=env,
     )
     try:
-        assert systemd.wait_for("READY=1", 90), proc.stderr.read() if proc.poll() is not None else ""
+        errors: list[str] = []  # drained as it comes: an info-level log must not fill the pipe
+        stderr = proc.stderr
+        assert stderr is not None
+        drain = threading.Thread(target=lambda: errors.extend(stderr), daemon=True)
+        drain.start()
+        assert systemd.wait_for("READY=1", 90), "".join(errors)
         assert systemd.wait_for("WATCHDOG=1", 5)
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write("open the driver window\n")
+        # two requests in one write: the second must not wait in a read buffer for more input
+        proc.stdin.write("turn on the fog lights\nopen the driver window\n")
         proc.stdin.flush()
-        reply = json.loads(proc.stdout.readline())
+        replies: queue.Queue[str] = queue.Queue()
+        stdout = proc.stdout
+        threading.Thread(target=lambda: [replies.put(line) for line in stdout], daemon=True).start()
+        first = json.loads(replies.get(timeout=30))
+        assert first == {"text": "turn on the fog lights", "reply": "Fog lights on."}
+        reply = json.loads(replies.get(timeout=30))
         assert reply == {"text": "open the driver window", "reply": "Opening the driver window."}
         # stopped while the window is still on its way: the service must let it arrive first
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        drain.join(10)  # stderr is closed once the process is gone
+        err = "".join(errors)
+        out_lines = []
+        while True:
+            try:
+                out_lines.append(replies.get(timeout=1))
+            except queue.Empty:
+                break
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
     assert systemd.wait_for("STOPPING=1", 2)
-    last = json.loads(out.splitlines()[-1])
+    last = json.loads(out_lines[-1])
     assert last["stopped"] is True and last["settled"] is True
     assert last["state"][DRIVER_WINDOW] == 100
     assert "SIGTERM: stopping after the request in progress" in err
