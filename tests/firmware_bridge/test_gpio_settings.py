@@ -44,7 +44,8 @@ def test_active_low_relay_and_led_and_a_pull_down_button() -> None:
     gpio = BridgeGpio(GpioPins(interior_light=5, push_to_talk=6, status_led=13), "mock", levels)
     try:
         assert gpio.relay is not None and gpio.led is not None and gpio.button is not None
-        assert gpio.relay.pin.number == 5 and gpio.button.pin.number == 6 and gpio.led.pin.number == 13
+        pins = [gpio.relay.pin.info.name, gpio.button.pin.info.name, gpio.led.pin.info.name]
+        assert pins == ["GPIO5", "GPIO6", "GPIO13"]
         assert gpio.relay.pin.state == 1  # off: an active-low relay board idles high
         assert gpio.write("interior_light", 1) == 1
         assert gpio.relay.pin.state == 0
