@@ -27,7 +27,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from firmware_bridge.bus import BusHealth
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -174,6 +176,28 @@ def stdin_step(handle: Callable[[str], None], poll_s: float = 0.2) -> Callable[[
     return step
 
 
+class BusWatch(Protocol):
+    def bus_health(self) -> BusHealth | None: ...
+
+
+def bus_watch(bridge: BusWatch, tell: Callable[[str], None], text: str) -> Callable[[], None]:
+    """A check, run between steps, that calls ``tell(text)`` once each time the bus goes down.
+
+    The bus logs its own faults (once); this is the driver's side: one spoken sentence per
+    outage, not one per failed request.
+    """
+    state = {"up": True}
+
+    def check() -> None:
+        health = bridge.bus_health()
+        up = health is None or health.up
+        if state["up"] and not up:
+            tell(text)
+        state["up"] = up
+
+    return check
+
+
 def _nothing() -> None:
     return None
 
@@ -195,7 +219,13 @@ def serve(settings: Settings, text_input: bool = False) -> int:
     try:
         with open_car(settings) as car:  # leaving it waits for travels, then closes the bus
             dialogue = open_dialogue(settings, car)
+            tell: Callable[[str], None]
             if text_input:
+
+                def print_notice(text: str) -> None:
+                    print(json.dumps({"notice": text}, ensure_ascii=False), flush=True)
+
+                tell = print_notice
 
                 def handle(text: str) -> None:
                     turn = dialogue.handle(text)
@@ -203,7 +233,16 @@ def serve(settings: Settings, text_input: bool = False) -> int:
 
                 loop.step = stdin_step(handle)
             else:
-                loop.step, cleanup = _voice_step(settings, car, dialogue, mic)
+                loop.step, cleanup, tell = _voice_step(settings, car, dialogue, mic)
+            lost = dialogue.replies.say("failure.bus_lost")
+            check_bus = bus_watch(car.bridge, tell, lost)
+            step = loop.step
+
+            def watched_step() -> None:
+                step()
+                check_bus()
+
+            loop.step = watched_step
             gpio = car.bridge.gpio
             if gpio.factory_name == "mock":
                 log.warning(
@@ -235,8 +274,8 @@ def serve(settings: Settings, text_input: bool = False) -> int:
 
 def _voice_step(
     settings: Settings, car: Car, dialogue: Dialogue, mic: Any
-) -> tuple[Callable[[], None], Callable[[], None]]:
-    """The live voice loop's step (one microphone chunk) and what closes it."""
+) -> tuple[Callable[[], None], Callable[[], None], Callable[[str], None]]:
+    """The live voice loop's step (one microphone chunk), what closes it, and how to say something."""
     from assistant.audio import AudioDeviceError, Speaker
     from assistant.pipeline import Event, VoicePipeline, build_parts
 
@@ -283,4 +322,10 @@ def _voice_step(
             log.error("microphone lost: %s; reopening every second", err)
             lost["since"] = time.monotonic()
 
-    return step, pipeline.close
+    def tell(text: str) -> None:
+        log.info("saying: %s", text)
+        synthesizer = parts.synthesizer
+        if speaker is not None and synthesizer is not None:
+            threading.Thread(target=lambda: speaker.play(synthesizer.synthesize(text)), daemon=True).start()
+
+    return step, pipeline.close, tell

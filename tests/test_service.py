@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.service import Notifier, ServiceLoop
+from assistant.service import Notifier, ServiceLoop, bus_watch
+from assistant.vehicle.replies import load_replies
+from firmware_bridge.bus import BusHealth
 
 DRIVER_WINDOW = "Vehicle.Cabin.Door.Row1.DriverSide.Window.Position"
 
@@ -193,3 +195,36 @@ def test_service_is_ready_pings_and_stops_cleanly_on_sigterm(systemd: FakeSystem
     assert last["state"][DRIVER_WINDOW] == 100
     assert "SIGTERM: stopping after the request in progress" in err
     assert "Traceback" not in err
+
+
+class ScriptedBus:
+    """A bridge whose bus health follows a script: one entry per check."""
+
+    def __init__(self, ups: list[bool]) -> None:
+        self.ups = ups
+
+    def bus_health(self) -> BusHealth | None:
+        up = self.ups.pop(0)
+        return BusHealth("test", up, "" if up else "Network is down", 0.0 if up else 1.0, 0, 0)
+
+
+def test_a_lost_bus_is_told_once_per_outage() -> None:
+    told: list[str] = []
+    lost = load_replies().say("failure.bus_lost")
+    check = bus_watch(ScriptedBus([True, False, False, False, True, True, False, False]), told.append, lost)
+    for _ in range(8):
+        check()
+    assert told == [lost, lost]  # two outages, one sentence each
+    assert lost == "I've lost the connection to the car. I'll keep trying."
+
+
+def test_a_bridge_without_bus_health_is_never_down() -> None:
+    told: list[str] = []
+
+    class Plain:
+        def bus_health(self) -> BusHealth | None:
+            return None
+
+    check = bus_watch(Plain(), told.append, "lost")
+    check()
+    assert told == []
