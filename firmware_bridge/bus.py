@@ -121,6 +121,8 @@ def open_raw_bus(config: BridgeConfig) -> can.BusABC:
 
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 """Waits between reconnect attempts; the last repeats.  An unplugged adapter costs one open per 5 s."""
+PROBE_S = 1.0
+"""After a reopen, receiving this long without an error (or one frame) counts as back."""
 STILL_DOWN_EVERY_S = 60.0
 """While the bus stays down, one reminder line per this many seconds; everything else goes to debug."""
 # linux/can/error.h: error-frame class bits in the arbitration id
@@ -176,6 +178,7 @@ class SupervisedBus(can.BusABC):
         self._down_since: float | None = None
         self._fault = ""
         self._reopen = False
+        self._probe_until: float | None = None
         self._attempts = 0
         self._next_try = 0.0
         self._last_reminder = 0.0
@@ -219,7 +222,7 @@ class SupervisedBus(can.BusABC):
             since = self._down_since
             if since is None:
                 return
-            self._down_since, self._fault = None, ""
+            self._down_since, self._fault, self._probe_until = None, "", None
             self._reconnects += 1
         log.warning("CAN bus %s is back (%s) after %.1f s", self._name, how, self._clock() - since)
 
@@ -234,6 +237,9 @@ class SupervisedBus(can.BusABC):
                 self._fault,
                 self._attempts,
             )
+
+    def _next_wait(self) -> float:
+        return self._backoff[min(self._attempts, len(self._backoff) - 1)]
 
     def _try_reopen(self, timeout: float | None) -> None:
         wait = self._next_try - self._clock()
@@ -250,13 +256,17 @@ class SupervisedBus(can.BusABC):
         try:
             inner = self._opener()
         except (BridgeError, can.CanError, OSError, ValueError) as err:
-            self._next_try = self._clock() + self._backoff[min(self._attempts, len(self._backoff) - 1)]
+            self._next_try = self._clock() + self._next_wait()
             log.debug("reconnect %d to %s failed: %s", self._attempts, self._name, err)
             self._reminder()
             return
         with self._lock:
             self._inner = inner
-        self._back("reconnected")
+            # a socketcan socket opens on an interface that is down: back only once it receives
+            # cleanly for a moment (or a frame arrives), so a down link is not 'back' every 5 s
+            self._reopen = False
+            self._probe_until = self._clock() + PROBE_S
+        log.debug("reopened %s (attempt %d); listening before calling it back", self._name, self._attempts)
 
     def recv(self, timeout: float | None = None) -> can.Message | None:
         if self._down_since is not None and (self._reopen or self._inner is None):
@@ -267,9 +277,19 @@ class SupervisedBus(can.BusABC):
         try:
             msg = inner.recv(timeout)
         except (can.CanError, OSError, ValueError) as err:
-            self._down(str(err) or err.__class__.__name__, reopen=True)
+            fault = str(err) or err.__class__.__name__
+            if self._down_since is None:
+                self._down(fault, reopen=True)
+            else:  # still failing after a reopen: the same outage, retried on the backoff
+                with self._lock:
+                    self._fault, self._reopen, self._probe_until = fault, True, None
+                    self._next_try = self._clock() + self._next_wait()
+                self._reminder()
             return None
         if msg is None:
+            probe = self._probe_until
+            if self._down_since is not None and probe is not None and self._clock() >= probe:
+                self._back("reconnected")
             self._reminder()
             return None
         if msg.is_error_frame:

@@ -24,6 +24,8 @@ class Plug:
 
     def __init__(self) -> None:
         self.plugged = True
+        self.link_up = True
+        """False: the interface exists (opening works) but is down (every receive fails)."""
         self.opens = 0
         self.failed_recvs = 0
         self.inject: list[can.Message] = []
@@ -41,11 +43,11 @@ class FlakyBus(can.BusABC):
         super().__init__(channel=channel)
 
     def _check(self) -> None:
-        if not self.plug.plugged:
+        if not (self.plug.plugged and self.plug.link_up):
             raise can.CanOperationError("Network is down", error_code=errno.ENETDOWN)
 
     def _recv_internal(self, timeout: float | None) -> tuple[can.Message | None, bool]:
-        if not self.plug.plugged:
+        if not (self.plug.plugged and self.plug.link_up):
             self.plug.failed_recvs += 1
         self._check()
         if self.plug.inject:
@@ -123,9 +125,27 @@ def test_unplugged_adapter_is_reported_once_refused_then_reconnected(
     plug.plugged = True
     assert wait_until(lambda: bus.health().up)
     assert bus.health().reconnects == 1
-    assert any("is back (reconnected)" in r.getMessage() for r in caplog.records)
+    assert any("is back" in r.getMessage() for r in caplog.records)
     result = bridge.actuate({FOG: 1})
     assert result.ok and result.confirmed[FOG] == 1
+
+
+def test_an_interface_that_opens_but_stays_down_is_one_outage_not_a_flapping_one(
+    supervised: tuple[CanBridge, SupervisedBus], plug: Plug, caplog: pytest.LogCaptureFixture
+) -> None:
+    bridge, bus = supervised
+    caplog.set_level(logging.INFO, logger="firmware_bridge")
+    plug.link_up = False  # ip link set can0 down: the socket opens, every receive fails
+    assert wait_until(lambda: not bus.health().up)
+    time.sleep(1.0)
+    assert plug.opens >= 4, "no reconnect attempts"
+    assert bus.health().faults == 1 and not bus.health().up
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert len(lines) == 1 and "is down" in lines[0], lines
+    plug.link_up = True
+    assert wait_until(lambda: bus.health().up)
+    assert bus.health().reconnects == 1
+    assert bridge.actuate({FOG: 1}).ok
 
 
 def test_bus_off_takes_the_bus_down_until_frames_arrive_again(
