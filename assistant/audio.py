@@ -161,6 +161,18 @@ def read_wav(source: str | Path | BinaryIO) -> AudioChunk:
     except OSError as err:
         raise AudioFileError(f"{name}: cannot read ({err.strerror or err})") from err
     fmt, pcm = _riff_chunks(data, name)
+    tag, channels, rate, width = _check_fmt(fmt, name)
+    frame = width * channels
+    usable = len(pcm) - len(pcm) % frame
+    if usable == 0:
+        raise AudioFileError(f"{name}: the WAV holds no audio (its data chunk is empty)")
+    x = _decode_pcm(pcm[:usable], width, tag == _FLOAT, channels, name)
+    mono = x.mean(axis=1) if x.ndim == 2 else x
+    return AudioChunk.from_array(resample(mono, rate, RATE), RATE)
+
+
+def _check_fmt(fmt: bytes, name: str) -> tuple[int, int, int, int]:
+    """Format tag, channels, rate and sample width of a 'fmt ' chunk this module can read."""
     if len(fmt) < 16:
         raise AudioFileError(f"{name}: the 'fmt ' chunk is {len(fmt)} bytes, a WAV header needs 16")
     tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", fmt[:16])
@@ -178,12 +190,135 @@ def read_wav(source: str | Path | BinaryIO) -> AudioChunk:
         raise AudioFileError(f"{name}: {bits}-bit float samples are not supported (32 or 64 are)")
     if tag == _PCM and bits not in (8, 16, 24, 32):
         raise AudioFileError(f"{name}: {bits}-bit PCM is not supported (8, 16, 24 or 32 are)")
-    width = bits // 8
-    frame = width * channels
-    usable = len(pcm) - len(pcm) % frame
-    x = _decode_pcm(pcm[:usable], width, tag == _FLOAT, channels, name)
-    mono = x.mean(axis=1) if x.ndim == 2 else x
-    return AudioChunk.from_array(resample(mono, rate, RATE), RATE)
+    return tag, channels, rate, bits // 8
+
+
+STREAM_READ_MS = 1000.0
+"""Source audio ``WavStream`` decodes at a time (ms): memory stays flat however long the file."""
+
+
+class WavStream:
+    """A WAV file read as 16 kHz mono int16 blocks, a second at a time (``blocks()``).
+
+    The header is checked on opening (``AudioFileError`` as ``read_wav`` gives it), so a bad file
+    fails before any audio is used; an empty one too. ``read_wav`` holds a file and about ten times
+    its size while converting; this holds about one ``STREAM_READ_MS`` of it.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.name = str(path)
+        try:
+            with open(path, "rb") as f:
+                fmt, self._offset, self._size = _riff_layout(f, self.name)
+        except FileNotFoundError as err:
+            raise AudioFileError(f"{self.name}: no such file") from err
+        except IsADirectoryError as err:
+            raise AudioFileError(f"{self.name}: is a directory, not a WAV file") from err
+        except OSError as err:
+            raise AudioFileError(f"{self.name}: cannot read ({err.strerror or err})") from err
+        self.path = Path(path)
+        self._tag, self._channels, self._rate, self._width = _check_fmt(fmt, self.name)
+        frame = self._width * self._channels
+        self._size -= self._size % frame
+        if self._size == 0:
+            raise AudioFileError(f"{self.name}: the WAV holds no audio (its data chunk is empty)")
+
+    @property
+    def duration_ms(self) -> float:
+        return 1000.0 * self._size / (self._width * self._channels * self._rate)
+
+    def blocks(self, block_ms: float = 30.0) -> Iterator[AudioChunk]:
+        """The audio as 16 kHz mono int16 chunks of ``block_ms`` (the last may be shorter)."""
+        step = max(1, int(RATE * block_ms / 1000))
+        frame = self._width * self._channels
+        resampler = _Resampler(self._rate, RATE)
+        down = resampler.down
+        per_read = max(down, int(self._rate * STREAM_READ_MS / 1000) // down * down)
+        pending = np.zeros(0, np.float32)
+        done = 0  # output samples yielded
+        with open(self.path, "rb") as f:
+            f.seek(self._offset)
+            left = self._size
+            while True:
+                raw = f.read(min(left, per_read * frame)) if left > 0 else b""
+                left -= len(raw)
+                raw = raw[: len(raw) - len(raw) % frame]
+                last = not raw or left <= 0
+                x = _decode_pcm(raw, self._width, self._tag == _FLOAT, self._channels, self.name)
+                mono = x.mean(axis=1) if x.ndim == 2 else x
+                pending = np.concatenate([pending, resampler.push(mono, final=last)])
+                whole = len(pending) if last else len(pending) - len(pending) % step
+                for start in range(0, whole, step):
+                    piece = pending[start : start + step]
+                    yield AudioChunk.from_array(piece, RATE, 1000.0 * (done + start) / RATE)
+                done += whole
+                pending = pending[whole:]
+                if last:
+                    return
+
+
+class _Resampler:
+    """Polyphase resampling in pieces, equal to ``resample`` on the whole signal (to float precision).
+
+    Each piece is resampled with ``pad`` input samples of history and look-ahead around it, more
+    than the filter's half length, and only its own output kept; pieces start on multiples of
+    ``down`` so their outputs line up with the whole signal's.
+    """
+
+    def __init__(self, src_rate: int, dst_rate: int) -> None:
+        g = gcd(src_rate, dst_rate)
+        self.up, self.down = dst_rate // g, src_rate // g
+        half = -(-10 * max(self.up, self.down) // self.up) + 1  # resample_poly's half length, input samples
+        self.pad = -(-half // self.down) * self.down
+        self._buf = np.zeros(0, np.float32)
+        self._history = 0  # samples at the start of _buf already resampled
+
+    def push(self, x: np.ndarray, final: bool = False) -> np.ndarray:
+        if self.up == self.down == 1:
+            return x.astype(np.float32)
+        self._buf = np.concatenate([self._buf, x.astype(np.float32)])
+        ready = len(self._buf) - self._history
+        if final:
+            n = ready
+        else:
+            n = (ready - self.pad) // self.down * self.down
+            if n <= 0:
+                return np.zeros(0, np.float32)
+        end = self._history + n
+        segment = self._buf if final else self._buf[: end + self.pad]
+        y = resample(segment, self.down, self.up)
+        first = self._history * self.up // self.down
+        out = y[first:] if final else y[first : end * self.up // self.down]
+        keep = min(self.pad, end)
+        self._buf = self._buf[end - keep :]
+        self._history = keep
+        return out
+
+
+def _riff_layout(f: BinaryIO, name: str) -> tuple[bytes, int, int]:
+    """The 'fmt ' chunk, and where the 'data' chunk's samples start and how many bytes they are."""
+    head = f.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        _riff_chunks(head, name)  # raises, saying why (empty, not a WAV, big-endian)
+    total = f.seek(0, 2)
+    pos = 12
+    fmt: bytes | None = None
+    data: tuple[int, int] | None = None
+    while pos + 8 <= total:
+        f.seek(pos)
+        cid, size = f.read(4), struct.unpack("<I", f.read(4))[0]
+        if cid == b"fmt ":
+            fmt = f.read(min(size, 1024))
+        elif cid == b"data":
+            data = (pos + 8, min(size, total - pos - 8))  # a truncated file still gives what it has
+            if fmt is not None:
+                break
+        pos += 8 + size + (size & 1)
+    if fmt is None:
+        raise AudioFileError(f"{name}: no 'fmt ' chunk; the header is damaged")
+    if data is None:
+        raise AudioFileError(f"{name}: no 'data' chunk; the file is truncated or damaged")
+    return fmt, data[0], data[1]
 
 
 def _riff_chunks(data: bytes, name: str) -> tuple[bytes, bytes]:

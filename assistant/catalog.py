@@ -23,19 +23,28 @@ class SlotSpec:
     minimum: float | None = None
     maximum: float | None = None
     required: bool = False
+    decimals: int | None = None  # digits after the point a number may carry (FM: 0.1 MHz steps)
 
     def accepts(self, value: object) -> bool:
+        return self.why_not(value) is None
+
+    def why_not(self, value: object) -> str | None:
+        """Why ``value`` does not fit: "kind", "whole", "decimals", "below" or "above"; None if it does."""
         if self.kind == "enum":
-            return isinstance(value, str) and value in self.values
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return False
-        if self.kind == "int" and not float(value).is_integer():
-            return False
+            return None if isinstance(value, str) and value in self.values else "kind"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            return "kind"
         if self.minimum is not None and value < self.minimum:
-            return False
+            return "below"
         if self.maximum is not None and value > self.maximum:
-            return False
-        return True
+            return "above"
+        if self.kind == "int" and not float(value).is_integer():
+            return "whole"
+        if self.decimals is not None:
+            scaled = float(value) * 10**self.decimals
+            if abs(scaled - round(scaled)) > 1e-6:
+                return "decimals"
+        return None
 
 
 def _enum(name: str, *values: str, required: bool = False) -> SlotSpec:
@@ -51,7 +60,11 @@ DIRECTION = _enum("direction", "up", "down")
 STATE = _enum("state", "on", "off", required=True)
 
 # Values the parser may emit; the vehicle layer clamps to what the car allows
-# and says so. Ranges here only reject nonsense (negative volume, 5-digit fan).
+# and says so. Ranges here only reject nonsense (negative volume, 5-digit fan):
+# a number said outside them is refused by the parser with the reason said
+# (``nlu.base.Refusal``), never dropped into the slot's default. A percentage
+# above 100 or below 1 is nonsense, not an overshoot: the window range is the
+# car's, so clamping 250 would pick a travel nobody asked for.
 INTENTS: dict[str, tuple[SlotSpec, ...]] = {
     "window.open": (WINDOW, AMOUNT),
     "window.close": (WINDOW,),
@@ -88,7 +101,10 @@ INTENTS: dict[str, tuple[SlotSpec, ...]] = {
     "media.unmute": (),
     "media.control": (_enum("action", "play", "pause", "next", "previous", required=True),),
     "media.source": (_enum("source", "radio", "bluetooth", "usb", required=True),),
-    "radio.tune": (SlotSpec("frequency", "number", minimum=0, maximum=100000), _enum("band", "fm", "am")),
+    "radio.tune": (
+        SlotSpec("frequency", "number", minimum=0, maximum=100000, decimals=1),
+        _enum("band", "fm", "am"),
+    ),
     "vehicle.query": (
         _enum(
             "subject",
@@ -110,6 +126,7 @@ INTENTS: dict[str, tuple[SlotSpec, ...]] = {
     "assistant.undo": (),
     "assistant.help": (),
     "assistant.repeat": (),
+    "assistant.why": (),
 }
 
 SLOT_SPECS: dict[str, dict[str, SlotSpec]] = {

@@ -7,6 +7,7 @@ shows the traceback.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import threading
@@ -16,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from assistant import bench
+from assistant import bench, car_cli
 from assistant.config import Settings, load_settings
-from assistant.errors import AssistantError, ConfigError
+from assistant.errors import AssistantError, ConfigError, InputError
 from firmware_bridge.errors import BridgeError
 
 
@@ -45,21 +46,45 @@ def cmd_parse(args: argparse.Namespace) -> int:
     settings, _ = _settings(args)
     parser = open_parser(settings)
     from_stdin = args.text == ["-"]
+    if from_stdin:
+        _keep_undecodable_stdin()
     lines = sys.stdin if from_stdin else [" ".join(args.text)]
     for line in lines:
         text = line.rstrip("\n")
         try:
+            _check_utf8(text)
             result = parser.parse(text).to_json()
         except AssistantError as err:
             if not from_stdin:
                 raise
             # one bad line must not shift the JSON Lines that follow it
-            result = {"text": text, "commands": [], "error": str(err)}
+            result = {"text": _printable(text), "commands": [], "error": str(err)}
         if args.json:
             print(json.dumps(result, ensure_ascii=False), flush=True)
         else:
             _print_commands(result["commands"])
     return 0
+
+
+def _keep_undecodable_stdin() -> None:
+    """Bytes that are not UTF-8 reach the line loop as surrogates instead of ending the session."""
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="surrogateescape")
+
+
+def _check_utf8(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raw = text[err.start : err.end].encode("utf-8", "surrogateescape").hex(" ")
+        raise InputError(
+            f"the text is not valid UTF-8 (bytes {raw} at character {err.start + 1}); send UTF-8 text"
+        ) from err
+
+
+def _printable(text: str) -> str:
+    """``text`` with undecodable bytes shown as U+FFFD, safe to print."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _print_commands(commands: Sequence[dict[str, Any]], indent: str = "") -> None:
@@ -76,10 +101,12 @@ def cmd_say(args: argparse.Namespace) -> int:
     from assistant.runtime import open_car, open_dialogue
 
     settings, _ = _settings(args)
+    text = " ".join(args.text)
+    _check_utf8(text)
     with open_car(settings) as car:
         dialogue = open_dialogue(settings, car)
         # one-shot: the answer shows how the request ended, windows included
-        turn = dialogue.handle(" ".join(args.text)).settled()
+        turn = dialogue.handle(text).settled()
     if args.json:
         print(json.dumps(turn.to_json(), ensure_ascii=False))
     else:
@@ -129,12 +156,18 @@ def cmd_console(args: argparse.Namespace) -> int:
         print("Type a request; ':state' shows the car, ':frames' toggles CAN frames, ':quit' leaves.")
         show_frames = False
         print(_dashboard(car.bridge.state(), car.vehicle.describe()))
+        _keep_undecodable_stdin()
         while True:
             try:
                 text = input("you> ")
             except EOFError:
                 print()
                 return 0
+            try:
+                _check_utf8(text)
+            except InputError as err:
+                print(f"  error: {err}")  # the session and its state carry on
+                continue
             if text.strip() in (":quit", ":q", "exit", "quit"):
                 return 0
             if text.strip() == ":state":
@@ -219,28 +252,6 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_replay(args: argparse.Namespace) -> int:
-    from assistant.runtime import bridge_config
-    from firmware_bridge import Frame, format_frame
-    from firmware_bridge.recording import replay
-
-    settings, _ = _settings(args)
-    sim = {"window_travel_s": settings.sim.window_travel_s, "scenario": settings.sim.scenario}
-
-    def show(frame: Frame) -> None:
-        if frame.direction == "tx":
-            print(format_frame(frame), flush=True)
-
-    result = replay(args.file, bridge_config(settings), sim, speed=args.speed, on_frame=show)
-    print(f"# replayed {result.commands} command frames ({result.skipped} other frames not sent)")
-    if result.matches:
-        print(f"# the simulated car ended as recorded ({len(result.recorded)} status signals)")
-        return 0
-    for key, (recorded, replayed) in result.differences.items():
-        print(f"# differs: {key} recorded {recorded}, replayed {replayed}")
-    return 1
-
-
 def cmd_ecu_sim(args: argparse.Namespace) -> int:
     from assistant.runtime import bridge_config
     from firmware_bridge import run_ecu_sim
@@ -272,6 +283,10 @@ def cmd_start(args: argparse.Namespace) -> int:
         with Microphone():
             pass
     except AudioDeviceError as err:
+        from assistant.runtime import check_scripted_bus
+
+        # the scripted drive moves windows and locks: never on a real car's bus
+        check_scripted_bus(_settings(args)[0])
         first = str(err).splitlines()[0]
         print(f"no microphone here ({first}); running the simulated bench drive instead", flush=True)
         mode = ["simulate"]
@@ -394,10 +409,6 @@ def build_argparser() -> argparse.ArgumentParser:
     p.add_argument("--log", metavar="FILE", help="write every frame to FILE: .log, .asc, .blf or .csv")
     p.add_argument("--json", action="store_true", help="decoded frames as JSON lines")
 
-    p = add("replay", cmd_replay, "play a recording's commands into the simulated car; compare the end state")
-    p.add_argument("file", metavar="FILE", help="a recording (.log, .asc, .blf, .csv)")
-    p.add_argument("--speed", type=float, default=1.0, help="play faster (2) or slower (0.5) than recorded")
-
     p = add("ecu-sim", cmd_ecu_sim, "the simulated body controller alone, for a socketcan bench", can=True)
     p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
 
@@ -418,6 +429,11 @@ def build_argparser() -> argparse.ArgumentParser:
     add("start", cmd_start, "live voice with a microphone, else the simulated bench drive (make run)")
     _add_voice_commands(add)
     bench.register(add)
+    car_cli.register(add)
+    from assistant import log_cli, replay_cli
+
+    log_cli.register(add)
+    replay_cli.register(add)
     return ap
 
 

@@ -10,15 +10,17 @@
   ``CAR_ASSISTANT_CAN_INTERFACE=socketcan``, ``CAR_ASSISTANT_NLU_ENGINE=templates``.
 - CLI flags: the few that subcommands offer (``--nlu``, ``--can-interface``...).
 
-Unknown keys and out-of-range values are rejected with the key's name.
+Unknown keys, out-of-range values (nan and inf included), booleans given for numbers and
+keys given twice in the file are rejected with the key's name (and file:line).
 Nothing is downloaded at run time.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,8 +58,9 @@ class CanSettings:
     """python-can interface. virtual: one process; socketcan: can0/vcan0 on a Pi."""
     channel: str = "vehicle0"
     """Bus channel: any name on virtual, an interface name (can0, vcan0) on socketcan."""
-    simulate: bool = True
-    """Run the simulated body controller in this process (always on for a virtual bus)."""
+    simulate: bool = False
+    """Also run the simulated body controller on a socketcan bus: a bench (vcan0) with no car on it,
+    never a car's bus (it sends speed 0 and every status frame). A virtual bus always has it."""
     dbc: str = ""
     """DBC file; empty: the reference car's, shipped in firmware_bridge/dbc."""
     mapping: str = ""
@@ -78,6 +81,8 @@ class VehicleSettings:
     """Above this (km/h) the trunk does not open and the mirrors do not fold."""
     unlock_max_speed_kmh: float = field(default=10.0, metadata=_range(0, 200))
     """Above this (km/h) the doors do not unlock."""
+    question_timeout_s: float = field(default=8.0, metadata=_range(1, 60))
+    """A yes/no question (headlights off while driving) is answerable for this long (s), then lapses."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,16 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    enabled: bool = True
+    """Keep the audit log: each turn's text, commands, decisions, frames and reply (never audio)."""
+    path: str = ""
+    """Audit log file; empty: $XDG_STATE_HOME/car-assistant/audit.jsonl (~/.local/state/...)."""
+    rotate_mb: float = field(default=5.0, metadata=_range(0.01, 1000))
+    """Size (MB) past which the log moves to audit.jsonl.1 (3 older files are kept)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     nlu: NluSettings = NluSettings()
     can: CanSettings = CanSettings()
@@ -156,6 +171,7 @@ class Settings:
     gpio: GpioSettings = GpioSettings()
     voice: VoiceSettings = VoiceSettings()
     logging: LoggingSettings = LoggingSettings()
+    audit: AuditSettings = AuditSettings()
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
@@ -174,15 +190,20 @@ def _coerce(key: str, raw: Any, f: dataclasses.Field[Any]) -> Any:
             else:
                 raise ValueError(raw)
         elif kind is float:
+            if isinstance(raw, bool):  # YAML's true/yes would pass float() as 1.0
+                raise ValueError(raw)
             value = float(raw)
         elif kind is str:
-            if not isinstance(raw, (str, int, float)):
+            if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
                 raise ValueError(raw)
             value = str(raw)
         else:
             raise TypeError(f"settings field of unsupported type {kind.__name__}")
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{key}: {raw!r} is not a {kind.__name__}") from err
+    if isinstance(value, float) and not math.isfinite(value):
+        # nan fails every comparison, so no range check below would stop it
+        raise ConfigError(f"{key}: {raw!r} is not a finite number")
     meta = f.metadata
     if meta.get("choices") and value not in meta["choices"]:
         raise ConfigError(f"{key}: {value!r} is not one of {', '.join(meta['choices'])}")
@@ -212,17 +233,58 @@ def _merge(settings: Settings, layer: Mapping[str, Mapping[str, Any]], source: s
     return dataclasses.replace(settings, **changes)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping (plain YAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, Hashable) and key in seen:
+                raise _DuplicateKey(f"{key!r} is given twice (first on line {seen[key]})", line)
+            if isinstance(key, Hashable):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, problem: str, line: int) -> None:
+        super().__init__(problem)
+        self.problem, self.line = problem, line
+
+
 def _read_file(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except FileNotFoundError as err:
         raise ConfigError(
             f"config file {path} does not exist; check --config or $CAR_ASSISTANT_CONFIG"
         ) from err
+    except IsADirectoryError as err:
+        raise ConfigError(f"config file {path} is a directory; give a YAML file to --config") from err
+    except PermissionError as err:
+        raise ConfigError(f"config file {path} cannot be read (permission denied); check its mode") from err
+    except OSError as err:
+        raise ConfigError(f"config file {path} cannot be read ({err.strerror or err})") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"config file {path} is not text (byte {err.start + 1} is not UTF-8); give a YAML file"
+        ) from err
+    except _DuplicateKey as err:
+        raise ConfigError(f"{path}:{err.line}: {err.problem}; keep one") from err
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         line = mark.line + 1 if mark is not None else "?"
         raise ConfigError(f"{path}:{line}: {err.problem}; fix the YAML there") from err
+    except yaml.reader.ReaderError as err:  # a control character: a binary file that decodes as UTF-8
+        raise ConfigError(
+            f"config file {path} is not YAML (character {err.position + 1} is a control character); "
+            "give a YAML file"
+        ) from err
+    except yaml.YAMLError as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(f"config file {path} is not YAML ({first}); give a YAML file") from err
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -2,19 +2,32 @@
 
 It owns what spans turns: a pending yes/no question, the last change (for
 undo) and the last reply (for repeat). One bad utterance never stops it.
+
+A question is answered by the very next turn or not at all: only a clear yes
+(the words of the ``assistant.confirm`` templates, whatever the parser made
+of them) carries it out, through ``Vehicle.confirm``, which checks it again
+against the car's state and its age; anything else drops it, with nothing done.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
+from hassil import is_match
+
+from assistant.audit import Recorder, why
+from assistant.context import Context
 from assistant.errors import AssistantError, InputError
 from assistant.nlu.base import Command, Parser
-from assistant.vehicle.functions import BY_SIGNAL
+from assistant.nlu.intents import load_intents
+from assistant.nlu.templates import clean
+from assistant.vehicle.functions import BY_SIGNAL, FUNCTIONS
 from assistant.vehicle.replies import Replies, load_replies
-from assistant.vehicle.vehicle import Action, Request, Vehicle
+from assistant.vehicle.signals import Value
+from assistant.vehicle.vehicle import Action, Question, Request, Vehicle
 
 log = logging.getLogger(__name__)
 
@@ -58,30 +71,70 @@ class Turn:
         return out
 
 
+@cache
+def _yes_sentences() -> tuple[Any, ...]:
+    return tuple(s for d in load_intents().intents["assistant.confirm"].data for s in d.sentences)
+
+
+def clear_yes(text: str) -> bool:
+    """True when ``text`` is, word for word, a yes of the ``assistant.confirm`` templates.
+
+    A language model may read a stray "d" or "i" as a yes; a question is answered
+    only by words that say it.
+    """
+    intents, said = load_intents(), clean(text)
+    rules = intents.expansion_rules
+    return bool(said) and any(
+        is_match(said, s, slot_lists=intents.slot_lists, expansion_rules=rules, language="en")
+        for s in _yes_sentences()
+    )
+
+
+ANSWERS = frozenset({"assistant.confirm", "assistant.deny", "assistant.repeat"})
+"""Intents a turn may hold and still answer the question before it."""
+
+
 class Dialogue:
     def __init__(self, parser: Parser, vehicle: Vehicle, replies: Replies | None = None) -> None:
         self.parser = parser
         self.vehicle = vehicle
         self.replies = replies or load_replies()
-        self.pending: Command | None = None
+        self.pending: Question | None = None
         self.last_change: Action | None = None
         self.last_reply = ""
+        self._text = ""
+        self._dropped = False  # this turn dropped a question it did not answer
+        self.context = Context()  # follow-ups ("a bit more") -> full commands
+        self.recorder = Recorder(vehicle, parser, self.context)  # each turn -> an audit entry (why, log)
 
     def handle(self, text: str) -> Turn:
         """Answer one utterance; errors become a short reply, never an exception."""
         import time
 
+        self._text, self._dropped = text, False
         if not text.strip():
+            self._drop_question()
             return self._done(Turn(text, reply=self.replies.say("dialogue.empty")))
         t0 = time.perf_counter()
         try:
             parse = self.parser.parse(text)
         except InputError as err:
+            self._drop_question()
             return self._done(Turn(text, reply=self.replies.say("dialogue.too_long"), error=str(err)))
         except AssistantError as err:
             log.warning("parse failed: %s", err)
+            self._drop_question()
             return self._done(Turn(text, reply=self.replies.say("dialogue.error"), error=str(err)))
         t1 = time.perf_counter()
+        parse = replace(parse, commands=self.context.resolve(text, parse.commands))
+        if not {c.intent for c in parse.commands} <= ANSWERS or not parse.commands:
+            self._drop_question()  # the driver moved on: the question lapses unanswered
+        # a number outside what its slot can mean: the reason is said, nothing moves
+        refused = [Action(r.intent, "refused", r.reply(self.replies.say)) for r in parse.refused]
+        if not parse.commands and refused:
+            return self._done(
+                Turn(text, (), tuple(refused), self._join(refused), timings_ms={"parse": (t1 - t0) * 1e3})
+            )
         if not parse.commands:
             return self._done(
                 Turn(
@@ -89,7 +142,12 @@ class Dialogue:
                 )
             )
         actions = []
-        for command in parse.commands:
+        clashes = self._contradictions(parse.commands)
+        for i, command in enumerate(parse.commands):
+            if i in clashes:
+                if clashes[i]:
+                    actions.append(Action(command.intent, "refused", clashes[i]))
+                continue
             try:
                 actions.append(self._one(command))
             except Exception as err:  # one bad command must not stop the assistant
@@ -99,6 +157,7 @@ class Dialogue:
                     Turn(text, parse.commands, tuple(actions), self._join(actions), error=repr(err))
                 )
         t2 = time.perf_counter()
+        actions += refused
         timings = {"parse": (t1 - t0) * 1e3, "vehicle": (t2 - t1) * 1e3}
         return self._done(Turn(text, parse.commands, tuple(actions), self._join(actions), timings_ms=timings))
 
@@ -109,6 +168,11 @@ class Dialogue:
         return " ".join(a.reply for a in actions if a.reply)
 
     def _done(self, turn: Turn) -> Turn:
+        try:
+            self.recorder.record(turn)
+        except Exception:  # the audit log must never cost the driver a turn
+            log.exception("audit record failed")
+        self.context.remember(turn)
         if turn.reply and not any(a.intent == "assistant.repeat" for a in turn.actions):
             self.last_reply = turn.reply
         return turn
@@ -117,42 +181,95 @@ class Dialogue:
         intent = command.intent
         say = self.replies.say
         if intent == "assistant.cancel":
-            self.pending = None
-            return Action(intent, "answered", say("dialogue.cancel"))
+            self._drop_question()
+            # a window still on its way stops where it stands, and the reply says where
+            stopped = self.vehicle.stop_travel()
+            return stopped or Action(intent, "answered", say("dialogue.cancel"))
         if intent == "assistant.confirm":
-            if self.pending is None:
-                return Action(intent, "answered", say("dialogue.confirm_nothing"))
-            pending, self.pending = self.pending, None
-            return self._remember(self.vehicle.execute(pending, confirmed=True))
-        if intent == "assistant.deny":
-            if self.pending is None:
-                return Action(intent, "answered", say("dialogue.deny_nothing"))
+            question = self.pending
+            if question is None:
+                if self._dropped:
+                    return Action(intent, "answered", say("dialogue.confirm_unclear"))
+                # a stray word the parser took for a yes, with nothing asked: not understood
+                key = "dialogue.confirm_nothing" if clear_yes(self._text) else "dialogue.no_command"
+                return Action(intent, "answered", say(key))
+            if not clear_yes(self._text):
+                self._drop_question()
+                return Action(intent, "answered", say("dialogue.confirm_unclear"))
             self.pending = None
+            return self._settle_question(self.vehicle.confirm(question))
+        if intent == "assistant.deny":
+            if self.pending is None and not self._dropped:
+                return Action(intent, "answered", say("dialogue.deny_nothing"))
+            self._drop_question()
             return Action(intent, "answered", say("dialogue.deny_pending"))
         if intent == "assistant.undo":
             return self._undo()
         if intent == "assistant.repeat":
             return Action(intent, "answered", self.last_reply or say("dialogue.repeat_nothing"))
+        if intent == "assistant.why":
+            return Action(intent, "answered", why(self.recorder.last_entry(), self.replies))
         if intent == "assistant.help":
             return Action(intent, "answered", say("dialogue.help"))
-        self.pending = None
-        action = self.vehicle.execute(command)
-        if action.status == "confirm":
-            self.pending = command
+        return self._settle_question(self.vehicle.execute(command))
+
+    def _settle_question(self, action: Action) -> Action:
+        """Keep the question ``action`` asks, or what it changed; an undo that went out is used up."""
+        if action.question is not None:
+            self._drop_question()
+            self.pending = action.question
+            return action
+        if action.intent == "assistant.undo":
+            if action.status in ("done", "moving"):
+                self.last_change = None
+                return replace(action, reply=self.replies.say("dialogue.undo_done"))
+            return action
         return self._remember(action)
 
+    def _drop_question(self) -> None:
+        if self.pending is not None:
+            self.vehicle.withdraw(self.pending)
+            self.pending = None
+            self._dropped = True
+
     def _remember(self, action: Action) -> Action:
-        if action.status in ("done", "moving", "timeout") and action.previous:
+        # ``previous`` holds only what the car confirmed it changed (a partial send included)
+        if action.status in ("done", "moving", "timeout", "failed") and action.previous:
             self.last_change = action
         return action
 
     def _undo(self) -> Action:
         change = self.last_change
-        if change is None:
+        then = change.then if change is not None else None
+        if then is not None and then.done() and then.exception() is None:
+            change = then.result()  # the travel has ended: undo what it confirmed
+        if change is None or not change.previous:
             return Action("assistant.undo", "answered", self.replies.say("dialogue.undo_nothing"))
         request = Request({BY_SIGNAL[sig].name: value for sig, value in change.previous.items()})
-        action = self.vehicle.apply("assistant.undo", request)
-        if action.status in ("done", "moving"):
-            self.last_change = None
-            return replace(action, reply=self.replies.say("dialogue.undo_done"))
-        return action
+        # the same gate as any request: guards and questions on the car's state now
+        return self._settle_question(self.vehicle.apply("assistant.undo", request))
+
+    def _contradictions(self, commands: tuple[Command, ...]) -> dict[int, str]:
+        """Commands of one request that set one function two ways ("the AC on and off"): index ->
+        the reply that says so (on the first of them), or "" for the others. None of them is carried out."""
+        state = self.vehicle.state()
+        wants: dict[str, dict[Value, list[int]]] = {}
+        for i, command in enumerate(commands):
+            if not self.vehicle.handles(command.intent):
+                continue
+            try:
+                request = self.vehicle.plan(command, state)
+            except Exception:  # _one reports a command that cannot be planned
+                continue
+            for name, target in request.targets.items():
+                wants.setdefault(name, {}).setdefault(target, []).append(i)
+        out: dict[int, str] = {}
+        clashing = [name for name, by_target in wants.items() if len(by_target) > 1]
+        for name in clashing:
+            involved = sorted(i for ids in wants[name].values() for i in ids)
+            new = [i for i in involved if i not in out]
+            if new:
+                label = FUNCTIONS[name].label
+                out[new[0]] = self.replies.say("dialogue.contradiction", label=label)
+                out.update({i: "" for i in new[1:]})
+        return out

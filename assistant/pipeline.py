@@ -9,7 +9,10 @@ A request ends on trailing silence, on its maximum length, or early
 complete, confident commands that stay the same while the speaker pauses for
 ``semantic_stable_ms``. A request that was cut off (it ends on a dangling
 "and"/"the", or hit the maximum length mid-speech) executes nothing and gets
-a short "Sorry?".
+a short "Sorry?". A wake word heard while a request is still being listened to
+starts a request of its own: the one before ends there and, since its
+transcript runs into the wake phrase, executes nothing (the driver started
+again; acting on a misheard tail is worse than missing it).
 
 Times: ``t_ms`` is stream time (position in the audio); latencies after the
 end of speech add the stream time from end of speech to the endpoint decision
@@ -23,13 +26,15 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from itertools import chain
 from typing import Any
 
 from assistant.asr.base import Recognizer, Transcript, choose_engine, load_recognizer
 from assistant.audio import AudioChunk, concat, silence, split, to_stream_format
+from assistant.audit import Heard
 from assistant.config import Settings, VoiceSettings
 from assistant.dialogue import Dialogue, Turn
 from assistant.errors import AssistantError
@@ -48,6 +53,8 @@ MAX_ALTERNATIVES = 10
 GRAMMAR_CONFIDENCE = 0.9
 """Template matches at least this sure count as exact (a whole match, or pieces cut at "and")."""
 BLOCK_MS = 30.0
+CHANNEL_MS = 10_000.0
+"""Start of a streamed recording read ahead for the recognizer to adapt to (ms; it uses up to 5 s)."""
 """Audio block the pipeline is fed in (ms): 3 wake-word feature frames."""
 # a request that ends on one of these was cut off mid-sentence ("close the windows and", "open the");
 # prepositions are not here: "what temperature is it set to" is complete
@@ -107,6 +114,7 @@ class VoiceTurn:
     timings_ms: dict[str, float] = field(default_factory=dict)
     partials: list[str] = field(default_factory=list)
     alternatives: tuple[str, ...] = ()
+    confidence: float | None = None
     cut_off: bool = False
     error: str | None = None
 
@@ -123,6 +131,15 @@ class VoiceTurn:
             "reply": self.reply,
             "endpoint": self.endpoint.reason if self.endpoint else None,
             "wake": self.wake.name if self.wake else None,
+            # stream times (ms from the start of the audio): where this request sits in a recording
+            "wake_ms": round(self.wake.timestamp_ms, 1) if self.wake else None,
+            "speech_ms": (
+                [round(self.endpoint.speech_start_ms, 1), round(self.endpoint.speech_end_ms, 1)]
+                if self.endpoint and self.endpoint.speech_start_ms is not None
+                and self.endpoint.speech_end_ms is not None
+                else None
+            ),
+            "endpoint_ms": round(self.endpoint.at_ms, 1) if self.endpoint else None,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
         if self.cut_off:
@@ -177,6 +194,8 @@ def build_parts(settings: Settings, *, wake: bool = True, tts: bool = True) -> V
 
 def cut_off(text: str, endpoint: Endpoint) -> bool:
     """True for a request that stopped mid-sentence: it must not half-execute."""
+    if endpoint.reason == "wake":
+        return True  # the driver started again: the words before run into the wake phrase
     words = text.lower().split()
     if words and words[-1] in DANGLING:
         return True
@@ -299,7 +318,14 @@ class VoicePipeline:
             return None
         if self.use_wake and self.parts.wake is not None:
             # keep the detector's streaming state current; a stale one fires on the old wake word
-            self.parts.wake.process(chunk)
+            detection = self.parts.wake.process(chunk)
+            if detection is not None:
+                # a new wake word: the request so far is over, the new one starts here
+                e = self.endpointer
+                turn = self._finish(Endpoint("wake", t_end, e.speech_start_ms, e.speech_end_ms))
+                self._emit("wake", t_end, name=detection.name, probability=round(detection.probability, 3))
+                self._start_listening(t_end, detection)
+                return turn
         return self._listen(chunk, t0, t_end)
 
     def run(self, audio: AudioChunk, block_ms: float = BLOCK_MS) -> list[VoiceTurn]:
@@ -309,9 +335,29 @@ class VoicePipeline:
         """
         audio = to_stream_format(audio)
         self.reset(channel=audio)  # the recognizer reads as much of it as its adaptation can use
-        turns = []
         tail = silence(self.voice.trailing_silence_ms + 300)
-        for chunk in split(concat([audio, tail]), block_ms):
+        return self._run(split(concat([audio, tail]), block_ms))
+
+    def run_stream(self, blocks: Iterable[AudioChunk], block_ms: float = BLOCK_MS) -> list[VoiceTurn]:
+        """``run`` on a recording given as blocks (``WavStream.blocks``), never all of it in memory.
+
+        Only the first ``CHANNEL_MS`` are read ahead, for the recognizer to adapt to; a request is
+        capped at the maximum request length as it is live.
+        """
+        blocks = iter(blocks)
+        head: list[AudioChunk] = []
+        while sum(c.duration_ms for c in head) < CHANNEL_MS:
+            block = next(blocks, None)
+            if block is None:
+                break
+            head.append(to_stream_format(block))
+        self.reset(channel=concat(head) if head else None)
+        tail = split(silence(self.voice.trailing_silence_ms + 300), block_ms)
+        return self._run(chain(head, blocks, tail))
+
+    def _run(self, blocks: Iterable[AudioChunk]) -> list[VoiceTurn]:
+        turns = []
+        for chunk in blocks:
             turn = self.feed(chunk)
             if turn is not None:
                 turns.append(turn)
@@ -450,6 +496,7 @@ class VoicePipeline:
             detection,
             partials=partials,
             alternatives=final.alternatives,
+            confidence=final.confidence,
             timings_ms={"endpoint_delay": delay, "asr_final": asr_ms},
         )
         if detection is not None:
@@ -483,13 +530,20 @@ class VoicePipeline:
             first_new = 0
         try:
             with self._respond_lock:
-                if not vt.text.strip():
+                if endpoint.reason == "wake":
+                    vt.cut_off = True  # no "Sorry?": the driver is already saying the next request
+                elif not vt.text.strip():
                     # noise, a cough, music: nothing to do; after a wake word, ask again
                     vt.reply = SORRY if vt.wake is not None else ""
                 elif cut_off(text := self._rescore(vt), endpoint):
                     vt.cut_off = True
                     vt.reply = SORRY
                 else:
+                    # the audit log keeps what was heard beside what was acted on
+                    self.dialogue.recorder.heard = Heard(
+                        vt.text, vt.confidence, vt.alternatives, text if text != vt.text else None,
+                        dict(vt.timings_ms),
+                    )
                     vt.text = text
                     turn = self.dialogue.handle(vt.text)
                     vt.turn = turn
@@ -543,7 +597,10 @@ class VoicePipeline:
         floor = self.voice.semantic_min_confidence
 
         def confident(parser: Parser, text: str, least: float) -> bool:
-            commands = parser.parse(text).commands
+            parse = parser.parse(text)
+            commands = parse.commands
+            if parse.refused:  # understood, and refused for its number: not to be swapped for a
+                return all(c.confidence >= least for c in commands)  # hypothesis that lost the minus
             return bool(commands) and min(c.confidence for c in commands) >= least
 
         try:

@@ -51,11 +51,23 @@ def gpio_pins(settings: Settings) -> GpioPins:
 
 
 def simulator(settings: Settings, config: BridgeConfig | None = None) -> BodyControllerSim:
+    """The simulated car: on the virtual bus, or on socketcan only when ``can.simulate`` asks for a bench."""
     return BodyControllerSim(
         config or bridge_config(settings),
         window_travel_s=settings.sim.window_travel_s,
         scenario=settings.sim.scenario,
+        bench=settings.can.simulate,
     )
+
+
+def check_scripted_bus(settings: Settings) -> None:
+    """The scripted bench drive (windows, sunroof, locks) plays on a virtual bus only."""
+    if settings.can.interface != "virtual":
+        raise ConfigError(
+            f"the scripted drive only runs on the virtual bus, not {settings.can.interface}:"
+            f"{settings.can.channel}: it would move a real car's windows and locks; "
+            "use --can-interface virtual (or talk to the car with 'run' and a microphone)"
+        )
 
 
 @dataclass
@@ -97,8 +109,14 @@ def open_car(settings: Settings) -> Car:
                 f"{STATUS_WAIT_S:g} s; is the body controller running (car-assistant ecu-sim) "
                 "and the bus up?"
             )
-        limits = GuardLimits(settings.vehicle.walking_speed_kmh, settings.vehicle.unlock_max_speed_kmh)
+        limits = GuardLimits(
+            settings.vehicle.walking_speed_kmh,
+            settings.vehicle.unlock_max_speed_kmh,
+            question_timeout_s=settings.vehicle.question_timeout_s,
+        )
         vehicle = Vehicle(bridge, limits)
+        if sim is not None:
+            vehicle.health_checks.append(sim.health)
         vehicle.sync()
     except BaseException:
         stack.close()
@@ -111,4 +129,8 @@ def open_parser(settings: Settings) -> Parser:
 
 
 def open_dialogue(settings: Settings, car: Car) -> Dialogue:
-    return Dialogue(open_parser(settings), car.vehicle)
+    from assistant.audit import open_log
+
+    dialogue = Dialogue(open_parser(settings), car.vehicle)
+    dialogue.recorder.log = open_log(settings.audit)
+    return dialogue

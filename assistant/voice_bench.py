@@ -1,6 +1,6 @@
 """Voice benchmarks: the figures of the voice issue's Targets, printed, not asserted.
 
-    python -m assistant.voice_bench accuracy [--set ../shared/eval/dev_text.tsv] [--snr 10]
+    python -m assistant.voice_bench accuracy [--set eval/dev_text.tsv] [--snr 10]
     python -m assistant.voice_bench wake [--minutes 30]
     python -m assistant.voice_bench latency [--set ...] [--n 40]
     python -m assistant.voice_bench idle [--seconds 60]
@@ -8,7 +8,7 @@
 
 Speech is made with piper from each line of the set (cached under
 ~/.cache/car-assistant/bench, keyed by text and voice); car-like noise is mixed
-at the SNR asked. Accuracy is frame accuracy as ../shared/tools/score_text.py
+at the SNR asked. Accuracy is frame accuracy as eval/score_text.py
 counts it (intents and slots of every command, in order), through wake-less
 ``listen`` (the same pipeline, in process). Each figure line starts with
 ``figure:`` so a log can be grepped.
@@ -32,12 +32,11 @@ import numpy as np
 
 from assistant.audio import AudioChunk, concat, read_wav, split, write_wav
 from assistant.config import CanSettings, Settings, SimSettings
-from assistant.nlu.evalset import frame_ok, read_set
+from assistant.nlu.evalset import DEV_SET, frame_ok, read_set
 from assistant.pipeline import VoicePipeline, VoiceTurn, build_parts
 from assistant.runtime import open_car, open_dialogue
 from assistant.voice_sim import mix_at_snr, request_audio
 
-DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev_text.tsv"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "car-assistant" / "bench"
 
 

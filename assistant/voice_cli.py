@@ -65,7 +65,11 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--out", metavar="DIR", default="simulate-out", help="reply WAVs and drive.wav (default %(default)s)"
     )
-    p.add_argument("--json", action="store_true", help="one JSON object per request instead of the timeline")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per scripted request (asked, expected, done, verdict, turns), not the timeline",
+    )
     _voice_flags(p)
 
 
@@ -133,7 +137,7 @@ def _timeline(event: Any) -> None:
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
-    from assistant.audio import AudioError, read_wav, write_wav
+    from assistant.audio import AudioError, WavStream, write_wav
     from assistant.pipeline import VoicePipeline, build_parts
     from assistant.runtime import SETTLE_S, open_car, open_dialogue
 
@@ -163,7 +167,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
         try:
             for name in args.files:
                 try:
-                    audio = read_wav(name)
+                    audio = WavStream(name)  # read in blocks: an hour-long file costs no more memory
                 except AudioError as err:
                     failed += 1
                     if args.json:
@@ -175,7 +179,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
                         _note(f"error: {err}")
                     continue
                 heard_before = len(pipeline.notices)
-                turns = pipeline.run(audio)
+                turns = pipeline.run_stream(audio.blocks())
                 car.vehicle.settle(SETTLE_S)  # the next file starts with the windows where they ended
                 result = _file_result(name, turns)
                 if len(pipeline.notices) > heard_before:  # a window that stopped short on its way
@@ -190,10 +194,13 @@ def cmd_listen(args: argparse.Namespace) -> int:
                 if args.json:
                     print(json.dumps(result, ensure_ascii=False), flush=True)
                 else:
-                    print(f"{name}: heard {result['text']!r}")
-                    for c in result["commands"]:
-                        print(f"  {c['intent']} {json.dumps(c['slots'])}  ({c['confidence']:.2f})")
-                    print(f"  {len(result['frames'])} CAN frames; reply: {result['reply'] or '(none)'}")
+                    for n, one in enumerate(result.get("turns", [result]), 1):
+                        which = f" request {n}:" if "turns" in result else ""
+                        cut = " (cut off: nothing done)" if one.get("cut_off") else ""
+                        print(f"{name}:{which} heard {one['text']!r}{cut}")
+                        for c in one["commands"]:
+                            print(f"  {c['intent']} {json.dumps(c['slots'])}  ({c['confidence']:.2f})")
+                        print(f"  {len(one['frames'])} CAN frames; reply: {one['reply'] or '(none)'}")
                     for notice in result.get("notices", []):
                         print(f"  later: {notice}")
         finally:
@@ -214,16 +221,24 @@ def _file_result(name: str, turns: list[Any]) -> dict[str, Any]:
     if not answered:
         return out
     jsons = [t.to_json() for t in answered]
-    out["text"] = " ".join(j["text"] for j in jsons if j["text"])
+    if len(jsons) == 1:
+        one = jsons[0]
+        out.update({k: one[k] for k in ("text", "commands", "frames", "reply", "endpoint", "timings_ms")})
+        if one.get("cut_off"):
+            out["cut_off"] = True
+        return out
+    # several requests (each after its own wake word): every one in 'turns', with its own
+    # transcript, endpoint, stream times and timings; at the top what the file as a whole caused,
+    # the transcripts kept apart, so no one request reads as one long sentence
+    out["text"] = " / ".join(j["text"] for j in jsons if j["text"])
     out["commands"] = [c for j in jsons for c in j["commands"]]
     out["frames"] = [f for j in jsons for f in j["frames"]]
     out["reply"] = " ".join(j["reply"] for j in jsons if j["reply"])
-    out["endpoint"] = jsons[0]["endpoint"]
-    out["timings_ms"] = jsons[0]["timings_ms"]
+    del out["timings_ms"]  # per request, in 'turns'
     if any(j.get("cut_off") for j in jsons):
         out["cut_off"] = True
-    if len(jsons) > 1:
-        out["turns"] = jsons
+    out["requests"] = len(jsons)
+    out["turns"] = jsons
     return out
 
 
@@ -231,12 +246,13 @@ def _file_result(name: str, turns: list[Any]) -> dict[str, Any]:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from assistant.audio import concat, silence, write_wav
+    from assistant.audio import AudioChunk, concat, silence, write_wav
     from assistant.pipeline import VoicePipeline, build_parts
-    from assistant.runtime import SETTLE_S, open_car, open_dialogue
-    from assistant.voice_sim import mix_at_snr, request_audio
+    from assistant.runtime import SETTLE_S, check_scripted_bus, open_car, open_dialogue
+    from assistant.voice_sim import mix_at_snr, reading, request_audio, request_of, show, verdict
 
     settings = _settings(args)
+    check_scripted_bus(settings)
     script = DEFAULT_DRIVE
     if args.script:
         lines = Path(args.script).read_text(encoding="utf-8").splitlines()
@@ -251,8 +267,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         f"{time.perf_counter() - t0:.1f} s"
     )
     assert parts.synthesizer is not None
-    segments = []
+    segments: list[AudioChunk] = []
+    starts_ms: list[float] = []  # where each request's stretch of the drive begins
     for text in script:
+        starts_ms.append(sum(s.duration_ms for s in segments))
         segments += [request_audio(parts.synthesizer, text), silence(1200)]
     drive = concat(segments)
     if not args.no_noise:
@@ -271,20 +289,50 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             car.vehicle.settle(SETTLE_S)  # windows still on their way when the drive ends
         finally:
             pipeline.close()
-        confirmed = sum(
-            1 for t in turns if t.turn and any(a.status == "done" for a in t.turn.settled().actions)
-        )
+        # what each request asked: the commands its script line reads as typed text
+        asked = [reading([c.to_json() for c in dialogue.parser.parse(text).commands]) for text in script]
+        heard: list[list[Any]] = [[] for _ in script]  # the turns in each request's stretch of the drive
+        wavs: dict[int, str] = {}
         for i, turn in enumerate(turns, 1):
             wav = ""
             if turn.reply_audio is not None:
                 wav = str(out / f"reply-{i:02d}.wav")
                 write_wav(wav, turn.reply_audio)
-            if args.json:
-                print(json.dumps({**turn.to_json(), "reply_wav": wav}, ensure_ascii=False), flush=True)
+            at = turn.wake.timestamp_ms if turn.wake else (turn.endpoint.at_ms if turn.endpoint else 0.0)
+            heard[request_of(at, starts_ms)].append(turn)
+            wavs[id(turn)] = wav
+        counts = {"right": 0, "wrong": 0, "missed": 0}
+        confirmed = 0
+        if not args.json:
+            print("\nper request:")
+        for n, (text, want, got) in enumerate(zip(script, asked, heard, strict=True), 1):
+            done = reading([c for t in got for c in t.commands])
+            judged = verdict(want, done)
+            counts[judged] += 1
+            carried = judged == "right" and any(
+                a.status == "done" for t in got if t.turn for a in t.turn.settled().actions
+            )
+            confirmed += carried
+            if args.json:  # one object per scripted request, its turns inside
+                record = {
+                    "request": n,
+                    "asked": text,
+                    "expected": [{"intent": i, "slots": dict(s)} for i, s in want],
+                    "done": [{"intent": i, "slots": dict(s)} for i, s in done],
+                    "verdict": judged,
+                    "confirmed": carried,
+                    "turns": [{**t.to_json(), "reply_wav": wavs[id(t)]} for t in got],
+                }
+                print(json.dumps(record, ensure_ascii=False), flush=True)
+            else:
+                outcome = ", carried out and confirmed by the car" if carried else ""
+                print(f"  {n}. asked {text!r}: {show(want)}")
+                print(f"     heard {' / '.join(repr(t.text) for t in got) or '(nothing)'}: {show(done)}")
+                print(f"     {judged.upper()}{outcome}")
         if not args.json:
             print(
-                f"\n{len(turns)} requests answered, {confirmed} carried out and confirmed by the car; "
-                f"replies in {out}/"
+                f"\n{len(script)} requests: {counts['right']} right ({confirmed} carried out and confirmed "
+                f"by the car), {counts['wrong']} wrong, {counts['missed']} missed; replies in {out}/"
             )
             state = car.bridge.state()
             changed = {k: v for k, v in state.items() if start_state.get(k) != v and k != "Vehicle.Speed"}

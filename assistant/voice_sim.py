@@ -84,3 +84,39 @@ def request_audio(
         parts += [speak(synthesizer, wake_phrase), silence(gap_ms)]
     parts += [speak(synthesizer, text), silence(tail_ms)]
     return concat(parts)
+
+
+# -- judging a bench drive ---------------------------------------------------------------------
+
+Reading = tuple[tuple[str, tuple[tuple[str, object], ...]], ...]
+"""Commands as compared: (intent, sorted slots) in spoken order; confidence left out."""
+
+
+def reading(commands: list[dict[str, object]]) -> Reading:
+    """``[{"intent": ..., "slots": {...}}, ...]`` (Command.to_json) as a comparable value."""
+    out = []
+    for c in commands:
+        slots = c.get("slots") or {}
+        assert isinstance(slots, dict)
+        out.append((str(c["intent"]), tuple(sorted(slots.items()))))
+    return tuple(out)
+
+
+def verdict(asked: Reading, done: Reading) -> str:
+    """"right" when the commands are the script's, "missed" when none came for some asked, else "wrong"."""
+    if done == asked:
+        return "right"
+    return "missed" if asked and not done else "wrong"
+
+
+def show(commands: Reading) -> str:
+    return ", ".join(f"{i}{{{', '.join(f'{k}={v}' for k, v in s)}}}" for i, s in commands) or "(none)"
+
+
+def request_of(at_ms: float, starts_ms: list[float]) -> int:
+    """Index of the scripted request whose stretch of the drive ``at_ms`` falls in."""
+    index = 0
+    for i, start in enumerate(starts_ms):
+        if at_ms >= start:
+            index = i
+    return index

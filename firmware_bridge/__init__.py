@@ -3,7 +3,7 @@
 Knows CAN, DBC and GPIO, nothing of speech; it never imports ``assistant``.
 """
 
-from firmware_bridge.bridge import Actuation, CanBridge
+from firmware_bridge.bridge import Actuation, CanBridge, Reading
 from firmware_bridge.bus import Frame, load_dbc, open_bus
 from firmware_bridge.config import BridgeConfig, GpioLevels, GpioPins
 from firmware_bridge.ecu_sim import BodyControllerSim, DriveScenario, load_scenario, run_ecu_sim
@@ -37,6 +37,7 @@ __all__ = [
     "MappingError",
     "NotAllowedError",
     "NotStartedError",
+    "Reading",
     "SendError",
     "format_frame",
     "load_dbc",

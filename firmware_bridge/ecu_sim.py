@@ -8,6 +8,16 @@ time, switches act at once.  Every status message goes out each
 ``status_period_s`` and promptly after a change; speed and gear follow a drive
 scenario (YAML keyframes, speed interpolated linearly) unless ``set_drive``
 overrides them.
+
+Like a real ECU it ignores a command frame it cannot honour (a value outside
+the DBC range or none of its choices) and counts it in ``rejected``; nothing a
+frame carries stops its threads.  A target equal to where an actuator stands
+stops its travel there (the DBC has no stop command; the assistant's cancel
+sends the current position).
+
+It sends speed 0 and every status frame, so it must never share a bus with a
+real car: it runs on the ``virtual`` interface, and on any other only when
+built with ``bench=True``, which logs a loud warning.
 """
 
 from __future__ import annotations
@@ -27,7 +37,7 @@ import yaml
 from firmware_bridge.bus import Frame, Value, decode, load_dbc, open_bus
 from firmware_bridge.config import PACKAGE_DIR, BridgeConfig
 from firmware_bridge.errors import BridgeConfigError, MappingError
-from firmware_bridge.mapping import SAFE_LOADER
+from firmware_bridge.mapping import SAFE_LOADER, check_value
 from firmware_bridge.monitor import format_frame
 
 log = logging.getLogger(__name__)
@@ -282,8 +292,17 @@ class BodyControllerSim:
         scenario: str | Path = "parked",
         on_command: Callable[[Frame], None] | None = None,
         bus: can.BusABC | None = None,
+        bench: bool = False,
     ) -> None:
         self.config = config or BridgeConfig()
+        if self.config.interface != "virtual" and not bench:
+            raise BridgeConfigError(
+                f"the simulated body controller runs only on the virtual interface, not "
+                f"{self.config.interface}:{self.config.channel}: it sends speed 0 and every status frame, "
+                "which would spoof a real car's; for a bench without a car, ask for it explicitly "
+                "(can.simulate: true, or car-assistant ecu-sim)"
+            )
+        self.bench = bench
         self._db = load_dbc(self.config.dbc_path)
         self._travel_s = {
             "window": window_travel_s,
@@ -309,12 +328,25 @@ class BodyControllerSim:
         self._drive_override: tuple[float, str] | None = None
         self._t0 = time.monotonic()
         self._by_signal = {a.signal: a for a in _ACTUATORS}
+        self.rejected = 0
+        """Command frames ignored: a value outside the DBC range or none of its choices."""
+        self.failures = 0
+        """Ticks or received frames that raised; logged, counted, and the controller carries on."""
+        self._logged: set[str] = set()
+        self._reported_dead = False
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> BodyControllerSim:
         if self._thread is not None:
             return self
+        if self.config.interface != "virtual":
+            log.warning(
+                "SIMULATED BODY CONTROLLER ON %s:%s: it broadcasts speed 0 and every status frame. "
+                "Bench use only; never on a bus with a real car on it.",
+                self.config.interface,
+                self.config.channel,
+            )
         self._bus = self._given_bus if self._given_bus is not None else open_bus(self.config)
         self._t0 = time.monotonic()
         self._stopping.clear()
@@ -376,14 +408,64 @@ class BodyControllerSim:
         with self._lock:
             return self._reported(signal)
 
+    def health(self) -> tuple[str, ...]:
+        """What is wrong with the simulator's threads; empty when all is well (logged once)."""
+        if self._thread is None or self._stopping.is_set():
+            return ()
+        problems = []
+        if not self._thread.is_alive():
+            problems.append("the simulated body controller's status thread has stopped")
+        readers = [t for t in getattr(self._notifier, "_readers", []) if isinstance(t, threading.Thread)]
+        if any(not t.is_alive() for t in readers):
+            problems.append("the simulated body controller no longer receives commands")
+        if problems and not self._reported_dead:
+            self._reported_dead = True
+            log.error("%s", "; ".join(problems))
+        return tuple(problems)
+
+    def _once(self, key: str, text: str, *args: Any) -> None:
+        if key not in self._logged:
+            self._logged.add(key)
+            log.warning(text, *args)
+
     # -- the controller --------------------------------------------------------------------------
 
     def _on_rx(self, msg: can.Message) -> None:
+        try:
+            self._command(msg)
+        except Exception as err:  # one frame must never stop the controller
+            with self._lock:
+                self.failures += 1
+            self._once(f"rx:{type(err).__name__}", "body controller sim: a received frame failed: %r", err)
+
+    def _command(self, msg: can.Message) -> None:
         if msg.is_error_frame or msg.is_remote_frame:
             return
         frame = decode(self._db, msg, "rx")
         actuators = [a for a in _ACTUATORS if a.command == frame.message]
-        if not actuators or not frame.signals:
+        if not actuators:
+            return
+        dbc = self._db.get_message_by_name(frame.message)
+        problem = "undecodable payload" if not frame.signals else None
+        for sig in dbc.signals if frame.signals else ():
+            bad = check_value(sig, frame.signals.get(sig.name))
+            if bad is None and sig.minimum is not None and sig.maximum is not None and not sig.choices:
+                value = float(frame.signals[sig.name])
+                bad = None if sig.minimum <= value <= sig.maximum else f"outside {sig.minimum}..{sig.maximum}"
+            if bad:
+                problem = f"{sig.name}={frame.signals.get(sig.name)!r}: {bad}"
+                break
+        if problem:
+            with self._lock:
+                self.rejected += 1
+            self._once(
+                f"reject:{frame.message}",
+                "body controller sim: ignored %s (0x%03X) %s: %s (further ones are only counted)",
+                frame.message,
+                frame.id,
+                frame.data.hex(),
+                problem,
+            )
             return
         now = time.monotonic()
         with self._lock:
@@ -398,6 +480,8 @@ class BodyControllerSim:
                 if a.travel is None:
                     self._values[a.signal] = target
                     self._moves.pop(a.signal, None)
+                elif a.travel in ("trunk", "mirror") and target == self._values[a.signal]:
+                    self._moves.pop(a.signal, None)  # sent back where it stands: the move is called off
                 else:
                     self._moves[a.signal] = (target, now)
         if self._on_command is not None:
@@ -444,18 +528,23 @@ class BodyControllerSim:
         previous = time.monotonic()
         while not self._stopping.wait(TICK_S):
             now = time.monotonic()
-            with self._lock:
-                self._advance(now, now - previous)
-                payloads = self._status_payloads(now)
-            previous = now
-            periodic = now >= next_periodic
-            if periodic:
-                next_periodic = now + self._period_s
-            for message, signals in payloads.items():
-                if periodic or last_sent.get(message) != signals:
-                    if not self._send(message, signals):
-                        return
-                    last_sent[message] = signals
+            try:
+                with self._lock:
+                    self._advance(now, now - previous)
+                    payloads = self._status_payloads(now)
+                previous = now
+                periodic = now >= next_periodic
+                if periodic:
+                    next_periodic = now + self._period_s
+                for message, signals in payloads.items():
+                    if periodic or last_sent.get(message) != signals:
+                        if not self._send(message, signals):
+                            return
+                        last_sent[message] = signals
+            except Exception as err:  # a bug in one tick must not silence the car for good
+                with self._lock:
+                    self.failures += 1
+                self._once(f"tick:{type(err).__name__}", "body controller sim: a tick failed: %r", err)
 
     def _send(self, message: str, signals: dict[str, Value]) -> bool:
         dbc = self._db.get_message_by_name(message)
@@ -487,6 +576,8 @@ def run_ecu_sim(
     Runs until Ctrl-C, or for ``duration_s`` seconds.  ``sim_options`` go to ``BodyControllerSim``.
     """
     config = config or BridgeConfig()
+    # asked for by name (car-assistant ecu-sim): a bench, so any interface, with the loud warning
+    sim_options.setdefault("bench", True)
     sim = BodyControllerSim(config, on_command=lambda frame: print_fn(format_frame(frame)), **sim_options)
     with sim:
         print_fn(f"body controller simulator on {config.interface}:{config.channel}; Ctrl-C to stop")

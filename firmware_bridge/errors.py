@@ -70,3 +70,9 @@ class NotStartedError(BridgeError, RuntimeError):
     """The bridge or simulator was used before ``start()`` or after ``close()``."""
 
     code = "not_started"
+
+
+class CarCannotError(NotAllowedError):
+    """The assistant knows the function but this car's mapping has no command for it (status only)."""
+
+    code = "car_cannot"

@@ -25,3 +25,9 @@ def settings(request: pytest.FixtureRequest) -> Settings:
 def car(settings: Settings) -> Iterator[Car]:
     with open_car(settings) as car:
         yield car
+
+
+@pytest.fixture(autouse=True)
+def _audit_log_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the audit log of every turn a test makes (CLI subprocesses too) goes to a scratch folder
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from assistant.dialogue import Dialogue
+from assistant.config import Settings, VehicleSettings
+from assistant.dialogue import Dialogue, clear_yes
+from assistant.nlu.base import Command
 from assistant.nlu.templates import TemplateParser
+from assistant.vehicle.guards import GuardLimits
 from assistant.vehicle.vehicle import Vehicle
-from tests.vehicle.fakes import FakeBridge
+from tests.vehicle.fakes import FakeBridge, FakeClock, ScriptedParser
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +98,198 @@ def test_a_failing_bus_is_spoken_and_the_next_request_served(dialogue: Dialogue,
     assert bridge.values["Vehicle.Body.Lights.Fog.Front.IsOn"] == 0
     bridge.fail_send = False
     assert dialogue.handle("turn on the fog lights").actions[0].status == "done"
+
+
+# -- every path to actuation passes the same gate (issue 9, item 3) --------------------------------
+
+SPEED = "Vehicle.Speed"
+LOW_BEAM = "Vehicle.Body.Lights.Beam.Low.IsOn"
+HEADLIGHTS_Q = "You're driving. Turn off the headlights? Say yes or no."
+
+
+def test_undo_of_headlights_on_while_driving_asks_first(dialogue: Dialogue, bridge: FakeBridge) -> None:
+    bridge.values[SPEED] = 50.0
+    assert dialogue.handle("turn on the headlights").actions[0].status == "done"
+    assert bridge.values[LOW_BEAM] == 1
+    sent = len(bridge.sent)
+    undo = dialogue.handle("undo")
+    assert undo.reply == HEADLIGHTS_Q
+    assert len(bridge.sent) == sent and bridge.values[LOW_BEAM] == 1
+    yes = dialogue.handle("yes")
+    assert yes.reply == "Undone."
+    assert bridge.values[LOW_BEAM] == 0
+    assert dialogue.handle("undo").reply == "There's nothing to undo."
+
+
+def test_undo_question_answered_no_leaves_the_lights_and_the_undo(
+    dialogue: Dialogue, bridge: FakeBridge
+) -> None:
+    bridge.values[SPEED] = 50.0
+    dialogue.handle("turn on the headlights")
+    dialogue.handle("undo")
+    assert dialogue.handle("no").reply == "Okay, I'll leave it."
+    assert bridge.values[LOW_BEAM] == 1
+    bridge.values[SPEED] = 0.0
+    assert dialogue.handle("undo").reply == "Undone."  # parked now: no question needed
+    assert bridge.values[LOW_BEAM] == 0
+
+
+# -- a pending question expires, is re-checked, needs a clear yes (item 4) -------------------------
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def driving(parser: TemplateParser, bridge: FakeBridge, clock: FakeClock) -> Dialogue:
+    """Driving at 50 km/h with the headlights on; questions last 8 s."""
+    bridge.values[SPEED] = 50.0
+    bridge.values[LOW_BEAM] = 1
+    return Dialogue(parser, Vehicle(bridge, GuardLimits(question_timeout_s=8.0), clock=clock))
+
+
+def test_question_lapses_after_its_time(driving: Dialogue, bridge: FakeBridge, clock: FakeClock) -> None:
+    assert driving.handle("turn off the headlights").reply == HEADLIGHTS_Q
+    clock.advance(9.0)
+    late = driving.handle("yes")
+    assert late.reply == "That question has lapsed, so I left it. Ask me again if you still want it."
+    assert bridge.sent == [] and bridge.values[LOW_BEAM] == 1
+
+
+def test_question_answered_in_time_is_carried_out_and_not_asked_again(
+    driving: Dialogue, bridge: FakeBridge, clock: FakeClock
+) -> None:
+    driving.handle("turn off the headlights")
+    clock.advance(7.0)
+    yes = driving.handle("yes")
+    assert yes.reply == "Headlights off."
+    assert HEADLIGHTS_Q not in yes.reply
+    assert bridge.values[LOW_BEAM] == 0
+
+
+def test_question_lapses_after_one_unrelated_turn(driving: Dialogue, bridge: FakeBridge) -> None:
+    driving.handle("turn off the headlights")
+    assert driving.handle("what a nice day").reply == "Sorry, I can't help with that."
+    assert driving.handle("yes").reply == "There's nothing to confirm."
+    assert bridge.sent == [] and bridge.values[LOW_BEAM] == 1
+
+
+def test_another_request_drops_the_question(driving: Dialogue, bridge: FakeBridge) -> None:
+    driving.handle("turn off the headlights")
+    driving.handle("turn on the air conditioning")
+    assert driving.handle("yes").reply == "There's nothing to confirm."
+    assert bridge.values[LOW_BEAM] == 1
+
+
+def test_repeat_keeps_the_question_open(driving: Dialogue, bridge: FakeBridge) -> None:
+    driving.handle("turn off the headlights")
+    assert driving.handle("repeat that").reply == HEADLIGHTS_Q
+    assert driving.handle("yes").actions[0].status == "done"
+    assert bridge.values[LOW_BEAM] == 0
+
+
+@pytest.mark.parametrize("stray", ["d", "i"])
+def test_a_stray_word_read_as_yes_is_not_a_yes(
+    parser: TemplateParser, bridge: FakeBridge, clock: FakeClock, stray: str
+) -> None:
+    """The issue's sequence with a parser that, like the shipped SLM, reads "d" and "i" as yes."""
+    slm_like = ScriptedParser(parser, {stray: (Command("assistant.confirm"),)})
+    bridge.values[SPEED] = 50.0
+    bridge.values[LOW_BEAM] = 1
+    dialogue = Dialogue(slm_like, Vehicle(bridge, clock=clock))
+    dialogue.handle("turn off the headlights")
+    assert dialogue.handle(stray).reply == "That wasn't a clear yes, so I left it."
+    assert dialogue.handle("yes").reply == "There's nothing to confirm."
+    dialogue.handle("turn off the headlights")
+    dialogue.handle("what a nice day")
+    assert dialogue.handle(stray).reply == "Sorry, I can't help with that."
+    assert bridge.sent == [] and bridge.values[LOW_BEAM] == 1
+
+
+def test_the_issue_sequence_with_the_shipped_language_model(bridge: FakeBridge, clock: FakeClock) -> None:
+    from assistant.nlu.slm import SlmParser
+
+    bridge.values[SPEED] = 50.0
+    bridge.values[LOW_BEAM] = 1
+    dialogue = Dialogue(SlmParser(), Vehicle(bridge, clock=clock))
+    assert dialogue.handle("turn off the headlights").reply == HEADLIGHTS_Q
+    dialogue.handle("what a nice day")
+    dialogue.handle("d")
+    dialogue.handle("turn off the headlights")
+    dialogue.handle("d")
+    assert bridge.sent == [] and bridge.values[LOW_BEAM] == 1
+
+
+@pytest.mark.parametrize("text", ["yes", "Yes.", "yes please", "okay", "sure"])
+def test_clear_yes_words(text: str) -> None:
+    assert clear_yes(text)
+
+
+@pytest.mark.parametrize("text", ["d", "i", "", "yes turn off the headlights", "what a nice day", "no"])
+def test_not_a_clear_yes(text: str) -> None:
+    assert not clear_yes(text)
+
+
+def test_the_yes_is_checked_against_the_car_now(driving: Dialogue, bridge: FakeBridge) -> None:
+    """Stopped by the time of the yes: no question needed any more, the change goes out."""
+    driving.handle("turn off the headlights")
+    bridge.values[SPEED] = 0.0
+    assert driving.handle("yes").actions[0].status == "done"
+    assert bridge.values[LOW_BEAM] == 0
+
+
+# -- a partial send is reported from what the car confirmed (item 8) -------------------------------
+
+
+def test_partial_lock_is_reported_and_undone_signal_by_signal(dialogue: Dialogue, bridge: FakeBridge) -> None:
+    locks = [n for n in bridge.values if n.endswith("IsLocked")]
+    for lock in locks:
+        bridge.values[lock] = 0
+    bridge.fail_send_after = 2
+    turn = dialogue.handle("lock the doors")
+    assert turn.reply == (
+        "I've locked the front doors. I couldn't send the command for the rear doors, so they didn't change."
+    )
+    bridge.fail_send_after = None
+    assert dialogue.handle("undo").reply == "Undone."
+    assert bridge.sent[-1] == {
+        "Vehicle.Cabin.Door.Row1.DriverSide.IsLocked": 0,
+        "Vehicle.Cabin.Door.Row1.PassengerSide.IsLocked": 0,
+    }
+
+
+# -- contradicting commands in one request (item 16e) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, label",
+    [
+        ("turn the ac on and off", "the air conditioning"),
+        ("open the window and close the window", "the driver window"),
+    ],
+)
+def test_contradicting_commands_are_not_both_carried_out(
+    dialogue: Dialogue, bridge: FakeBridge, text: str, label: str
+) -> None:
+    turn = dialogue.handle(text)
+    assert len(turn.commands) == 2
+    assert turn.reply == (
+        f"You asked for {label} two different ways at once, so I left it. Which one do you want?"
+    )
+    assert bridge.sent == []
+
+
+def test_a_contradiction_leaves_the_rest_of_the_request(dialogue: Dialogue, bridge: FakeBridge) -> None:
+    turn = dialogue.handle("turn the ac on and off and turn on the fog lights")
+    assert bridge.sent == [{"Vehicle.Body.Lights.Fog.Front.IsOn": 1}]
+    assert "air conditioning two different ways" in turn.reply and "Fog lights on." in turn.reply
+
+
+def test_question_timeout_comes_from_the_settings(settings: Settings) -> None:
+    from assistant.runtime import open_car
+
+    custom = dataclasses.replace(settings, vehicle=VehicleSettings(question_timeout_s=3.0))
+    with open_car(custom) as car:
+        assert car.vehicle.limits.question_timeout_s == 3.0

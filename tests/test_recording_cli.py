@@ -26,14 +26,14 @@ def test_monitor_records_and_replay_reaches_the_same_state(tmp_path: Path) -> No
     assert tx[0]["signals"] == {"WinSelect": "driver", "WinTargetPos": 100}
     assert "frames written to" in p.stderr and log.stat().st_size > 0
 
-    p = run("replay", str(log), env=env)
+    p = run("replay", str(log), "--sim", env=env)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "replayed 2 command frames" in p.stdout
     assert "the simulated car ended as recorded" in p.stdout
 
 
 def test_replay_of_a_missing_file_is_one_error_line(tmp_path: Path) -> None:
-    p = run("replay", str(tmp_path / "none.log"))
+    p = run("replay", str(tmp_path / "none.log"), "--sim")
     assert p.returncode == 1
     assert p.stderr.strip().splitlines() == [
         f"error: no recording at {tmp_path / 'none.log'}; make one with: car-assistant monitor --log none.log"

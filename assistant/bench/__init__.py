@@ -42,7 +42,7 @@ def _flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("bench-out"), help="report folder (default: bench-out)")
     p.add_argument("--model", type=Path, default=MODEL_DIR, help="SLM folder (default: models/slm)")
     p.add_argument(
-        "--dev", type=Path, default=DEV_SET, help="dev set TSV (default: ../shared/eval/dev_text.tsv)"
+        "--dev", type=Path, default=DEV_SET, help="dev set TSV (default: eval/dev_text.tsv)"
     )
     p.add_argument(
         "--teacher", type=Path, help="teacher weights (default: the runs/**/teacher.pt the card names)"

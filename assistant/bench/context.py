@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.nlu.evalset import DEV_SET
+
 REPO = Path(__file__).resolve().parents[2]
-DEV_SET = REPO.parent / "shared" / "eval" / "dev_text.tsv"
 MODEL_DIR = REPO / "models" / "slm"
 
 

@@ -1,4 +1,4 @@
-"""Scoring as ``../shared/tools/score_text.py`` does it, plus slot F1, rejection and per-intent figures.
+"""Scoring as ``eval/score_text.py`` does it, plus slot F1, rejection and per-intent figures.
 
 A frame is right when the intents come in the same order and every command has
 the same slot keys with equal values (numbers within 1e-6, words case-blind);

@@ -8,7 +8,7 @@ hint rather than a deep ImportError.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,15 +32,40 @@ class Command:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A command understood but not passed on: a number said outside what its slot can mean
+    ("open the window -50 percent"). ``reason`` is ``SlotSpec.why_not``'s: below, above, whole,
+    decimals."""
+
+    intent: str
+    slot: str
+    value: int | float
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"intent": self.intent, "slot": self.slot, "value": self.value, "reason": self.reason}
+
+    def reply(self, say: Callable[..., str]) -> str:
+        """The spoken reason, from ``refused.number_<reason>`` in replies.yaml."""
+        what = say(f"number_slot.{self.intent}.{self.slot}")
+        value = str(int(self.value) if float(self.value).is_integer() else self.value)
+        return say(f"refused.number_{self.reason}", what=what[:1].lower() + what[1:], value=value)
+
+
+@dataclass(frozen=True)
 class Parse:
-    """What a parser made of one utterance: its commands in spoken order."""
+    """What a parser made of one utterance: its commands in spoken order, and those it refused."""
 
     text: str
     commands: tuple[Command, ...] = ()
     engine: str = ""
+    refused: tuple[Refusal, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"text": self.text, "commands": [c.to_json() for c in self.commands]}
+        out: dict[str, Any] = {"text": self.text, "commands": [c.to_json() for c in self.commands]}
+        if self.refused:
+            out["refused"] = [r.to_json() for r in self.refused]
+        return out
 
 
 class Parser(ABC):

@@ -1,7 +1,8 @@
 """Evaluation sets in the dev_text.tsv format, and score_text.py's frame rule.
 
 One place for it: the training run, the benchmark and the voice benchmark all
-score against the same sets the same way as ``shared/tools/score_text.py``.
+score against the same sets the same way as ``eval/score_text.py`` (a copy of the
+project's shared scorer, kept in the repo with the public development set).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 Row = tuple[str, list[dict[str, Any]]]
+
+DEV_SET = Path(__file__).resolve().parents[2] / "eval" / "dev_text.tsv"
+"""The public development set (eval/README.md says where it came from): measured, never trained on."""
 
 
 def parse_expected(s: str) -> list[dict[str, Any]]:

@@ -7,13 +7,14 @@ and every list ``out`` value that a template puts into a slot must be a value
 ``assistant.catalog`` accepts for that intent's slot. A mistake raises
 ``IntentsError`` naming the file, the line where YAML gives one, and what to fix.
 
-``intents_hash`` fingerprints the template files; a trained model records it so
-that a model trained on other templates is refused.
+``intents_hash`` fingerprints the templates' parsed content; a trained model records
+it so that a model trained on other templates is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -42,14 +43,38 @@ def template_files(dir: Path | str = INTENTS_DIR) -> list[Path]:
 
 
 def intents_hash(dir: Path | str = INTENTS_DIR) -> str:
-    """sha256 hex over the sorted template files: per file its name, NUL, its bytes, NUL."""
+    """sha256 hex over the sorted template files' parsed content (cached).
+
+    Per file: its name, NUL, its YAML data as canonical JSON (keys sorted, compact,
+    UTF-8), NUL. Comments, quoting and layout do not count, so a comment-only edit
+    keeps a trained model usable; a file that is not valid YAML raises
+    ``IntentsError`` naming file:line.
+    """
+    return _hash_cached(*_cache_key(dir))
+
+
+@lru_cache(maxsize=8)
+def _hash_cached(dir: str, _stats: str) -> str:
     digest = hashlib.sha256()
     for path in template_files(dir):
         digest.update(path.name.encode("utf-8"))
         digest.update(b"\0")
-        digest.update(path.read_bytes())
+        digest.update(canonical_json(_read_yaml(path)).encode("utf-8"))
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def canonical_json(data: Any) -> str:
+    """``data`` as JSON that depends on its content only: keys as strings, sorted, no spaces."""
+
+    def plain(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {str(k): plain(v) for k, v in node.items()}
+        if isinstance(node, list | tuple):
+            return [plain(v) for v in node]
+        return node
+
+    return json.dumps(plain(data), sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 @dataclass(frozen=True)

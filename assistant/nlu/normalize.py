@@ -25,6 +25,7 @@ from hassil.intents import SlotList
 from hassil.parse_expression import parse_sentence
 
 from assistant.catalog import SLOT_SPECS
+from assistant.nlu.base import Refusal
 
 Number = int | float
 
@@ -100,8 +101,11 @@ def _as_number(value: float) -> Number:
     return int(value) if float(value).is_integer() else round(value, 6)
 
 
+_SIGN = re.compile(r"(?<![\w.])[-\u2212](?=\d)")  # "-40", "−40": a minus, not a hyphen
+
+
 def _tokens(text: str) -> list[str]:
-    text = text.lower().replace("%", " percent ").replace("-", " ")
+    text = _SIGN.sub(" minus ", text.lower()).replace("%", " percent ").replace("-", " ")
     return [t for t in re.split(r"[\s,]+", text) if t]
 
 
@@ -219,7 +223,8 @@ def parse_number(text: str) -> Number | None:
     return _as_number(sign * (whole + half))
 
 
-_RUN_WORD = re.compile(r"^(?:\d+(?:\.\d+)?)$")
+_RUN_WORD = re.compile(r"^(?:[-\u2212]?\d+(?:\.\d+)?)$")
+_SIGN_WORDS = ("minus", "negative")
 
 
 def numbers_to_digits(text: str) -> str:
@@ -247,6 +252,10 @@ def _is_number_word(word: str) -> bool:
 def _number_run_end(words: list[str], start: int) -> int:
     """End of the longest run of number words from ``start`` (``start`` when there is none)."""
     w = [x.lower() for x in words]
+    if w[start] in _SIGN_WORDS:
+        # "minus 40", "minus forty": the sign belongs to the number after it
+        end = _number_run_end(words, start + 1) if start + 1 < len(w) else start + 1
+        return end if end > start + 1 else start
     if _RUN_WORD.match(w[start]):
         return start + 1  # digits stand alone: "fan 3 volume 10" is not 310
     i = start
@@ -271,6 +280,58 @@ def _number_run_end(words: list[str], start: int) -> int:
         else:
             break
     return end
+
+
+def number_spans(text: str) -> list[tuple[int, int, Number]]:
+    """Every number said in ``text``, with its sign and decimals: (char start, char end, value).
+
+    >>> number_spans("set it to minus forty and the fan to 3")
+    [(10, 21, -40), (37, 38, 3)]
+    """
+    found: list[tuple[int, str]] = []  # char start, word without what follows it ("40," "50%")
+    for m in re.finditer(r"\S+", text):
+        word = re.sub(r"[,.!?;:%]+$", "", m.group())
+        if re.fullmatch(r"[A-Za-z]+(?:-[A-Za-z]+)+", word):  # "twenty-one"
+            found += [(m.start() + p.start(), p.group()) for p in re.finditer(r"[A-Za-z]+", word)]
+        elif word:
+            found.append((m.start(), word))
+    words = [w.lower() for _, w in found]
+    spans: list[tuple[int, int, Number]] = []
+    i = 0
+    while i < len(words):
+        j = _number_run_end(words, i)
+        if j > i:
+            value = parse_number(" ".join(words[i:j]))
+            if value is not None:
+                spans.append((found[i][0], found[j - 1][0] + len(found[j - 1][1]), value))
+                i = j
+                continue
+        i += 1
+    return spans
+
+
+def number_in(text: str, start: int, end: int) -> Number | None:
+    """The whole number said where ``text[start:end]`` is (a tagger's span may hold part of it:
+    "40" of "-40", "99." of "99.99"), or None when no number overlaps it."""
+    for a, b, value in number_spans(text):
+        if a < end and start < b:
+            return value
+    return None
+
+
+def number_refusal(intent: str, slot: str, value: Number) -> Refusal | None:
+    """Why a number said for ``intent``'s ``slot`` cannot be used, or None when it can.
+
+    Both engines call this, so a number outside the catalog is refused the same way, with the
+    reason said, instead of being dropped into the slot's default ("250 percent" opening fully).
+    """
+    spec = SLOT_SPECS.get(intent, {}).get(slot)
+    if spec is None or spec.kind == "enum":
+        return None
+    reason = spec.why_not(value)
+    if reason is None or reason == "kind":
+        return None
+    return Refusal(intent, slot, value, reason)
 
 
 _PLACES = frozenset({"window", "seat", "door", "zone"})

@@ -29,7 +29,7 @@ import numpy as np
 
 from assistant.catalog import SLOT_SPECS, SlotValue
 from assistant.errors import ModelMismatchError, ModelNotFoundError
-from assistant.nlu.base import Command, Parse, Parser, check_text, keep_valid
+from assistant.nlu.base import Command, Parse, Parser, Refusal, check_text, keep_valid
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "slm"
 RESTORE_HINT = (
@@ -77,6 +77,38 @@ def _default_number_parser() -> Callable[[str], float | int | None] | None:
     return parse_number
 
 
+def _default_number_reader() -> Callable[[str, int, int], float | int | None] | None:
+    try:
+        from assistant.nlu.normalize import number_in
+    except ImportError:
+        return None
+    return number_in
+
+
+MODEL_FILES = ("model.onnx", "tokenizer.json", "labels.json")
+"""The files the engine loads; the manifest must vouch for each (sha256 and size)."""
+
+
+def _manifest_problem(manifest: Any, check_intents: bool = True) -> str | None:
+    """What the runtime needs from manifest.json and this one lacks, or None."""
+    if not isinstance(manifest, dict):
+        return "not a JSON object"
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return "no 'files' object"
+    for name in MODEL_FILES:
+        meta = files.get(name)
+        if not isinstance(meta, dict):
+            return f"no entry for {name} under 'files'"
+        if not isinstance(meta.get("sha256"), str) or len(meta["sha256"]) != 64:
+            return f"no 'sha256' for {name}"
+        if not isinstance(meta.get("size"), int) or isinstance(meta["size"], bool):
+            return f"no 'size' for {name}"
+    if check_intents and not isinstance(manifest.get("intents_hash"), str):
+        return "no 'intents_hash'"
+    return None
+
+
 def current_intents_hash() -> str | None:
     try:
         from assistant.nlu.intents import intents_hash
@@ -94,7 +126,7 @@ class SlmParser(Parser):
         self, model_dir: str | Path | None = None, threads: int = 1, check_intents: bool = True
     ) -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else MODEL_DIR
-        manifest = self._manifest()
+        manifest = self._manifest(check_intents)
         self._check_files(manifest)
         if check_intents:
             self._check_intents(manifest)
@@ -135,10 +167,11 @@ class SlmParser(Parser):
         self.sep_id = int(self.tokenizer.token_to_id("[SEP]") or 0)
         self.normalize_slot = _default_normaliser()
         self.parse_number = _default_number_parser()
+        self.number_in = _default_number_reader()
 
     # ---- loading -------------------------------------------------------------------
 
-    def _manifest(self) -> dict[str, Any]:
+    def _manifest(self, check_intents: bool) -> dict[str, Any]:
         path = self.model_dir / "manifest.json"
         try:
             manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -148,10 +181,14 @@ class SlmParser(Parser):
             raise ModelNotFoundError(
                 f"the SLM manifest {path} is unreadable ({err}); {RESTORE_HINT}"
             ) from err
+        problem = _manifest_problem(manifest, check_intents)
+        if problem:
+            raise ModelNotFoundError(f"the SLM manifest {path} is incomplete ({problem}); {RESTORE_HINT}")
         return manifest
 
     def _check_files(self, manifest: dict[str, Any]) -> None:
-        for name, meta in manifest.get("files", {}).items():
+        for name in MODEL_FILES:
+            meta = manifest["files"][name]
             path = self.model_dir / name
             if not path.is_file():
                 raise ModelNotFoundError(f"the SLM file {path} is missing; {RESTORE_HINT}")
@@ -175,7 +212,8 @@ class SlmParser(Parser):
     def parse(self, text: str) -> Parse:
         clean = check_text(text)
         tags = self.tag(clean)
-        return Parse(text=text, commands=keep_valid(self.decode(clean, tags)), engine=self.name)
+        commands, refused = self.decode_refusing(clean, tags)
+        return Parse(text=text, commands=keep_valid(commands), engine=self.name, refused=tuple(refused))
 
     def tag(self, text: str) -> WordTags:
         """Word spans and calibrated tag probabilities; long text is read in word-aligned chunks."""
@@ -232,6 +270,15 @@ class SlmParser(Parser):
 
     def decode(self, text: str, tags: WordTags) -> list[Command]:
         """Word tags -> commands in spoken order, slot values normalised to the catalog."""
+        return self.decode_refusing(text, tags)[0]
+
+    def decode_refusing(self, text: str, tags: WordTags) -> tuple[list[Command], list[Refusal]]:
+        """``decode``, and the commands refused for a number outside their slot's range.
+
+        A number slot is read from the whole number said where its span is, not from the span:
+        the tagger often leaves out a minus sign or a decimal ("-40" tagged "40", "99.99" as
+        "99." and "99"), and "open the window -50 percent" must not open it 50 %.
+        """
         k = len(self.intents)
         itag = tags.intent_probs.argmax(-1)
         # family probability per intent: p(B-x) + p(I-x)
@@ -253,6 +300,7 @@ class SlmParser(Parser):
             prev_o = False
         slot_spans = self._slot_spans(tags)
         commands = []
+        refused: list[Refusal] = []
         for si, seg in enumerate(segments):
             votes = fam[seg].sum(0)
             x = int(votes.argmax())
@@ -264,12 +312,23 @@ class SlmParser(Parser):
             nxt = segments[si + 1][0] if si + 1 < len(segments) else len(itag)
             prv = segments[si - 1][-1] if si > 0 else -1
             slots: dict[str, SlotValue] = {}
+            refusal: Refusal | None = None
             for name, a, b in slot_spans:
                 # a slot belongs to the command whose words surround it; stray ones to the nearest before
                 if not (lo <= a <= hi or (hi < a < nxt) or (prv < a < lo and si == 0)):
                     continue
                 if name in slots or name not in SLOT_SPECS.get(intent, {}):
                     continue
+                if SLOT_SPECS[intent][name].kind != "enum" and self.number_in is not None:
+                    number = self.number_in(text, tags.spans[a][0], tags.spans[b][1])
+                    if number is not None:
+                        why = SLOT_SPECS[intent][name].why_not(number)
+                        if why is None:
+                            slots[name] = number
+                            continue
+                        if why != "kind":
+                            refusal = Refusal(intent, name, number, why)
+                            break
                 span_text = text[tags.spans[a][0] : tags.spans[b][1]]
                 value = self.slot_value(intent, name, span_text)
                 if value is None:
@@ -287,6 +346,9 @@ class SlmParser(Parser):
                                 break
                 if value is not None:
                     slots[name] = value
+            if refusal is not None:
+                refused.append(refusal)
+                continue
             # values the wording implies without a span ("skip this song": action next), or whose span
             # the normaliser could not read: the value head's mean over the command's words
             if self.values:
@@ -300,7 +362,7 @@ class SlmParser(Parser):
                     if mean[j] >= 0.5 or (specs[name].required and mean[j] >= 0.15):
                         slots[name] = value
             commands.append(Command(intent=intent, slots=slots, confidence=conf))
-        return commands
+        return commands, refused
 
     def _slot_spans(self, tags: WordTags) -> list[tuple[str, int, int]]:
         stag = tags.slot_probs.argmax(-1)

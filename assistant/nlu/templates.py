@@ -6,7 +6,11 @@ spoken order, longest first; a piece without a verb borrows the start of the
 piece before it ("turn on the headlights and the wipers") or the end of the
 piece after it ("turn the headlights and the fog lights on"). Each piece is
 tried as said, then with spoken numbers rewritten as digits, because hassil's
-range lists know one spelling per number only.
+range lists know one spelling per number only. A piece whose one number lies
+outside its template's range list ("set the fan to 12", "volume -5") is
+matched again with the number replaced by a range's first value, so the
+number is read with its sign and judged against the catalog as the language
+model's is: passed on for the vehicle to clamp, or refused with the reason.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from hassil.recognize import RecognizeResult
 from hassil.util import remove_skip_words
 
 from assistant.catalog import SLOT_SPECS, is_valid
-from assistant.nlu.base import Command, Parse, Parser, check_text, keep_valid
+from assistant.nlu.base import Command, Parse, Parser, Refusal, check_text, keep_valid
 from assistant.nlu.intents import INTENTS_DIR, load_intents
-from assistant.nlu.normalize import NUMBER_WORDS, numbers_to_digits
+from assistant.nlu.normalize import NUMBER_WORDS, number_refusal, numbers_to_digits, parse_number
 
 EXACT = 1.0
 CARRIED = 0.9
@@ -118,6 +122,8 @@ class Match:
     command: Command
     spans: dict[str, str]
     text: str
+    refusal: Refusal | None = None
+    """Set when the piece said a number outside its slot's catalog range: not to be carried out."""
 
 
 def clean(text: str) -> str:
@@ -153,6 +159,11 @@ class TemplateParser(Parser):
         )
         self._subsets: dict[frozenset[str], Intents] = {}
         self._seen: dict[str, Match | None] = {}
+        self._probing = False  # matches() sets it for a second pass when a number was left out
+        # one value inside each range list, to stand in for a number said outside it
+        ranges = [sl for sl in self.intents.slot_lists.values() if isinstance(sl, RangeSlotList)]
+        self._probes = [str(v) for v in sorted({_value(sl.start) for sl in ranges})]
+        self._ranges = ranges
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -167,7 +178,12 @@ class TemplateParser(Parser):
     def parse(self, text: str) -> Parse:
         said = check_text(text)
         matches = self.matches(said)
-        return Parse(text=text, commands=keep_valid([m.command for m in matches]), engine=self.name)
+        return Parse(
+            text=text,
+            commands=keep_valid([m.command for m in matches if m.refusal is None]),
+            engine=self.name,
+            refused=tuple(m.refusal for m in matches if m.refusal is not None),
+        )
 
     # -- matching -----------------------------------------------------------------
 
@@ -176,6 +192,24 @@ class TemplateParser(Parser):
         said = clean(text)
         if not said.strip(" ,"):
             return []
+        self._probing = False
+        found = self._matching(said)
+        if self._number_left_out(said, found):
+            # again, reading numbers outside the range lists (costly: only when one was left out)
+            self._probing = True
+            try:
+                found = self._matching(said)
+            finally:
+                self._probing = False
+        return found
+
+    def _number_left_out(self, said: str, found: list[Match]) -> bool:
+        """True when ``said`` holds a number that none of ``found`` carries."""
+        numbers = [parse_number(w) for w in numbers_to_digits(said).split() if _NUMERIC.match(w)]
+        carried = {v for m in found for v in m.command.slots.values() if not isinstance(v, str)}
+        return any(n is not None and n not in carried for n in numbers)
+
+    def _matching(self, said: str) -> list[Match]:
         found = self._matches(said) or self._run_on(said.replace(",", " ").split(), depth=2)
         if found:
             return found
@@ -293,7 +327,37 @@ class TemplateParser(Parser):
             digits = numbers_to_digits(piece)
             if digits != piece:
                 found = self._recognize(digits)
+            if found is None and self._probing:
+                found = self._out_of_range(digits)
         return found
+
+    def _out_of_range(self, piece: str) -> Match | None:
+        """A piece that matches once its one number is replaced by a value its range list holds."""
+        words = piece.split()
+        at = [k for k, w in enumerate(words) if _NUMERIC.match(w)]
+        if len(at) != 1:
+            return None
+        said = parse_number(words[at[0]])
+        if said is None:
+            return None
+        for probe in self._probes:
+            # only for a list that holds the probe and not the number said: the others were tried with it
+            if not any(_holds(sl, float(probe)) and not _holds(sl, said) for sl in self._ranges):
+                continue
+            match = self._recognize(" ".join(words[: at[0]] + [probe] + words[at[0] + 1 :]))
+            if match is None:
+                continue
+            intent = match.command.intent
+            numbers = [n for n, span in match.spans.items() if span == probe]
+            slot = next((n for n in numbers if SLOT_SPECS[intent][n].kind != "enum"), None)
+            if slot is None:
+                continue
+            refusal = number_refusal(intent, slot, said)
+            slots = {**match.command.slots, slot: said}
+            if refusal is None and not is_valid(intent, slots):
+                return None
+            return Match(Command(intent, slots, match.command.confidence), match.spans, piece, refusal)
+        return None
 
     def _candidates(self, text: str) -> Intents | None:
         """Only the intents whose templates contain every word said: a template must use all the text."""
@@ -353,6 +417,16 @@ class TemplateParser(Parser):
 
 
 _NUMERIC = re.compile(r"^[-+]?\d+(?:[.,]\d+)?$")
+_STEPS = {"halves": 2, "tenths": 10}
+
+
+def _holds(slot_list: RangeSlotList, value: float) -> bool:
+    """Whether hassil's range list reads ``value`` (in range, on its step or fraction)."""
+    if not slot_list.start <= value <= slot_list.stop:
+        return False
+    fraction = slot_list.fraction_type.value if slot_list.fraction_type is not None else ""
+    scaled = value * _STEPS.get(str(fraction), 1)
+    return abs(scaled - round(scaled)) < 1e-6
 
 
 @dataclass(frozen=True)
@@ -420,7 +494,9 @@ def _add_words(
 
 def _capped(match: Match, confidence: float) -> Match:
     c = match.command
-    return Match(Command(c.intent, c.slots, min(c.confidence, confidence)), match.spans, match.text)
+    return Match(
+        Command(c.intent, c.slots, min(c.confidence, confidence)), match.spans, match.text, match.refusal
+    )
 
 
 def _carried(match: Match) -> Match:

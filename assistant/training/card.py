@@ -33,7 +33,7 @@ def write(path: Path, manifest: dict[str, Any]) -> None:
         f"- Command: `{tr['command']}` (seed {tr['seed']}); took {tr['duration_s'] / 60:.1f} min here "
         f"({tr['machine']}), of which {tr['train_loop_s'] / 60:.1f} min in training loops.",
         "",
-        "Every step of the run, measured by the run itself. Dev set: `../shared/eval/dev_text.tsv`"
+        "Every step of the run, measured by the run itself. Dev set: `eval/dev_text.tsv`"
         " (measured only, never trained on); held-out: `models/slm/heldout.tsv` (base sentences the"
         " model never saw, augmented). Latency: median parse of one held-out utterance, one thread.",
         "",

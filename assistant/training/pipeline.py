@@ -31,7 +31,6 @@ from assistant.training.data import Example, word_labels, words_of
 from assistant.training.model import Tagger
 
 REPO = Path(__file__).resolve().parents[2]
-DEV_SET = REPO.parent / "shared" / "eval" / "dev_text.tsv"
 SLOT_NAMES = sorted({name for specs in SLOT_SPECS.values() for name in specs})
 
 
@@ -274,7 +273,7 @@ def _norm(intent: str, slots: dict[str, Any]) -> dict[str, Any]:
 def score(
     parser: SlmParser, rows: list[tuple[str, list[dict[str, Any]]]], misses: list[str] | None = None
 ) -> dict[str, float]:
-    """The same scoring as shared/tools/score_text.py: frame and intent accuracy, out-of-scope rejection."""
+    """The same scoring as eval/score_text.py: frame and intent accuracy, out-of-scope rejection."""
     frame = intent = oos = oos_ok = 0
     for text, exp in rows:
         got = [c.to_json() for c in parser.parse(text).commands]

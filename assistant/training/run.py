@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from assistant.nlu.evalset import parse_expected, read_set
+from assistant.nlu.evalset import DEV_SET, parse_expected, read_set
 from assistant.nlu.slm import sha256
 from assistant.training import card
 from assistant.training.data import Example, _typed, build_corpus, write_tsv
@@ -36,7 +36,6 @@ from assistant.training.model import (
     teacher_from_minilm,
 )
 from assistant.training.pipeline import (
-    DEV_SET,
     REPO,
     SLOT_NAMES,
     TINY,

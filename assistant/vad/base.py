@@ -34,7 +34,8 @@ class SpeechDetector(ABC):
 class Endpoint:
     """Why and when a request ended."""
 
-    reason: Literal["silence", "max_length", "no_speech", "semantic"]
+    reason: Literal["silence", "max_length", "no_speech", "semantic", "wake"]
+    """"wake": a new wake word was heard while the request was still being listened to."""
     at_ms: float
     """Stream time of the decision."""
     speech_start_ms: float | None

@@ -1,7 +1,9 @@
-"""Guards: small named predicates over live vehicle signals.
+"""Guards and asks: small named predicates over live vehicle signals.
 
 A guard that fails refuses a request before any frame leaves, and its
-``refusal`` is what the driver hears.
+``refusal`` is what the driver hears. An ask does not refuse: it holds a change
+until the driver answers its question with a clear, fresh yes
+(``Vehicle.apply`` checks both for every actuation, whatever asked for it).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ class GuardLimits:
     """Above this (km/h) the trunk does not open and the mirrors do not fold."""
     unlock_max_speed_kmh: float = 10.0
     """Above this (km/h) the doors do not unlock."""
+    question_timeout_s: float = 8.0
+    """A yes/no question is answerable for this long (s) after it was asked; then it lapses."""
 
 
 @dataclass(frozen=True)
@@ -67,3 +71,24 @@ UNLOCK_WHILE_MOVING = Guard(
     below_unlock_speed,
     applies_to=lambda target: target == 0,
 )
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A change that goes out only after the driver has said yes to ``prompt`` (a replies.yaml key)."""
+
+    name: str
+    prompt: str
+    needed: Callable[[Mapping[str, Value], GuardLimits], bool]
+    applies_to: Callable[[Value], bool] = lambda target: True
+
+
+HEADLIGHTS_OFF_WHILE_DRIVING = Ask(
+    "headlights_off_while_driving",
+    "dialogue.confirm_headlights_off",
+    is_driving,
+    applies_to=lambda target: target == 0,
+)
+
+ASKS: dict[str, tuple[Ask, ...]] = {"light.headlights": (HEADLIGHTS_OFF_WHILE_DRIVING,)}
+"""Function name (assistant.vehicle.functions) -> the asks its changes pass."""

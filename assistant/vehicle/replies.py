@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,70 @@ import yaml
 from assistant.errors import IntentsError
 
 REPLIES_FILE = Path(__file__).resolve().parents[2] / "intents" / "replies.yaml"
+
+REPLY_KEYS = frozenset(
+    {
+        "cancel.stopped",
+        "cancel.unconfirmed",
+        "clamped.above",
+        "clamped.below",
+        "dialogue.cancel",
+        "dialogue.confirm_expired",
+        "dialogue.confirm_headlights_off",
+        "dialogue.confirm_nothing",
+        "dialogue.confirm_unclear",
+        "dialogue.contradiction",
+        "dialogue.deny_nothing",
+        "dialogue.deny_pending",
+        "dialogue.empty",
+        "dialogue.error",
+        "dialogue.help",
+        "dialogue.no_command",
+        "dialogue.repeat_nothing",
+        "dialogue.too_long",
+        "dialogue.undo_done",
+        "dialogue.undo_nothing",
+        "failure.bus_down",
+        "failure.bus_lost",
+        "failure.rejected",
+        "failure.send",
+        "failure.timeout",
+        "failure.unhealthy",
+        "failure.unsent",
+        "partial.done",
+        "query.age_hours",
+        "query.age_minute",
+        "query.age_minutes",
+        "query.age_moment",
+        "query.age_seconds",
+        "query.stale",
+        "query.unknown",
+        "refused.radio_band",
+        "stopped.moving",
+        "stopped.unconfirmed",
+        "why.acted",
+        "why.acted_after_yes",
+        "why.acted_moving",
+        "why.acted_replaced",
+        "why.acted_timeout",
+        "why.dropped",
+        "why.dropped_error",
+        "why.nothing",
+        "why.other",
+    }
+)
+"""Every reply the code says by name; checked against the file at load, so a missing one
+stops the start, not an utterance. tests/vehicle/test_reply_keys.py finds them in the code."""
+
+_ANSWERED = ("assistant.", "vehicle.query")
+"""Intents that answer rather than actuate: they have no ``done.<intent>`` reply."""
+
+
+def required_keys() -> frozenset[str]:
+    """REPLY_KEYS plus ``done.<intent>`` for every catalog intent that moves something."""
+    from assistant.catalog import INTENTS
+
+    return REPLY_KEYS | {f"done.{i}" for i in INTENTS if not i.startswith(_ANSWERED)}
 
 
 class _Blank(dict[str, Any]):
@@ -56,4 +121,26 @@ def load_replies(path: Path = REPLIES_FILE) -> Replies:
         raise IntentsError(f"{path}:{line}: {err.problem}; fix the YAML there") from err
     if not isinstance(table, dict):
         raise IntentsError(f"{path}: expected a mapping of reply templates")
+    _check(table, path)
     return Replies(table)
+
+
+def _check(table: dict[str, Any], path: Path) -> None:
+    """Every template well formed, every reply the code needs present."""
+    for section, node in table.items():
+        leaves = node.items() if isinstance(node, dict) else [(None, node)]
+        for name, text in leaves:
+            key = f"{section}.{name}" if name is not None else str(section)
+            if not isinstance(text, str):
+                raise IntentsError(f"{path}: reply {key!r} is not a string; quote the sentence")
+            try:
+                list(string.Formatter().parse(text))
+            except ValueError as err:
+                raise IntentsError(f"{path}: reply {key!r} has a broken {{field}} ({err}); fix it") from err
+    replies = Replies(table)
+    missing = sorted(k for k in required_keys() if not replies.has(k))
+    if missing:
+        raise IntentsError(
+            f"{path}: no reply for {', '.join(missing)}, which the assistant says; "
+            "add it (or restore it with: git checkout -- intents/replies.yaml)"
+        )

@@ -3,6 +3,11 @@
 Three checks stand before any frame leaves: the state machine's guards here,
 then the bridge's write allowlist and ``encode(strict=True)``. The state the
 assistant reports always comes from the car's status frames.
+
+``Vehicle.apply`` is the one gate every actuation passes (a fresh request, an
+undo, the yes to a question): it checks the guards and the asks of the
+functions it would change against the car's state at that moment, so no path
+skips a refusal or a question.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from assistant.vehicle.functions import (
     WINDOW_GROUP_LABEL,
     WINDOW_GROUPS,
 )
-from assistant.vehicle.guards import GuardLimits, is_driving
+from assistant.vehicle.guards import ASKS, Ask, GuardLimits
 from assistant.vehicle.machines import FunctionMachine, Travel
 from assistant.vehicle.replies import Replies, load_replies
 from assistant.vehicle.signals import SignalSpec, Value, load_signals
@@ -40,6 +45,9 @@ class Actuation(Protocol):
     def timed_out(self) -> Sequence[str]: ...
     @property
     def frames(self) -> Sequence[Any]: ...
+    @property
+    def unsent(self) -> Sequence[str]:
+        """Signals whose command frame never left (the bus failed part-way)."""
 
 
 class VehicleBridge(Protocol):
@@ -59,7 +67,25 @@ class Request:
     notes: tuple[str, ...] = ()  # spoken after the reply (clamping)
     refusal: str | None = None
     answer: str | None = None  # a reply that needs no actuation (queries)
-    confirm: str | None = None  # a prompt: the driver must say yes first
+
+
+@dataclass(frozen=True, eq=False)
+class Question:
+    """A yes/no the driver must answer before ``request`` goes out; good for one yes, for a short while.
+
+    Only ``Vehicle.apply`` makes one and only it takes one back (``Vehicle.confirm``);
+    equality is identity, so a copy answers nothing.
+    """
+
+    intent: str
+    request: Request
+    asks: frozenset[tuple[str, Value]]
+    """(function, target) pairs the yes covers."""
+    prompt: str
+    asked_at: float
+    """``Vehicle.clock`` seconds."""
+    command: Command | None = None
+    """Planned again against the car's state at the yes; None: ``request`` as it was (an undo)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +93,8 @@ class Action:
     """What the vehicle did with one command."""
 
     intent: str
-    status: str  # done | moving | replaced | refused | timeout | failed | answered | confirm
+    status: str
+    """done | moving | replaced | refused | timeout | failed | answered | confirm | expired | stopped"""
     reply: str
     targets: dict[str, Value] = field(default_factory=dict)  # signal -> target
     confirmed: dict[str, Value] = field(default_factory=dict)  # signal -> value the car reported
@@ -76,6 +103,10 @@ class Action:
     frames: tuple[Any, ...] = ()
     then: Future[Action] | None = field(default=None, compare=False, repr=False)
     """For ``moving``: the action as it ends, once the travel has (done, timeout or failed)."""
+    question: Question | None = field(default=None, compare=False, repr=False)
+    """For ``confirm``: what a yes answers (``Vehicle.confirm``)."""
+    unsent: tuple[str, ...] = ()
+    """Signals whose command frame never left: the bus failed part-way."""
 
     def settled(self, timeout_s: float | None = None) -> Action:
         """This action once its travel has ended (waits); itself when nothing is in progress."""
@@ -88,6 +119,7 @@ class Action:
             "targets": self.targets,
             "confirmed": self.confirmed,
             "timed_out": list(self.timed_out),
+            "unsent": list(self.unsent),
             "reply": self.reply,
         }
 
@@ -118,8 +150,39 @@ LIGHT_TEXT = {
     "interior": "interior light",
     "hazards": "hazard lights",
 }
+SAFE_WHILE_MOVING: dict[str, Value] = {"trunk": 0, "mirror.driver": 0, "mirror.passenger": 0}
+"""Where a guarded travel is sent when the car starts moving under it: the trunk lid shut, the
+mirrors unfolded, the states a car is driven in. The DBC has no stop command, and a lid held half
+open or a mirror half folded at speed is no safer."""
+WATCH_PERIOD_S = 0.05
+"""How often a guarded travel re-checks its guards (speed) while it is under way."""
+QUERY_SIGNALS: dict[str, tuple[str, ...]] = {
+    "windows": tuple(f"window.{s}" for s in SIDES),
+    "doors": tuple(f"lock.{s}" for s in SIDES),
+    "trunk": ("trunk",),
+    "sunroof": ("sunroof",),
+    "climate": ("temp.driver", "temp.passenger", "fan", "ac"),
+    "lights": tuple(k for k in FUNCTIONS if k.startswith("light.")),
+    "wipers": ("wipers",),
+    "seat_heating": tuple(f"seat_heat.{s}" for s in SIDES),
+    "media": ("source", "band", "frequency", "mute", "playback", "volume"),
+}
+"""The functions each query's answer is built from."""
 ACTION_TEXT = {"play": "playing", "pause": "paused", "next": "next track", "previous": "previous track"}
 SOURCE_TEXT = {"radio": "the radio", "bluetooth": "Bluetooth audio", "usb": "USB"}
+_GROUP_LABELS = [
+    *(
+        (frozenset(f"window.{side}" for side in WINDOW_GROUPS[g]), WINDOW_GROUP_LABEL[g])
+        for g in ("all", "front", "rear")
+    ),
+    (frozenset(f"lock.{side}" for side in SIDES), "all doors"),
+    *(
+        (frozenset(f"lock.{side}" for side in WINDOW_GROUPS[g]), f"the {g} doors")
+        for g in ("front", "rear")
+    ),
+    (frozenset({"mirror.driver", "mirror.passenger"}), "the mirrors"),
+]
+"""Sets of functions said as one group ("the front doors") when a reply names them."""
 
 
 def _fmt(value: float) -> str:
@@ -138,16 +201,26 @@ class Vehicle:
         bridge: VehicleBridge,
         limits: GuardLimits | None = None,
         replies: Replies | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bridge = bridge
         self.limits = limits or GuardLimits()
         self.replies = replies or load_replies()
+        self.clock = clock
+        """Seconds, for the age of a question (tests pass their own)."""
+        self._questions: list[Question] = []  # asked and not yet answered, withdrawn or lapsed
         self.signals: dict[str, SignalSpec] = load_signals()
         self.machines = {name: FunctionMachine(fn) for name, fn in FUNCTIONS.items()}
         self._listeners: list[Callable[[str], None]] = []
         self._travels: list[threading.Thread] = []
         self._generation: dict[str, int] = {}
         self._lock = threading.Lock()
+        self.health_checks: list[Callable[[], Sequence[str]]] = []
+        """Each returns what is wrong with a worker the car side needs (the bridge's receive thread,
+        the simulator's); any problem refuses actuation."""
+        bridge_health = getattr(bridge, "health", None)
+        if callable(bridge_health):
+            self.health_checks.append(bridge_health)
         self._planners: dict[str, Callable[[Mapping[str, Any], dict[str, Value]], Request]] = {
             "window.open": self._window_open,
             "window.close": self._window_close,
@@ -178,7 +251,7 @@ class Vehicle:
                 {"source": s["source"]}, {"source_text": SOURCE_TEXT[s["source"]]}
             ),
             "radio.tune": self._radio_tune,
-            "vehicle.query": lambda s, st: Request(answer=self.answer(s["subject"], st)),
+            "vehicle.query": lambda s, st: Request(answer=self._query(s["subject"], st)),
         }
 
     # -- public -------------------------------------------------------------
@@ -193,7 +266,7 @@ class Vehicle:
         st = dict(self.state() if state is None else state)
         return self._planners[command.intent](command.slots, st)
 
-    def execute(self, command: Command, *, confirmed: bool = False) -> Action:
+    def execute(self, command: Command, *, yes_to: Question | None = None) -> Action:
         """Carry out one command; never raises for a car that refuses or stays silent."""
         state = self.state()
         request = self._planners[command.intent](command.slots, state)
@@ -201,18 +274,52 @@ class Vehicle:
             return Action(command.intent, "refused", request.refusal)
         if request.answer is not None:
             return Action(command.intent, "answered", request.answer)
-        if request.confirm and not confirmed:
-            return Action(command.intent, "confirm", request.confirm)
-        return self.apply(command.intent, request, state)
+        return self.apply(command.intent, request, state, yes_to=yes_to, command=command)
 
-    def apply(self, intent: str, request: Request, state: Mapping[str, Value] | None = None) -> Action:
-        """Guard, actuate and confirm ``request``'s targets."""
+    def confirm(self, question: Question) -> Action:
+        """The driver said yes to ``question``: carry it out if it is still open, planned again and
+        checked against the car's state now (a yes counts once, and only within the question's time)."""
+        try:
+            if question.command is not None:
+                return self.execute(question.command, yes_to=question)
+            return self.apply(question.intent, question.request, yes_to=question)
+        finally:
+            self.withdraw(question)
+
+    def withdraw(self, question: Question) -> None:
+        """``question`` can no longer be answered (the driver moved on, said no or cancelled)."""
+        with self._lock:
+            self._questions = [q for q in self._questions if q is not question]
+
+    def apply(
+        self,
+        intent: str,
+        request: Request,
+        state: Mapping[str, Value] | None = None,
+        *,
+        yes_to: Question | None = None,
+        command: Command | None = None,
+    ) -> Action:
+        """Guard, ask, actuate and confirm ``request``'s targets: the one gate of every actuation.
+
+        ``yes_to`` is a question this vehicle asked and the driver said yes to;
+        it lets through the asks it covers, once, while it is fresh. A change
+        that needs a yes it has not got gets a new question (``command``, when
+        given, is planned again at the yes).
+        """
+        if yes_to is not None and not self._take(yes_to):
+            return Action(intent, "expired", self.replies.say("dialogue.confirm_expired"))
         state = dict(self.state() if state is None else state)
         for name, target in request.targets.items():
             refusal = self.machines[name].refusal(state, target, self.limits)
             if refusal:
                 return Action(intent, "refused", refusal)
+        if request.targets and self.health():
+            return Action(intent, "failed", self.replies.say("failure.unhealthy"))
         signal_targets = {FUNCTIONS[name].signal: target for name, target in request.targets.items()}
+        asks = self._asks(request, state)
+        if asks and not (yes_to is not None and set(asks) <= yes_to.asks):
+            return self._ask(intent, request, asks, signal_targets, command)
         previous = {sig: state[sig] for sig in signal_targets if sig in state}
         with self._lock:
             for name, target in request.targets.items():
@@ -220,6 +327,7 @@ class Vehicle:
                 self._generation[name] = self._generation.get(name, 0) + 1
             generation = {name: self._generation[name] for name in request.targets}
         outcome: dict[str, Any] = {}
+        watch = _GuardWatch(self, request.targets, generation)
 
         def actuate() -> None:
             try:
@@ -235,7 +343,7 @@ class Vehicle:
         )
         if not travels:
             actuate()
-            return self._settle(intent, request, signal_targets, previous, outcome, generation)
+            return watch.end() or self._settle(intent, request, signal_targets, previous, outcome, generation)
         # A window takes seconds to travel: the reply comes once the car reports it moving, and
         # the end of the travel is checked in the background (a jam is spoken then, see listen()).
         worker = threading.Thread(target=actuate, name=f"actuate-{intent}", daemon=True)
@@ -247,14 +355,16 @@ class Vehicle:
             worker.join(0.01)
         if not worker.is_alive() or not self._moving(signal_targets, previous):
             worker.join()
-            return self._settle(intent, request, signal_targets, previous, outcome, generation)
+            return watch.end() or self._settle(intent, request, signal_targets, previous, outcome, generation)
 
         then: Future[Action] = Future()
 
         def finish() -> None:
             worker.join()
             try:
-                action = self._settle(intent, request, signal_targets, previous, outcome, generation)
+                action = watch.end() or self._settle(
+                    intent, request, signal_targets, previous, outcome, generation
+                )
             except Exception as err:
                 then.set_exception(err)
                 log.exception("travel of %s failed", intent)
@@ -271,6 +381,129 @@ class Vehicle:
         moving = self.replies.say(key, **request.fields) if self.replies.has(key) else ""
         reply = " ".join(x for x in (moving, *request.notes) if x)
         return Action(intent, "moving", reply, signal_targets, {}, (), previous, then=then)
+
+    def health(self) -> list[str]:
+        """What is wrong with the workers the car side needs; empty when all is well."""
+        problems: list[str] = []
+        for check in self.health_checks:
+            problems += check()
+        return problems
+
+    def stop_travel(self) -> Action | None:
+        """Stop every window, sunroof, trunk and mirror under way where it stands (its reported
+        position as the new target: the DBC has no stop command); ``None`` when nothing moves."""
+        state = self.state()
+        with self._lock:
+            moving = {
+                name: state[FUNCTIONS[name].signal]
+                for name, machine in self.machines.items()
+                if FUNCTIONS[name].shape is Travel and machine.busy and FUNCTIONS[name].signal in state
+            }
+        if not moving:
+            return None
+        result = self._hold(moving)
+        confirmed = dict(result.confirmed) if result is not None else {}
+        if result is None or set(confirmed) != {FUNCTIONS[n].signal for n in moving}:
+            labels = " and ".join(FUNCTIONS[n].label for n in moving)
+            return Action(
+                "assistant.cancel", "timeout", self.replies.say("cancel.unconfirmed", labels=labels)
+            )
+        where = " and ".join(self._where(n, confirmed[FUNCTIONS[n].signal]) for n in moving)
+        targets = {FUNCTIONS[n].signal: v for n, v in moving.items()}
+        frames = tuple(result.frames)
+        reply = self.replies.say("cancel.stopped", where=where)
+        return Action("assistant.cancel", "stopped", reply, targets, confirmed, frames=frames)
+
+    def _where(self, name: str, value: Value) -> str:
+        """Where a stopped travel stands, for a reply: "the driver window is 40 percent open"."""
+        label = FUNCTIONS[name].label
+        if self.signals[FUNCTIONS[name].signal].kind == "bool":
+            if name == "trunk":
+                return f"{label} is {'open' if value else 'closed'}"
+            return f"{label} is {'folded' if value else 'unfolded'}"
+        return f"{label} is {value} percent open" if value else f"{label} is closed"
+
+    def _hold(self, targets: Mapping[str, Value]) -> Any:
+        """Send ``targets`` past the guards (a stop, a retreat to safety) and settle their machines on
+        what the car confirms; the travels they end are left to speak no more. None: not sent."""
+        with self._lock:
+            for name in targets:
+                self._generation[name] = self._generation.get(name, 0) + 1
+        signal_targets = {FUNCTIONS[name].signal: value for name, value in targets.items()}
+        try:
+            result = self.bridge.actuate(signal_targets)
+        except Exception:
+            log.exception("stopping %s failed", ", ".join(targets))
+            for name in targets:
+                self.machines[name].fail()
+            return None
+        for name in targets:
+            sig = FUNCTIONS[name].signal
+            if sig in result.confirmed:
+                self.machines[name].arrive(value=result.confirmed[sig])
+            else:
+                self.machines[name].fail()
+        return result
+
+    def _query(self, subject: str, state: Mapping[str, Value]) -> str:
+        """The answer from current values; from older ones said with their age; else that none came."""
+        needed = [FUNCTIONS[f].signal for f in QUERY_SIGNALS.get(subject, ())]
+        missing = [sig for sig in needed if sig not in state]
+        if not missing:
+            return self.answer(subject, state)
+        reported_fn = getattr(self.bridge, "reported", None)
+        reported = reported_fn() if callable(reported_fn) else {}
+        if any(sig not in reported for sig in missing):
+            return self.replies.say("query.unknown")
+        age = max(float(reported[sig].age_s) for sig in missing)
+        text = self.answer(subject, {**state, **{sig: reported[sig].value for sig in missing}})
+        return self.replies.say("query.stale", ago=self._ago(age), answer=text[:1].lower() + text[1:])
+
+    def _ago(self, age_s: float) -> str:
+        if age_s < 2:
+            return self.replies.say("query.age_moment").lower()
+        if age_s < 90:
+            return self.replies.say("query.age_seconds", n=int(age_s)).lower()
+        if age_s < 90 * 60:
+            minutes = round(age_s / 60)
+            key = "query.age_minutes" if minutes > 1 else "query.age_minute"
+            return self.replies.say(key, n=minutes).lower()
+        return self.replies.say("query.age_hours", n=round(age_s / 3600)).lower()
+
+    def _asks(self, request: Request, state: Mapping[str, Value]) -> dict[tuple[str, Value], Ask]:
+        """(function, target) -> the ask it needs now (even when the car reports it there already: a
+        report may be old)."""
+        out: dict[tuple[str, Value], Ask] = {}
+        for name, target in request.targets.items():
+            for ask in ASKS.get(name, ()):
+                if ask.applies_to(target) and ask.needed(state, self.limits):
+                    out[(name, target)] = ask
+        return out
+
+    def _ask(
+        self,
+        intent: str,
+        request: Request,
+        asks: Mapping[tuple[str, Value], Ask],
+        signal_targets: dict[str, Value],
+        command: Command | None,
+    ) -> Action:
+        prompt = " ".join(dict.fromkeys(self.replies.say(a.prompt) for a in asks.values()))
+        question = Question(intent, request, frozenset(asks), prompt, self.clock(), command)
+        with self._lock:
+            now = question.asked_at
+            self._questions = [q for q in self._questions if self._fresh(q, now)] + [question]
+        return Action(intent, "confirm", prompt, signal_targets, question=question)
+
+    def _fresh(self, question: Question, now: float) -> bool:
+        return 0 <= now - question.asked_at <= self.limits.question_timeout_s
+
+    def _take(self, question: Question) -> bool:
+        """True once for a question this vehicle asked, while it is fresh; it is used up either way."""
+        with self._lock:
+            open_ = any(q is question for q in self._questions)
+            self._questions = [q for q in self._questions if q is not question]
+        return open_ and self._fresh(question, self.clock())
 
     def listen(self, callback: Callable[[str], None]) -> Callable[[], None]:
         """Call ``callback(text)`` with what must be said later (a window that stopped short); returns
@@ -337,10 +570,11 @@ class Vehicle:
             current = {n for n in request.targets if self._generation.get(n) == generation[n]}
         error = outcome.get("error")
         if isinstance(error, SendError):
+            # nothing left the bridge (a part-way failure comes back as ``unsent``)
             self._fail({n: v for n, v in request.targets.items() if n in current})
             # bus_down: the bus was known down and nothing left; send: a frame failed on the way
             key = "failure.bus_down" if error.code == "bus_down" else "failure.send"
-            return Action(intent, "failed", self.replies.say(key), signal_targets, previous=previous)
+            return Action(intent, "failed", self.replies.say(key), signal_targets)
         if isinstance(error, BridgeError):
             self._fail({n: v for n, v in request.targets.items() if n in current})
             return Action(intent, "failed", self.replies.say("failure.rejected"), signal_targets)
@@ -348,6 +582,8 @@ class Vehicle:
             raise error
         result = outcome["result"]
         timed_out = tuple(result.timed_out)
+        superseded = tuple(getattr(result, "superseded", ()))
+        unsent = tuple(getattr(result, "unsent", ()))
         for name in request.targets:
             if name not in current:
                 continue
@@ -358,26 +594,51 @@ class Vehicle:
                 self.machines[name].fail()
         frames = tuple(result.frames)
         confirmed = dict(result.confirmed)
-        if timed_out and len(current) < len(request.targets):
+        # undo puts back what the car confirmed it changed, and nothing else
+        changed = {s: previous[s] for s in confirmed if s in previous and previous[s] != confirmed[s]}
+        if (timed_out or superseded or unsent) and len(current) < len(request.targets):
             # re-targeted before it arrived: the newer request speaks for it
-            return Action(intent, "replaced", "", signal_targets, confirmed, (), previous, frames)
-        if timed_out:
-            labels = sorted({BY_SIGNAL[sig].label for sig in timed_out})
-            reply = self.replies.say("failure.timeout", label=" and ".join(labels))
+            return Action(intent, "replaced", "", signal_targets, confirmed, (), changed, frames)
+        if timed_out or unsent:
+            parts = []
+            if confirmed:
+                parts.append(self._partly_done(intent, request, confirmed))
+            for sigs, key in ((timed_out, "failure.timeout"), (unsent, "failure.unsent")):
+                if sigs:
+                    many = "_many" if len(sigs) > 1 else ""
+                    parts.append(self.replies.say(key + many, label=self._labels(sigs)))
             return Action(
                 intent,
-                "timeout",
-                reply,
+                "failed" if unsent else "timeout",
+                " ".join(parts),
                 signal_targets,
                 confirmed,
                 timed_out,
-                {k: v for k, v in previous.items() if k in confirmed},
+                changed,
                 frames,
+                unsent=unsent,
             )
         key = f"done.{intent}"
         done = self.replies.say(key, **request.fields) if self.replies.has(key) else ""
         reply = " ".join(x for x in (done, *request.notes) if x)
-        return Action(intent, "done", reply, signal_targets, confirmed, (), previous, frames)
+        return Action(intent, "done", reply, signal_targets, confirmed, (), changed, frames)
+
+    def _partly_done(self, intent: str, request: Request, confirmed: Mapping[str, Value]) -> str:
+        """What the car confirmed of a change that only partly happened ("I've locked the front doors.")."""
+        key = f"partial.{intent}"
+        if not self.replies.has(key):
+            key = "partial.done"
+        return self.replies.say(key, **{**request.fields, "done": self._labels(confirmed)})
+
+    @staticmethod
+    def _labels(signals: Sequence[str] | Mapping[str, Value]) -> str:
+        """The functions behind ``signals`` as the driver says them: "the front doors", "the trunk"."""
+        names = {BY_SIGNAL[sig].name for sig in signals}
+        for members, label in _GROUP_LABELS:
+            if names == members:
+                return label
+        labels = [fn.label for name, fn in FUNCTIONS.items() if name in names]
+        return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
     def sync(self) -> None:
         """Settle every idle machine on the car's reported values (at start, after outside changes)."""
@@ -498,14 +759,9 @@ class Vehicle:
 
     def _lights(self, slots: Mapping[str, Any], state: dict[str, Value]) -> Request:
         light, on = slots["light"], slots["state"] == "on"
-        confirm = None
-        if light == "headlights" and not on and is_driving(state, self.limits):
-            confirm = self.replies.say("dialogue.confirm_headlights_off")
-        return Request(
-            {f"light.{light}": int(on)},
-            {"light_text": LIGHT_TEXT[light], "state": slots["state"]},
-            confirm=confirm,
-        )
+        # headlights off while driving: the ask in guards.ASKS, checked by apply() for every path
+        fields = {"light_text": LIGHT_TEXT[light], "state": slots["state"]}
+        return Request({f"light.{light}": int(on)}, fields)
 
     def _doors(self, slots: Mapping[str, Any], locked: int) -> Request:
         door = slots.get("door", "all")
@@ -610,3 +866,67 @@ class Vehicle:
             playing = str(get("playback") or "paused").capitalize()
             return f"{playing} from {where}, volume {get('volume')}{muted}."
         return "I don't know about that."
+
+
+class _GuardWatch:
+    """Re-checks the guards of a guarded travel (trunk, mirrors) while it is under way.
+
+    A guard is checked when the request is made, but a trunk opening at 0 km/h keeps moving as the
+    car pulls away: once a guard no longer allows the target (speed above the limit, or a speed that
+    is stale or contradicted and so counts as moving), the travel is sent to its safe state
+    (``SAFE_WHILE_MOVING``) and ``end()`` returns the action that says so.
+    """
+
+    def __init__(self, vehicle: Vehicle, targets: Mapping[str, Value], generation: Mapping[str, int]) -> None:
+        self.vehicle = vehicle
+        self.targets = {
+            name: target
+            for name, target in targets.items()
+            if name in SAFE_WHILE_MOVING and target != SAFE_WHILE_MOVING[name]
+        }
+        self.generation = dict(generation)
+        self.stopped: Action | None = None
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        if self.targets:
+            self._thread = threading.Thread(target=self._run, name="guard-watch", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        v = self.vehicle
+        while not self._done.wait(WATCH_PERIOD_S):
+            with v._lock:
+                live = {n: t for n, t in self.targets.items() if v._generation.get(n) == self.generation[n]}
+            if not live:
+                return  # a newer request (close the trunk) took over
+            state = v.state()
+            refusals = [r for n, t in live.items() if (r := v.machines[n].refusal(state, t, v.limits))]
+            if refusals:
+                self._stop(live)
+                return
+
+    def _stop(self, live: Mapping[str, Value]) -> None:
+        v = self.vehicle
+        safe = {name: SAFE_WHILE_MOVING[name] for name in live}
+        labels = " and ".join(FUNCTIONS[n].label for n in live)
+        log.warning("the car started moving during %s: sending %s", labels, safe)
+        result = v._hold(safe)
+        targets = {FUNCTIONS[n].signal: value for n, value in safe.items()}
+        if result is None or set(result.confirmed) != set(targets):
+            reply = v.replies.say("stopped.unconfirmed", labels=labels)
+            status = "timeout"
+            confirmed = {} if result is None else dict(result.confirmed)
+        else:
+            confirmed = dict(result.confirmed)
+            where = " and ".join(v._where(n, confirmed[FUNCTIONS[n].signal]) for n in live)
+            reply = v.replies.say("stopped.moving", where=where)
+            status = "stopped"
+        frames = () if result is None else tuple(result.frames)
+        self.stopped = Action("guard.moving", status, reply, targets, confirmed, frames=frames)
+
+    def end(self) -> Action | None:
+        """Stop watching (the travel has ended); the action of the stop, if the watch made one."""
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+        return self.stopped

@@ -101,6 +101,8 @@ def test_domain_lm_is_cached_and_rebuilt_when_intents_change(tmp_path: Path) -> 
     assert not again.built and again.arpa == first.arpa
     windows = intents / "windows.yaml"
     windows.write_text(windows.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert not domain_lm(intents, cache).built  # a comment changes no word (intents_hash is over content)
+    (intents / "extra.yaml").write_text("skip_words: [kindly]\n", encoding="utf-8")
     rebuilt = domain_lm(intents, cache)
     assert rebuilt.built and rebuilt.key != first.key
 

@@ -106,6 +106,20 @@ def test_a_hypothesis_the_templates_match_beats_a_confident_parse_of_the_best(
     assert turns[1].text == "fogs" and turns[1].commands[0]["intent"] == "lights.set"
 
 
+def test_a_refused_number_is_not_swapped_for_a_hypothesis_without_its_minus(
+    car: Car, settings: Settings
+) -> None:
+    from assistant.nlu.templates import TemplateParser
+
+    heard = ("open the window minus fifty percent", ("open the window fifty percent",))
+    pipeline, events, _ = fake_pipeline(car, settings, [heard])
+    pipeline.parts.grammar = TemplateParser()
+    turns = pipeline.run(concat([buzz(600), silence(200)]))
+    assert turns[0].text == heard[0] and turns[0].commands == [] and turns[0].frames == []
+    assert turns[0].reply == "The window opening can't go as low as -50, so I left it as it is."
+    assert "rescored" not in events.kinds()
+
+
 def test_a_cut_off_best_text_may_be_completed_never_shortened(car: Car, settings: Settings) -> None:
     script = [
         ("turn up the", ("turn up", "turn up the heat")),

@@ -84,7 +84,8 @@ def test_simulate_a_short_drive(
     assert "wake" in captured.out and "CAN tx " in captured.out and "reply_audio" in captured.out, (
         captured.out
     )
-    assert "1 requests answered, 1 carried out and confirmed by the car" in captured.out
+    assert "1. asked 'turn on the air conditioning': climate.ac{state=on}" in captured.out
+    assert "1 requests: 1 right (1 carried out and confirmed by the car), 0 wrong, 0 missed" in captured.out
     assert (tmp_path / "sim" / "drive.wav").exists() and (tmp_path / "sim" / "reply-01.wav").exists()
 
 
@@ -176,3 +177,56 @@ def test_run_reports_a_lost_microphone_and_reopens_it(
     err = capsys.readouterr().err
     assert "audio device lost" in err and "microphone reopened" in err and "replies are printed only" in err
     assert FlakyMicrophone.opened == 2 and FlakyMicrophone.reads == 9
+
+
+def test_simulate_counts_a_misheard_request_as_wrong_not_carried_out(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import assistant.pipeline as pipeline_module
+    from assistant.asr.fake import FakeRecognizer
+    from assistant.pipeline import VoiceParts
+    from assistant.tts.fake import FakeSynthesizer
+    from assistant.vad.fake import EnergySpeechDetector
+    from assistant.wake.fake import FakeWakeDetector
+
+    # the fake synthesizer speaks 60 ms a character: each request is 0.4 s of silence, "Hey Jarvis."
+    # (0.66 s), 0.5 s, the request, 0.2 s, then 1.2 s of pause; the wake word fires after "Hey Jarvis."
+    first = 400 + 660 + 500 + 60 * len("turn on the fog lights") + 200 + 1200
+    wake_at = [1100, first + 1100]
+    heard = ["turn on the fog lights", "unlock the doors"]  # the second is misheard
+    monkeypatch.setattr(
+        pipeline_module,
+        "build_parts",
+        lambda settings, wake=True, tts=True: VoiceParts(
+            EnergySpeechDetector(), FakeRecognizer(heard), FakeWakeDetector(wake_at), FakeSynthesizer()
+        ),
+    )
+    script = tmp_path / "drive.txt"
+    script.write_text("turn on the fog lights\nlock the doors\n", encoding="utf-8")
+    out_dir = str(tmp_path / "sim")
+    args = ["simulate", "--script", str(script), "--no-noise", "--out", out_dir, *channel(request)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "2. asked 'lock the doors': doors.lock{door=all}" in out
+    assert "heard 'unlock the doors': doors.unlock{door=all}" in out and "WRONG" in out
+    assert "2 requests: 1 right (1 carried out and confirmed by the car), 1 wrong, 0 missed" in out
+    assert main([*args, "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    verdicts = [(r["request"], r["verdict"], r["confirmed"]) for r in records]
+    assert verdicts == [(1, "right", True), (2, "wrong", False)]
+    assert records[1]["expected"] == [{"intent": "doors.lock", "slots": {"door": "all"}}]
+    assert records[1]["done"] == [{"intent": "doors.unlock", "slots": {"door": "all"}}]
+
+
+def test_verdicts() -> None:
+    from assistant.voice_sim import reading, request_of, verdict
+
+    lock = reading([{"intent": "doors.lock", "slots": {"door": "all"}, "confidence": 0.9}])
+    unlock = reading([{"intent": "doors.unlock", "slots": {"door": "all"}}])
+    assert verdict(lock, lock) == "right" and verdict((), ()) == "right"
+    assert verdict(lock, unlock) == "wrong" and verdict((), unlock) == "wrong"
+    assert verdict(lock, ()) == "missed"
+    assert [request_of(t, [0.0, 4000.0, 9000.0]) for t in (10.0, 4000.0, 8999.0, 20000.0)] == [0, 1, 1, 2]

@@ -50,6 +50,7 @@ SPOKEN: list[tuple[str, list[tuple[str, dict[str, object]]], bool]] = [
     ("undo that", [("assistant.undo", {})], False),
     ("help", [("assistant.help", {})], False),
     ("repeat that", [("assistant.repeat", {})], False),
+    ("why did you do that", [("assistant.why", {})], False),
 ]
 
 

@@ -133,7 +133,7 @@ def test_not_run_says_why() -> None:
     assert not_run("left out") == "not run: left out"
 
 
-SCORE_TEXT = REPO.parent / "shared" / "tools" / "score_text.py"
+SCORE_TEXT = REPO / "eval" / "score_text.py"
 
 
 def test_frame_scoring_agrees_with_score_text() -> None:

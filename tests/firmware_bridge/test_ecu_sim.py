@@ -6,6 +6,7 @@ import threading
 import time
 from pathlib import Path
 
+import can
 import pytest
 
 from firmware_bridge import BodyControllerSim, BridgeConfig, BridgeConfigError, CanBridge, run_ecu_sim
@@ -51,7 +52,7 @@ def test_drive_scenario_speed_and_gear_reach_the_bridge_state(tmp_path: Path, co
         "keyframes:\n"
         "  - {t_s: 0, speed_kmh: 0, gear: park}\n"
         "  - {t_s: 0.2, speed_kmh: 0, gear: drive}\n"
-        "  - {t_s: 0.5, speed_kmh: 42.5, gear: drive}\n",
+        "  - {t_s: 1.2, speed_kmh: 42.5, gear: drive}\n",
         encoding="utf-8",
     )
     with BodyControllerSim(config, scenario=path, **FAST) as sim, CanBridge(config) as bridge:  # type: ignore[arg-type]
@@ -59,7 +60,10 @@ def test_drive_scenario_speed_and_gear_reach_the_bridge_state(tmp_path: Path, co
         assert bridge.value(GEAR) == "drive"
         sim.set_drive(88.25, "reverse")
         assert _wait_for(bridge, GEAR, "reverse")
-        assert bridge.value(SPEED) == 88.25
+        # 42.5 -> 88.25 km/h from one frame to the next is no car's acceleration: heard, not believed
+        assert bridge.reported()[SPEED].value == 88.25
+        assert SPEED not in bridge.state()
+        assert _wait_for(bridge, SPEED, 88.25)
 
 
 def test_next_track_moves_the_track_number_and_wraps(bridge: CanBridge) -> None:
@@ -95,3 +99,55 @@ def test_run_ecu_sim_prints_one_line_per_command(config: BridgeConfig) -> None:
     assert len(lines) == 3
     assert lines[1].endswith("rx 0x300 WINDOW_CMD WinSelect=driver WinTargetPos=20")
     assert lines[2].endswith("rx 0x304 LIGHT_CMD LightSelect=hazard LightReq=1")
+
+
+@pytest.mark.parametrize(
+    ("frame_id", "data"),
+    [
+        (0x323, b"\x03"),  # MEDIA_SOURCE_CMD: source 3, none of the DBC's choices (the review's frame)
+        (0x300, b"\x00\x7f"),  # WINDOW_CMD: driver window to 127 %, beyond the DBC's 0..100
+        (0x300, b"\x07\x10"),  # WINDOW_CMD: window selector 7, no such window
+        (0x301, b""),  # LOCK_CMD with no payload
+    ],
+)
+def test_bad_command_frame_is_ignored_counted_and_the_controller_lives_on(
+    bridge: CanBridge, sim: BodyControllerSim, sniffer: can.BusABC, frame_id: int, data: bytes
+) -> None:
+    before = bridge.state()
+    sniffer.send(can.Message(arbitration_id=frame_id, is_extended_id=False, data=data))
+    deadline = time.monotonic() + 2
+    while sim.rejected < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sim.rejected == 1
+    time.sleep(0.2)  # a few status periods: the controller must still be talking
+    assert sim.health() == ()
+    assert bridge.state()["Vehicle.Cabin.Infotainment.Media.Source"] == before[
+        "Vehicle.Cabin.Infotainment.Media.Source"
+    ]
+    assert bridge.state()["Vehicle.Cabin.Door.Row1.DriverSide.Window.Position"] == 0
+    # and it still carries out a good command
+    result = bridge.actuate({"Vehicle.Cabin.Infotainment.Media.Source": "usb"})
+    assert result.ok
+
+
+def test_simulator_refuses_a_real_bus_unless_asked_for_a_bench(caplog: pytest.LogCaptureFixture) -> None:
+    real = BridgeConfig(interface="socketcan", channel="can0")
+    with pytest.raises(BridgeConfigError, match="only on the virtual interface"):
+        BodyControllerSim(real)
+    bench = BodyControllerSim(real, bench=True)  # built, not started: no socketcan needed here
+    assert bench.bench
+
+
+def test_simulator_on_a_bench_bus_warns_loudly(
+    config: BridgeConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    import dataclasses
+
+    vcan = dataclasses.replace(config, interface="socketcan", channel="vcan-bench")
+    virtual_bus = can.Bus(interface="virtual", channel=config.channel)
+    with BodyControllerSim(vcan, bench=True, bus=virtual_bus, **FAST):  # type: ignore[arg-type]
+        pass
+    assert any(
+        r.levelname == "WARNING" and "SIMULATED BODY CONTROLLER ON socketcan:vcan-bench" in r.getMessage()
+        for r in caplog.records
+    )

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
 
 from assistant.catalog import INTENTS
 from assistant.errors import ConfigError, IntentsError
-from assistant.nlu.intents import INTENTS_DIR, intents_hash, load_intents, template_files
+from assistant.nlu.intents import INTENTS_DIR, load_intents, template_files
 from assistant.nlu.templates import TemplateParser
 
 GOOD = """
@@ -99,21 +98,6 @@ def test_list_defined_twice_is_refused(tmp_path: Path) -> None:
     write(tmp_path, "b.yaml", "lists:\n  window:\n    values: [driver]\n")
     with pytest.raises(IntentsError, match=r"b\.yaml.*'window'.*a\.yaml"):
         load_intents(tmp_path)
-
-
-def test_intents_hash_definition(tmp_path: Path) -> None:
-    write(tmp_path, "b.yaml", "lists: {}\n")
-    write(tmp_path, "a.yaml", GOOD)
-    write(tmp_path, "replies.yaml", "anything")
-    digest = hashlib.sha256()
-    for name in ("a.yaml", "b.yaml"):
-        digest.update(name.encode() + b"\0" + (tmp_path / name).read_bytes() + b"\0")
-    assert intents_hash(tmp_path) == digest.hexdigest()
-    before = intents_hash(tmp_path)
-    write(tmp_path, "replies.yaml", "changed")
-    assert intents_hash(tmp_path) == before
-    write(tmp_path, "b.yaml", "lists: {}\n# edited\n")
-    assert intents_hash(tmp_path) != before
 
 
 def test_edited_templates_are_reloaded(tmp_path: Path) -> None:

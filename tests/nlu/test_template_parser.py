@@ -95,6 +95,7 @@ PHRASINGS: dict[str, list[tuple[str, dict]]] = {
     "assistant.undo": [("undo", {}), ("put it back the way it was", {})],
     "assistant.help": [("help", {}), ("what can you do", {})],
     "assistant.repeat": [("repeat", {}), ("say that again", {})],
+    "assistant.why": [("why did you do that?", {}), ("what did you just do", {})],
 }
 
 

@@ -7,14 +7,20 @@ import pytest
 from assistant.nlu.base import Command
 from assistant.vehicle.guards import GuardLimits
 from assistant.vehicle.machines import Switch, Travel
-from assistant.vehicle.vehicle import Vehicle
-from tests.vehicle.fakes import FakeBridge
+from assistant.vehicle.vehicle import Request, Vehicle
+from tests.vehicle.fakes import FakeBridge, FakeClock
 
 SPEED = "Vehicle.Speed"
 DRV_TEMP = "Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature"
 PAS_TEMP = "Vehicle.Cabin.HVAC.Station.Row1.Passenger.Temperature"
 TRUNK = "Vehicle.Body.Trunk.Rear.IsOpen"
 DRV_WINDOW = "Vehicle.Cabin.Door.Row1.DriverSide.Window.Position"
+LOW_BEAM = "Vehicle.Body.Lights.Beam.Low.IsOn"
+LOCKS = [
+    f"Vehicle.Cabin.Door.{row}.{side}.IsLocked"
+    for row in ("Row1", "Row2")
+    for side in ("DriverSide", "PassengerSide")
+]
 
 
 def cmd(intent: str, **slots: object) -> Command:
@@ -148,7 +154,9 @@ def test_headlights_off_while_driving_asks_first(car: Vehicle, bridge: FakeBridg
     action = car.execute(cmd("lights.set", light="headlights", state="off"))
     assert action.status == "confirm"
     assert bridge.sent == []
-    assert car.execute(cmd("lights.set", light="headlights", state="off"), confirmed=True).status == "done"
+    assert action.question is not None
+    assert car.confirm(action.question).status == "done"
+    assert bridge.values[LOW_BEAM] == 0
 
 
 def test_queries_answer_from_state(car: Vehicle, bridge: FakeBridge) -> None:
@@ -176,3 +184,113 @@ def test_radio_without_frequency_keeps_the_station_or_starts_the_band(
     assert car.execute(cmd("radio.tune")).reply == "Tuned to FM 99.5."
     assert bridge.values["Vehicle.Cabin.Infotainment.Media.Source"] == "radio"
     assert car.execute(cmd("radio.tune", band="am")).reply == "Tuned to AM 530."
+
+
+# -- the one gate: every actuation, whatever asked for it, passes the guards and the asks ----------
+
+
+def test_apply_asks_for_headlights_off_whatever_the_intent(car: Vehicle, bridge: FakeBridge) -> None:
+    """An undo (or any caller of apply) gets the same question as a fresh request."""
+    bridge.values[SPEED] = 50.0
+    bridge.values[LOW_BEAM] = 1
+    action = car.apply("assistant.undo", Request({"light.headlights": 0}))
+    assert action.status == "confirm"
+    assert action.reply == "You're driving. Turn off the headlights? Say yes or no."
+    assert bridge.sent == [] and bridge.values[LOW_BEAM] == 1
+
+
+def test_a_yes_counts_once(car: Vehicle, bridge: FakeBridge) -> None:
+    bridge.values[SPEED] = 50.0
+    question = car.execute(cmd("lights.set", light="headlights", state="off")).question
+    assert question is not None
+    assert car.confirm(question).status == "done"
+    bridge.values[LOW_BEAM] = 1
+    again = car.confirm(question)
+    assert again.status == "expired" and bridge.values[LOW_BEAM] == 1
+    assert len(bridge.sent) == 1
+
+
+def test_a_question_lapses_after_its_time(bridge: FakeBridge) -> None:
+    clock = FakeClock()
+    car = Vehicle(bridge, GuardLimits(question_timeout_s=5.0), clock=clock)
+    bridge.values[SPEED] = 50.0
+    bridge.values[LOW_BEAM] = 1
+    question = car.execute(cmd("lights.set", light="headlights", state="off")).question
+    assert question is not None
+    clock.advance(5.5)
+    action = car.confirm(question)
+    assert action.status == "expired"
+    assert action.reply == "That question has lapsed, so I left it. Ask me again if you still want it."
+    assert bridge.sent == [] and bridge.values[LOW_BEAM] == 1
+
+
+def test_a_withdrawn_or_copied_question_answers_nothing(car: Vehicle, bridge: FakeBridge) -> None:
+    import dataclasses
+
+    bridge.values[SPEED] = 50.0
+    question = car.execute(cmd("lights.set", light="headlights", state="off")).question
+    assert question is not None
+    assert car.confirm(dataclasses.replace(question)).status == "expired"
+    car.withdraw(question)
+    assert car.confirm(question).status == "expired"
+    assert bridge.sent == []
+
+
+def test_the_yes_is_checked_against_the_speed_at_the_yes(bridge: FakeBridge) -> None:
+    """Asked at 8 km/h (unlocking still allowed), answered at 30: the unlock guard refuses then."""
+    car = Vehicle(bridge)
+    bridge.values[SPEED] = 8.0
+    action = car.apply("assistant.undo", Request({"light.headlights": 0, "lock.driver": 0}))
+    assert action.status == "confirm" and action.question is not None
+    bridge.values[SPEED] = 30.0
+    answered = car.confirm(action.question)
+    assert answered.status == "refused"
+    assert answered.reply == "I can't unlock the doors while the car is moving."
+    assert bridge.sent == []
+
+
+def test_a_yes_lets_through_its_question_but_no_guard(car: Vehicle, bridge: FakeBridge) -> None:
+    bridge.values[SPEED] = 50.0
+    question = car.execute(cmd("lights.set", light="headlights", state="off")).question
+    assert question is not None
+    action = car.apply("x", Request({"light.headlights": 0, "trunk": 1}), yes_to=question)
+    assert action.status == "refused" and action.reply == "I can't open the trunk while driving."
+    assert bridge.sent == []
+
+
+# -- a partial send: replies and undo from what the car confirmed, signal by signal ----------------
+
+
+def test_partial_send_reports_what_the_car_confirmed(car: Vehicle, bridge: FakeBridge) -> None:
+    for lock in LOCKS:
+        bridge.values[lock] = 0
+    bridge.fail_send_after = 2
+    action = car.execute(cmd("doors.lock", door="all"))
+    assert action.status == "failed"
+    assert action.reply == (
+        "I've locked the front doors. I couldn't send the command for the rear doors, so they didn't change."
+    )
+    assert set(action.confirmed) == set(LOCKS[:2]) and set(action.unsent) == set(LOCKS[2:])
+    assert action.previous == {LOCKS[0]: 0, LOCKS[1]: 0}
+    assert car.machines["lock.driver"].state is Switch.ON
+    assert car.machines["lock.rear_left"].state is Switch.FAULT
+
+
+def test_partial_timeout_names_both_halves(car: Vehicle, bridge: FakeBridge) -> None:
+    bridge.silent.add("Vehicle.Cabin.Door.Row2.PassengerSide.Window.Position")
+    action = car.execute(cmd("window.open", window="rear")).settled(5)
+    assert action.status == "timeout"
+    assert action.reply == (
+        "I've opened the rear left window. "
+        "The rear right window didn't confirm in time, so it may not have changed."
+    )
+    assert action.previous == {"Vehicle.Cabin.Door.Row2.DriverSide.Window.Position": 0}
+
+
+def test_undo_restores_only_what_changed(car: Vehicle, bridge: FakeBridge) -> None:
+    """A change to something already there is not 'previous': nothing to put back."""
+    bridge.values["Vehicle.Cabin.HVAC.IsAirConditioningActive"] = 1
+    assert car.execute(cmd("climate.ac", state="on")).previous == {}
+    assert car.execute(cmd("climate.ac", state="off")).previous == {
+        "Vehicle.Cabin.HVAC.IsAirConditioningActive": 1
+    }
