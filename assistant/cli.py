@@ -10,6 +10,7 @@ import argparse
 import io
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -198,19 +199,35 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     settings, _ = _settings(args)
     last: dict[str, Any] = {}
 
+    lock = threading.Lock()  # the receive thread and the --say replies print lines: whole lines only
+
+    def out(line: str) -> None:
+        with lock:
+            print(line, flush=True)
+
     def show(frame: Frame) -> None:
         if not args.all and frame.direction == "rx" and last.get(frame.message) == frame.data:
             return
         last[frame.message] = frame.data
-        print(format_frame(frame), flush=True)
+        out(json.dumps(frame.to_json(), ensure_ascii=False) if args.json else format_frame(frame))
 
+    recorder = None
+    if args.log:
+        from firmware_bridge.recording import Recorder
+
+        recorder = Recorder(args.log)  # first: a bad file name fails before the car starts
     with open_car(settings) as car:
         unsubscribe = car.bridge.subscribe(show)
+        unrecord = car.bridge.subscribe(recorder) if recorder is not None else None
         try:
             if args.say:
                 dialogue = open_dialogue(settings, car)
                 for text in args.say:
-                    print(f"# {text!r} -> {dialogue.handle(text).reply}", flush=True)
+                    reply = dialogue.handle(text).reply
+                    if args.json:
+                        out(json.dumps({"say": text, "reply": reply}, ensure_ascii=False))
+                    else:
+                        out(f"# {text!r} -> {reply}")
             deadline = None if args.seconds is None else time.monotonic() + args.seconds
             while deadline is None or time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -218,6 +235,10 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             pass
         finally:
             unsubscribe()
+            if unrecord is not None and recorder is not None:
+                unrecord()
+                recorder.close()
+                print(f"# {recorder.frames} frames written to {recorder.path}", file=sys.stderr)
     return 0
 
 
@@ -313,6 +334,34 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- status ------------------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from assistant.status import collect, problems
+
+    settings, source = _settings(args)
+    status = collect(settings, source)
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False))
+    else:
+        print(yaml.safe_dump(status, sort_keys=False).rstrip())
+    trouble = problems(status)
+    for line in trouble:
+        print(f"problem: {line}", file=sys.stderr)
+    return 1 if trouble else 0
+
+
+# -- service -----------------------------------------------------------------------
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    from assistant.service import serve
+
+    settings, _ = _settings(args)
+    return serve(settings, text_input=args.text)
+
+
 # -- wiring ------------------------------------------------------------------------
 
 
@@ -323,6 +372,9 @@ def build_argparser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     ap.add_argument(
         "--car", dest="global_car", metavar="NAME", help="which car (car-assistant car list); sets can.car"
+    )
+    ap.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="default: logging.level (warning)"
     )
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -362,6 +414,8 @@ def build_argparser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     p.add_argument("--all", action="store_true", help="every status frame, not only changes")
     p.add_argument("--say", action="append", metavar="TEXT", help="send this request first (repeatable)")
+    p.add_argument("--log", metavar="FILE", help="write every frame to FILE: .log, .asc, .blf or .csv")
+    p.add_argument("--json", action="store_true", help="decoded frames as JSON lines")
 
     p = add("ecu-sim", cmd_ecu_sim, "the simulated body controller alone, for a socketcan bench", can=True)
     p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
@@ -372,6 +426,17 @@ def build_argparser() -> argparse.ArgumentParser:
     # likewise: voice_bench parses (and --help's) its own flags
     add("voice-bench", cmd_voice_bench, "the voice pipeline measured: accuracy, wake, latency, idle CPU",
         add_help=False)
+    p = add("status", cmd_status, "versions, engines, model hashes, CAN bus and GPIO; exit 1 on a problem",
+            nlu=True, can=True)
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p = add(
+        "service",
+        cmd_service,
+        "the supervised service (systemd Type=notify): voice until SIGTERM, then a clean stop",
+        nlu=True,
+        can=True,
+    )
+    p.add_argument("--text", action="store_true", help="requests from stdin, one a line, not the microphone")
     add("start", cmd_start, "live voice with a microphone, else the simulated bench drive (make run)")
     _add_voice_commands(add)
     bench.register(add)
@@ -392,6 +457,13 @@ def _add_voice_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     voice_cli.register(add)  # type: ignore[attr-defined,unused-ignore]
 
 
+def _configure_logging(args: argparse.Namespace) -> None:
+    from assistant.logconfig import configure_logging
+
+    level = args.log_level or settings_from_args(args)[0].logging.level
+    configure_logging(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = build_argparser()
     # train's own flags belong to the training pipeline, which parses (and --help's) them
@@ -401,6 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif extra:
         ap.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        _configure_logging(args)
         return int(args.func(args))
     except (AssistantError, BridgeError) as err:
         if args.debug:

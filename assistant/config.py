@@ -1,8 +1,11 @@
 """Settings, read in this order (later wins): defaults < config file < environment < CLI flags.
 
-- Config file: ``--config PATH``, else ``$CAR_ASSISTANT_CONFIG``, else
-  ``~/.config/car-assistant/config.yaml`` if it exists. YAML with one mapping
-  per section, e.g. ``can: {interface: socketcan, channel: vcan0}``.
+- Config file: ``--config PATH``, else ``$CAR_ASSISTANT_CONFIG``, else the
+  first of these that exists: ``$XDG_CONFIG_HOME/car-assistant/config.yaml``
+  (``~/.config/...`` when XDG_CONFIG_HOME is unset), then the system-wide
+  ``/etc/car-assistant/config.yaml`` (what deploy/install.sh writes).  One file
+  is read, never a merge of two.  YAML with one mapping per section, e.g.
+  ``can: {interface: socketcan, channel: vcan0}``.
 - Environment: ``CAR_ASSISTANT_<SECTION>_<KEY>``, e.g.
   ``CAR_ASSISTANT_CAN_INTERFACE=socketcan``, ``CAR_ASSISTANT_NLU_ENGINE=templates``.
 - CLI flags: the few that subcommands offer (``--nlu``, ``--can-interface``...).
@@ -28,6 +31,15 @@ from assistant.errors import ConfigError
 
 ENV_PREFIX = "CAR_ASSISTANT_"
 USER_CONFIG = Path.home() / ".config" / "car-assistant" / "config.yaml"
+SYSTEM_CONFIG = Path("/etc/car-assistant/config.yaml")
+
+
+def config_candidates(environ: Mapping[str, str]) -> list[Path]:
+    """The config files looked for when none is named, in order; the first that exists is read."""
+    xdg = environ.get("XDG_CONFIG_HOME", "")
+    # the XDG spec: a relative XDG_CONFIG_HOME is invalid and ignored
+    user = Path(xdg) / "car-assistant" / "config.yaml" if xdg.startswith("/") else USER_CONFIG
+    return [user, SYSTEM_CONFIG]
 
 
 def _range(lo: float | None = None, hi: float | None = None, choices: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -86,8 +98,22 @@ class VehicleSettings:
 
 @dataclass(frozen=True)
 class GpioSettings:
-    pin_factory: str = field(default="mock", metadata=_range(choices=("mock", "native", "lgpio", "rpigpio")))
-    """gpiozero pin factory; mock when no pins exist (a PC, CI)."""
+    pin_factory: str = field(
+        default="auto", metadata=_range(choices=("auto", "mock", "native", "lgpio", "rpigpio", "pigpio"))
+    )
+    """gpiozero pin factory. auto: lgpio on a Raspberry Pi, else mock (a PC, CI, a Jetson), said at start."""
+    interior_light_pin: str = "17"
+    """Relay for the dome light: a BCM number, a gpiozero pin name ("BOARD11"), or "" for none."""
+    push_to_talk_pin: str = "27"
+    """Push-to-talk button: a BCM number, a pin name, or "" for none."""
+    status_led_pin: str = "22"
+    """Status LED (lit while the service runs): a BCM number, a pin name, or "" for none."""
+    relay_active_high: bool = True
+    """The relay closes on a high pin; false for an active-low relay board."""
+    led_active_high: bool = True
+    """The LED lights on a high pin; false when it is wired to 3.3 V."""
+    button_pull_up: bool = True
+    """The button connects its pin to ground (internal pull-up); false for a button to 3.3 V."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +158,12 @@ class VoiceSettings:
 
 
 @dataclass(frozen=True)
+class LoggingSettings:
+    level: str = field(default="warning", metadata=_range(choices=("debug", "info", "warning", "error")))
+    """Lowest level logged to stderr (the journal under systemd); --log-level overrides it."""
+
+
+@dataclass(frozen=True)
 class AuditSettings:
     enabled: bool = True
     """Keep the audit log: each turn's text, commands, decisions, frames and reply (never audio)."""
@@ -149,6 +181,7 @@ class Settings:
     vehicle: VehicleSettings = VehicleSettings()
     gpio: GpioSettings = GpioSettings()
     voice: VoiceSettings = VoiceSettings()
+    logging: LoggingSettings = LoggingSettings()
     audit: AuditSettings = AuditSettings()
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
@@ -297,8 +330,8 @@ def load_settings(
         path = Path(config_file)
     elif environ.get(ENV_PREFIX + "CONFIG"):
         path = Path(environ[ENV_PREFIX + "CONFIG"])
-    elif USER_CONFIG.exists():
-        path = USER_CONFIG
+    else:
+        path = next((p for p in config_candidates(environ) if p.is_file()), None)
     if path is not None:
         settings = _merge(settings, _read_file(path), str(path))
     settings = _merge(settings, _env_layer(environ), "environment")

@@ -142,6 +142,8 @@ def _frames(path: Path) -> Iterator[can.Message]:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    if args.sim:
+        return _replay_into_sim(args)
     car = find_car(args.car)
     dbc = Path(args.dbc) if args.dbc else car.dbc_path
     if dbc is None:
@@ -179,4 +181,36 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("replay", cmd_replay, "a recording (.log, .asc, .blf) as vehicle-state changes in VSS names")
     p.add_argument("file", metavar="FILE", help="the recording: candump .log, .asc, .blf (also .csv, .trc)")
     p.add_argument("--car", metavar="NAME", default="reference_car", help="whose DBC and mapping (car list)")
+    p.add_argument(
+        "--sim",
+        action="store_true",
+        help="play its commands into the simulated reference car; exit 1 unless it ends as recorded",
+    )
+    p.add_argument("--speed", type=float, default=1.0, help="--sim: faster (2) or slower (0.5) than recorded")
     p.add_argument("--dbc", metavar="FILE", help="the car's DBC (for cars whose DBC does not ship)")
+
+
+def _replay_into_sim(args: argparse.Namespace) -> int:
+    """``replay FILE --sim``: the recording's allowlisted commands into a fresh simulated car."""
+    from assistant.config import load_settings
+    from assistant.runtime import bridge_config
+    from firmware_bridge import Frame, format_frame
+    from firmware_bridge.recording import replay
+
+    if args.car != "reference_car":
+        raise InputError(f"--sim plays into the simulated reference car; drop --car {args.car}")
+    settings, _ = load_settings(args.config)
+    sim = {"window_travel_s": settings.sim.window_travel_s, "scenario": settings.sim.scenario}
+
+    def show(frame: Frame) -> None:
+        if frame.direction == "tx":
+            print(format_frame(frame), flush=True)
+
+    result = replay(args.file, bridge_config(settings), sim, speed=args.speed, on_frame=show)
+    print(f"# replayed {result.commands} command frames ({result.skipped} other frames not sent)")
+    if result.matches:
+        print(f"# the simulated car ended as recorded ({len(result.recorded)} status signals)")
+        return 0
+    for key, (recorded, replayed) in result.differences.items():
+        print(f"# differs: {key} recorded {recorded}, replayed {replayed}")
+    return 1

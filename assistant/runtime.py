@@ -13,7 +13,7 @@ from assistant.errors import ConfigError, VehicleError
 from assistant.nlu.base import Parser, load_parser
 from assistant.vehicle.guards import GuardLimits
 from assistant.vehicle.vehicle import Vehicle
-from firmware_bridge import BodyControllerSim, BridgeConfig, CanBridge
+from firmware_bridge import BodyControllerSim, BridgeConfig, BridgeError, CanBridge, GpioLevels, GpioPins
 from firmware_bridge.cars import check_dbc_file, find_car
 from firmware_bridge.config import DEFAULT_ALLOWLIST, DEFAULT_DBC, DEFAULT_MAPPING
 
@@ -24,7 +24,7 @@ SETTLE_S = 15.0
 
 def bridge_config(settings: Settings) -> BridgeConfig:
     """The bridge's settings; ``can.car`` picks a shipped car's mapping, allowlist and (if it ships) DBC."""
-    can = settings.can
+    can, gpio = settings.can, settings.gpio
     dbc, mapping, allowlist = DEFAULT_DBC, DEFAULT_MAPPING, DEFAULT_ALLOWLIST
     if can.car:
         car = find_car(can.car)
@@ -47,7 +47,25 @@ def bridge_config(settings: Settings) -> BridgeConfig:
         mapping_path=Path(can.mapping) if can.mapping else mapping,
         allowlist_path=allowlist,
         pin_factory=settings.gpio.pin_factory,
+        pins=gpio_pins(settings),
+        levels=GpioLevels(gpio.relay_active_high, gpio.led_active_high, gpio.button_pull_up),
     )
+
+
+def gpio_pins(settings: Settings) -> GpioPins:
+    """The gpio section's pins: "17" is BCM 17, "BOARD11" a gpiozero pin name, "" no device."""
+    gpio = settings.gpio
+
+    def pin(value: str) -> int | str | None:
+        value = value.strip()
+        if value.lower() in ("", "none"):
+            return None
+        return int(value) if value.isdigit() else value
+
+    try:
+        return GpioPins(pin(gpio.interior_light_pin), pin(gpio.push_to_talk_pin), pin(gpio.status_led_pin))
+    except BridgeError as err:
+        raise ConfigError(f"gpio: {err}") from err
 
 
 def simulator(settings: Settings, config: BridgeConfig | None = None) -> BodyControllerSim:

@@ -5,7 +5,7 @@ Knows CAN, DBC and GPIO, nothing of speech; it never imports ``assistant``.
 
 from firmware_bridge.bridge import Actuation, CanBridge, Reading
 from firmware_bridge.bus import Frame, load_dbc, open_bus
-from firmware_bridge.config import BridgeConfig, GpioPins
+from firmware_bridge.config import BridgeConfig, GpioLevels, GpioPins
 from firmware_bridge.ecu_sim import BodyControllerSim, DriveScenario, load_scenario, run_ecu_sim
 from firmware_bridge.errors import (
     BridgeConfigError,
@@ -32,6 +32,7 @@ __all__ = [
     "EncodeError",
     "Frame",
     "GpioError",
+    "GpioLevels",
     "GpioPins",
     "MappingError",
     "NotAllowedError",

@@ -31,10 +31,20 @@ import can
 import cantools.database
 from cantools.database.namedsignalvalue import NamedSignalValue
 
-from firmware_bridge.bus import Frame, Value, decode, load_dbc, open_bus
+from firmware_bridge.bus import (
+    STILL_DOWN_EVERY_S,
+    BusHealth,
+    Frame,
+    SupervisedBus,
+    Value,
+    decode,
+    load_dbc,
+    open_bus,
+)
 from firmware_bridge.checksums import FrameProtection
 from firmware_bridge.config import BridgeConfig
 from firmware_bridge.errors import (
+    BusDownError,
     CarCannotError,
     EncodeError,
     MappingError,
@@ -173,15 +183,29 @@ class _Transmission:
     ends: float
 
 
+RECEIVE_ERROR_PAUSE_S = 0.1
+"""After a receive error, the receive thread waits this long before trying again."""
+
+
 class _Receiver(can.Listener):
     def __init__(self, on_message: Callable[[can.Message], None]) -> None:
         self._on_message = on_message
+        self._errors = 0
+        self._reported = 0.0
 
     def on_message_received(self, msg: can.Message) -> None:
+        self._errors = 0
         self._on_message(msg)
 
     def on_error(self, exc: Exception) -> None:
-        log.error("CAN receive failed: %s", exc)
+        # python-can's receive loop retries at once: without the pause and the count, a failing bus
+        # (not a SupervisedBus, which handles its own faults) logged some 131,000 lines a second.
+        self._errors += 1
+        now = time.monotonic()
+        if self._errors == 1 or now - self._reported >= STILL_DOWN_EVERY_S:
+            self._reported = now
+            log.error("CAN receive failed (%d times in a row): %s", self._errors, exc)
+        time.sleep(RECEIVE_ERROR_PAUSE_S)
 
 
 class _Throttle:
@@ -277,7 +301,7 @@ class CanBridge:
                 message: {s.name: s for s in db.get_message_by_name(message).signals}
                 for message in self._status_messages
             }
-            self._gpio = BridgeGpio(cfg.pins, cfg.pin_factory)
+            self._gpio = BridgeGpio(cfg.pins, cfg.pin_factory, cfg.levels)
             self._bus = self._given_bus if self._given_bus is not None else open_bus(cfg)
             self._notifier = can.Notifier(self._bus, [_Receiver(self._on_rx)], timeout=0.1)
         except BaseException:
@@ -397,6 +421,11 @@ class CanBridge:
         if name not in self.mapping.signals:
             raise MappingError(f"{name!r} is not a vehicle signal in {self.mapping.path}")
         return self.state().get(name)
+
+    def bus_health(self) -> BusHealth | None:
+        """The bus's link state; None for a bus given to the bridge that is not a ``SupervisedBus``."""
+        bus = self._bus
+        return bus.health() if isinstance(bus, SupervisedBus) else None
 
     def wait_ready(self, timeout_s: float) -> bool:
         """True once every mapped status message has been received at least once."""
@@ -740,6 +769,8 @@ class CanBridge:
             msg = self._can_message(planned, self._seal(planned, values))
             try:
                 bus.send(msg, timeout=SEND_TIMEOUT_S)
+            except BusDownError as err:
+                return sent, err  # the bus was known down: this frame and the rest were refused
             except (can.CanError, OSError, ValueError) as err:
                 done = ", ".join(f.message for f in sent) or "nothing"
                 failure = SendError(

@@ -31,7 +31,8 @@ FORBIDDEN_INTERFACES = {
     "udp_multicast": "it sends CAN frames as UDP multicast onto the network; use 'virtual' for "
     "in-process tests or 'socketcan' with vcan0 for a bench",
 }
-PIN_FACTORIES = ("mock", "native", "lgpio", "rpigpio", "pigpio")
+PIN_FACTORIES = ("auto", "mock", "native", "lgpio", "rpigpio", "pigpio")
+"""auto: lgpio on a Raspberry Pi (from the device tree's model), else mock, said at start."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,19 @@ class GpioPins:
 
 
 @dataclass(frozen=True)
+class GpioLevels:
+    """How each device is wired: which level means on."""
+
+    relay_active_high: bool = True
+    """The interior-light relay closes on a high pin (most relay boards); False for active-low boards."""
+    led_active_high: bool = True
+    """The status LED lights on a high pin (LED to ground); False when wired to 3.3 V."""
+    button_pull_up: bool = True
+    """The push-to-talk button connects the pin to ground (internal pull-up, pressed reads low);
+    False for a button to 3.3 V with the internal pull-down."""
+
+
+@dataclass(frozen=True)
 class BridgeConfig:
     """Everything the bridge needs to open the bus and the GPIO pins."""
 
@@ -82,6 +96,8 @@ class BridgeConfig:
     """gpiozero pin factory: "mock" (no hardware), or "native", "lgpio", "rpigpio", "pigpio" on a Pi."""
     pins: GpioPins = field(default_factory=GpioPins)
     """Which GPIO pin each device uses."""
+    levels: GpioLevels = field(default_factory=GpioLevels)
+    """Active levels of the GPIO devices."""
     frame_log_size: int = 500
     """Frames kept in the recent-frames log; status traffic is about 70 frames/s."""
 
@@ -128,6 +144,14 @@ class BridgeConfig:
                     f"unknown pin(s) {', '.join(bad)}; known: {', '.join(sorted(pin_names))}"
                 )
             values["pins"] = GpioPins(**pins)
+        if "levels" in values and isinstance(values["levels"], Mapping):
+            level_names = {f.name for f in fields(GpioLevels)}
+            bad = sorted(set(values["levels"]) - level_names)
+            if bad:
+                raise BridgeConfigError(
+                    f"unknown level(s) {', '.join(bad)}; known: {', '.join(sorted(level_names))}"
+                )
+            values["levels"] = GpioLevels(**values["levels"])
         try:
             return cls(**values)
         except TypeError as err:

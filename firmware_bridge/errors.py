@@ -45,6 +45,15 @@ class SendError(BridgeError, OSError):
     code = "send"
 
 
+class BusDownError(SendError):
+    """The CAN bus is down (bus-off, adapter unplugged, interface down); nothing was sent.
+
+    The bus is being reconnected in the background; the message says since when.
+    """
+
+    code = "bus_down"
+
+
 class BusOpenError(BridgeError, OSError):
     """The CAN bus could not be opened (no such interface, no permission)."""
 

@@ -1,8 +1,12 @@
 """GPIO devices of the bridge: the interior-light relay, the push-to-talk button, a status LED.
 
 gpiozero chooses the pin backend; "mock" (gpiozero's ``MockFactory``) runs
-anywhere and is what tests and laptops use, the others need a Raspberry Pi or
-Jetson with the matching library installed.
+anywhere and is what tests and laptops use, the others need a Raspberry Pi
+with the matching library installed ("lgpio" works on every Pi, and is the
+only one on a Pi 5).  "auto" picks lgpio when the device tree says Raspberry
+Pi, else mock; a Jetson's header is not driven by gpiozero, so it gets mock
+too.  Mock is logged at start, with the reason, so a car whose button does
+nothing says why.
 """
 
 from __future__ import annotations
@@ -10,12 +14,13 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import gpiozero
 from gpiozero import LED, Button, DigitalOutputDevice
 
-from firmware_bridge.config import GpioPins
+from firmware_bridge.config import GpioLevels, GpioPins
 from firmware_bridge.errors import GpioError
 
 log = logging.getLogger(__name__)
@@ -30,6 +35,29 @@ _FACTORIES = {
     "rpigpio": ("gpiozero.pins.rpigpio", "RPiGPIOFactory", "pip install RPi.GPIO"),
     "pigpio": ("gpiozero.pins.pigpio", "PiGPIOFactory", "pip install pigpio, and run pigpiod"),
 }
+
+
+DEVICE_TREE_MODEL = Path("/proc/device-tree/model")
+
+
+def board_model(model_file: Path = DEVICE_TREE_MODEL) -> str:
+    """The board's model string from the device tree ("Raspberry Pi 5 Model B Rev 1.0"); "" off a board."""
+    try:
+        return model_file.read_bytes().rstrip(b"\0").decode("ascii", "replace").strip()
+    except OSError:
+        return ""
+
+
+def choose_pin_factory(name: str, model_file: Path = DEVICE_TREE_MODEL) -> tuple[str, str]:
+    """The factory to use for the setting ``name`` ("auto" resolved), and why, for the start-up line."""
+    if name != "auto":
+        return name, "configured"
+    model = board_model(model_file)
+    if model.startswith("Raspberry Pi"):
+        return "lgpio", f"auto: {model}"
+    if not model:
+        return "mock", "auto: no Raspberry Pi detected (no device-tree model); GPIO devices are simulated"
+    return "mock", f"auto: {model} is not a Raspberry Pi; GPIO devices are simulated (set gpio.pin_factory)"
 
 
 def make_pin_factory(name: str) -> gpiozero.Factory:
@@ -51,8 +79,11 @@ def make_pin_factory(name: str) -> gpiozero.Factory:
 class BridgeGpio:
     """The bridge's GPIO devices on one pin factory; a device whose pin is ``None`` is left out."""
 
-    def __init__(self, pins: GpioPins, factory_name: str = "mock") -> None:
-        self.factory = make_pin_factory(factory_name)
+    def __init__(self, pins: GpioPins, factory_name: str = "mock", levels: GpioLevels | None = None) -> None:
+        levels = levels or GpioLevels()
+        self.factory_name, self.factory_reason = choose_pin_factory(factory_name)
+        self.factory = make_pin_factory(self.factory_name)
+        log.info("GPIO pin factory %s (%s)", self.factory_name, self.factory_reason)
         self._ptt_callbacks: list[Callable[[bool], None]] = []
         self.relay: DigitalOutputDevice | None = None
         self.button: Button | None = None
@@ -60,15 +91,20 @@ class BridgeGpio:
         try:
             if pins.interior_light is not None:
                 self.relay = DigitalOutputDevice(
-                    pins.interior_light, active_high=True, initial_value=False, pin_factory=self.factory
+                    pins.interior_light,
+                    active_high=levels.relay_active_high,
+                    initial_value=False,
+                    pin_factory=self.factory,
                 )
             if pins.push_to_talk is not None:
-                # Button to ground with the internal pull-up: pressed reads low.
-                self.button = Button(pins.push_to_talk, pull_up=True, pin_factory=self.factory)
+                # pull-up: a button to ground, pressed reads low; pull-down: a button to 3.3 V
+                self.button = Button(
+                    pins.push_to_talk, pull_up=levels.button_pull_up, pin_factory=self.factory
+                )
                 self.button.when_pressed = lambda: self._push_to_talk(True)
                 self.button.when_released = lambda: self._push_to_talk(False)
             if pins.status_led is not None:
-                self.led = LED(pins.status_led, pin_factory=self.factory)
+                self.led = LED(pins.status_led, active_high=levels.led_active_high, pin_factory=self.factory)
         except gpiozero.GPIOZeroError as err:
             self.close()
             raise GpioError(f"cannot set up GPIO pins {pins}: {err}") from err
@@ -80,8 +116,8 @@ class BridgeGpio:
         return self.read(device)
 
     def read(self, device: str) -> int:
-        """The level ``device``'s pin reads now, 0 or 1 (the relay is active high)."""
-        return 1 if self._output(device).pin.state else 0
+        """Whether ``device`` is on, 0 or 1, from its pin's level now (active level applied)."""
+        return 1 if self._output(device).value else 0
 
     def _output(self, device: str) -> DigitalOutputDevice:
         if device != "interior_light":

@@ -36,6 +36,8 @@ REPLY_KEYS = frozenset(
         "dialogue.too_long",
         "dialogue.undo_done",
         "dialogue.undo_nothing",
+        "failure.bus_down",
+        "failure.bus_lost",
         "failure.car_cannot",
         "failure.car_lacks",
         "failure.rejected",

@@ -589,7 +589,9 @@ class Vehicle:
         if isinstance(error, SendError):
             # nothing left the bridge (a part-way failure comes back as ``unsent``)
             self._fail({n: v for n, v in request.targets.items() if n in current})
-            return Action(intent, "failed", self.replies.say("failure.send"), signal_targets)
+            # bus_down: the bus was known down and nothing left; send: a frame failed on the way
+            key = "failure.bus_down" if error.code == "bus_down" else "failure.send"
+            return Action(intent, "failed", self.replies.say(key), signal_targets)
         if isinstance(error, CarCannotError):
             # a status-only function on this car: refused before any frame, the car is as it was
             self._fail({n: v for n, v in request.targets.items() if n in current})
