@@ -197,11 +197,18 @@ def load_bars(path: Path = THRESHOLDS_FILE) -> dict[str, Bars]:
 
 @cache
 def domain_words(intents_dir: Path = INTENTS_DIR) -> frozenset[str]:
-    """Every word the template files use (templates, lists, skip words; comments left out)."""
+    """Every word the template files use (templates, lists, skip words; comments left out), and the words
+    their numbers and abbreviations are spoken with ("twenty two", "point", "degrees")."""
+    from assistant.asr.domain import WRITTEN, spell_number
+
     words: set[str] = set()
     for path in template_files(intents_dir):
         for line in path.read_text(encoding="utf-8").splitlines():
             words.update(_WORD.findall(line.split("#", 1)[0].lower()))
+    for n in (*range(100), 100, 1000, 0.5):
+        words.update(spell_number(str(n)).split())
+    for spoken in WRITTEN.values():
+        words.update(spoken.split())
     return frozenset(words)
 
 

@@ -202,3 +202,14 @@ def test_say_json_carries_the_decision() -> None:
     assert out["frames"] == []
     assert out["commands"][0]["decision"]["outcome"] == DROPPED
     assert out["commands"][0]["decision"]["evidence"]["words"] == 0.0
+
+
+def test_words_the_recogniser_spells_out_are_known() -> None:
+    from assistant.policy import domain_words, words_known
+
+    vocabulary = domain_words()
+    assert words_known("set the temperature to twenty two degrees", vocabulary) == 1.0
+    assert words_known("tune to ninety five point three f m", vocabulary) == 1.0
+    # a lone letter is no word; spelled in a row it is
+    assert words_known("c", vocabulary) == 0.0 and words_known("a c", vocabulary) == 1.0
+    assert words_known("what is a caftan", vocabulary) < 1.0

@@ -9,8 +9,9 @@ Reads the parser's confidence and the known-word share of the top command on
 - out-of-scope text: assistant/training/data/out_of_scope.txt, and with ``--clinc`` the CLINC150 corpus
   (data_full.json: its out-of-scope test sentences and the test sentences of its intents that are not
   catalog intents here). CLINC150 is third-party data: read from where it lies, never copied.
-For each set it prints how many produce a command and how many the policy would act on, ask, drop, and
-the share of in-domain commands acted on at the shipped bars (speech evidence is not part of this run).
+For each set it prints how many produce a command and how many the policy would act on (acted_car: on a
+command that sends frames, not an answer), ask back or drop, at the shipped bars (typed text: no speech
+evidence in this run).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ CLINC_IN_CATALOG = frozenset(
     "change_volume next_song play_music cancel yes no maybe repeat what_can_i_ask_you smart_home "
     "whisper_mode update_playlist what_song change_speed".split()
 )
+
+
+ANSWERS = ("vehicle.query", "assistant.")
 
 
 def random_strings(n: int, seed: int = 1) -> list[str]:
@@ -68,6 +72,10 @@ def tally(parser: Parser, policy: Policy, texts: Iterable[str]) -> Counter[str]:
                 out["acted_yes"] += 1
             if any(d.outcome == ACTED and d.risk == "safety" for d in outcomes):
                 out["acted_safety"] += 1
+            # answers (status, help, repeat) move nothing; the rest sends frames to the car
+            if any(d.outcome == ACTED and not c.intent.startswith(ANSWERS) for c, d in zip(commands, outcomes,
+                                                                                          strict=True)):
+                out["acted_car"] += 1
         elif any(d.outcome == "asked" for d in outcomes):
             out["asked"] += 1
         else:
@@ -104,7 +112,8 @@ def main() -> None:
         n = t["texts"]
         print(
             f"{name:24s} n={n:5d} command={t['command']:5d} acted={t['acted']:5d} ({t['acted'] / n:.2%}) "
-            f"asked={t['asked']:5d} dropped={t['dropped']:5d} acted_safety={t['acted_safety']} "
+            f"asked={t['asked']:5d} dropped={t['dropped']:5d} acted_car={t['acted_car']} "
+            f"acted_safety={t['acted_safety']} "
             f"acted_yes={t['acted_yes']}"
         )
 
