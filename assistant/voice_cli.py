@@ -224,6 +224,8 @@ def _file_result(name: str, turns: list[Any]) -> dict[str, Any]:
         out["cut_off"] = True
     if len(jsons) > 1:
         out["turns"] = jsons
+    else:  # the recogniser's confidences (a file of several requests has them per turn)
+        out.update({k: jsons[0][k] for k in ("asr_confidence", "words") if k in jsons[0]})
     return out
 
 
