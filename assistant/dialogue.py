@@ -24,6 +24,7 @@ from assistant.errors import AssistantError, InputError
 from assistant.nlu.base import Command, Parser
 from assistant.nlu.intents import load_intents
 from assistant.nlu.templates import clean
+from assistant.policy import ACTED, ASKED, DROPPED, Decision, Policy, Speech, load_policy
 from assistant.vehicle.functions import BY_SIGNAL, FUNCTIONS
 from assistant.vehicle.replies import Replies, load_replies
 from assistant.vehicle.signals import Value
@@ -42,6 +43,15 @@ class Turn:
     reply: str = ""
     error: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    decisions: tuple[Decision, ...] = ()
+    """The policy's decision for each of ``commands`` (acted / asked / dropped, and why)."""
+
+    def commands_json(self) -> list[dict[str, Any]]:
+        decisions: tuple[Decision | None, ...] = self.decisions or (None,) * len(self.commands)
+        return [
+            {**c.to_json(), **({"decision": d.to_json()} if d else {})}
+            for c, d in zip(self.commands, decisions, strict=True)
+        ]
 
     @property
     def frames(self) -> tuple[Any, ...]:
@@ -59,7 +69,7 @@ class Turn:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "text": self.text,
-            "commands": [c.to_json() for c in self.commands],
+            "commands": self.commands_json(),
             "actions": [a.to_json() for a in self.actions],
             "frames": [f.to_json() for f in self.frames],
             "reply": self.reply,
@@ -95,10 +105,13 @@ ANSWERS = frozenset({"assistant.confirm", "assistant.deny", "assistant.repeat"})
 
 
 class Dialogue:
-    def __init__(self, parser: Parser, vehicle: Vehicle, replies: Replies | None = None) -> None:
+    def __init__(
+        self, parser: Parser, vehicle: Vehicle, replies: Replies | None = None, policy: Policy | None = None
+    ) -> None:
         self.parser = parser
         self.vehicle = vehicle
         self.replies = replies or load_replies()
+        self.policy = policy or load_policy()
         self.pending: Question | None = None
         self.last_change: Action | None = None
         self.last_reply = ""
@@ -107,8 +120,11 @@ class Dialogue:
         self.context = Context()  # follow-ups ("a bit more") -> full commands
         self.recorder = Recorder(vehicle, parser, self.context)  # each turn -> an audit entry (why, log)
 
-    def handle(self, text: str) -> Turn:
-        """Answer one utterance; errors become a short reply, never an exception."""
+    def handle(self, text: str, speech: Speech | None = None) -> Turn:
+        """Answer one utterance; errors become a short reply, never an exception.
+
+        ``speech``: what the recogniser adds to the evidence when ``text`` was heard, not typed.
+        """
         import time
 
         self._text, self._dropped = text, False
@@ -141,27 +157,76 @@ class Dialogue:
                     text, reply=self.replies.say("dialogue.no_command"), timings_ms={"parse": (t1 - t0) * 1e3}
                 )
             )
-        actions = []
+        actions: list[Action] = []
+        decisions = self._decide(text, parse.commands, speech)
         clashes = self._contradictions(parse.commands)
-        for i, command in enumerate(parse.commands):
+        for i, (command, decision) in enumerate(zip(parse.commands, decisions, strict=True)):
             if i in clashes:
                 if clashes[i]:
                     actions.append(Action(command.intent, "refused", clashes[i]))
                 continue
             try:
-                actions.append(self._one(command))
+                actions.append(self._decided(command, decision))
             except Exception as err:  # one bad command must not stop the assistant
                 log.exception("command %s failed", command.intent)
                 actions.append(Action(command.intent, "failed", self.replies.say("dialogue.error")))
                 return self._done(
-                    Turn(text, parse.commands, tuple(actions), self._join(actions), error=repr(err))
+                    Turn(
+                        text, parse.commands, tuple(actions), self._join(actions), error=repr(err),
+                        decisions=decisions,
+                    )
                 )
         t2 = time.perf_counter()
         actions += refused
         timings = {"parse": (t1 - t0) * 1e3, "vehicle": (t2 - t1) * 1e3}
-        return self._done(Turn(text, parse.commands, tuple(actions), self._join(actions), timings_ms=timings))
+        turn = Turn(text, parse.commands, tuple(actions), self._join(actions), timings_ms=timings)
+        return self._done(replace(turn, decisions=decisions))
 
     # -- internals ----------------------------------------------------------
+
+    def _decide(
+        self, text: str, commands: tuple[Command, ...], speech: Speech | None
+    ) -> tuple[Decision, ...]:
+        from assistant.vehicle.guards import is_driving
+
+        try:
+            moving = is_driving(self.vehicle.state(), self.vehicle.limits)
+        except Exception:  # no state from the car: assume the worst
+            moving = True
+        policy, parser = self.policy, self.parser
+        decisions = [policy.decide(c, policy.evidence(c, text, speech, parser), moving) for c in commands]
+        asked = [i for i, d in enumerate(decisions) if d.outcome == ASKED]
+        for i in asked[1:]:  # one question at a time
+            d = decisions[i]
+            decisions[i] = replace(d, outcome=DROPPED, reason=f"{d.reason}; one question at a time")
+        return tuple(decisions)
+
+    def _decided(self, command: Command, decision: Decision) -> Action:
+        """Carry out, ask back or drop ``command`` as the policy decided."""
+        if decision.outcome == ACTED:
+            return self._one(command)
+        if command.intent == "assistant.confirm" and self.pending is not None:
+            # an unclear yes is no yes: the question is closed, nothing is done
+            self._drop_question()
+            return Action(command.intent, "dropped", self.replies.say("dialogue.confirm_unclear"))
+        if decision.outcome == ASKED and self.replies.has(f"ask.{command.intent}"):
+            # the question goes through the vehicle's one gate: a clear yes in time, re-planned and
+            # re-checked against the car at the yes (Vehicle.confirm), like any other question
+            if command.intent == "assistant.undo":
+                change = self._undoable()
+                if change is None:
+                    return Action(command.intent, "answered", self.replies.say("dialogue.undo_nothing"))
+                request = Request({BY_SIGNAL[sig].name: value for sig, value in change.previous.items()})
+                prompt = self.replies.say("ask.assistant.undo")
+                return self._settle_question(self.vehicle.ask(command.intent, request, prompt))
+            if not self.vehicle.handles(command.intent):
+                return Action(command.intent, "dropped", self.replies.say("policy.sorry"))
+            request = self.vehicle.plan(command)
+            if request.refusal:
+                return Action(command.intent, "refused", request.refusal)
+            prompt = self.replies.say(f"ask.{command.intent}", **request.fields)
+            return self._settle_question(self.vehicle.ask(command.intent, request, prompt, command))
+        return Action(command.intent, "dropped", self.replies.say("policy.sorry"))
 
     @staticmethod
     def _join(actions: list[Action]) -> str:
@@ -238,12 +303,19 @@ class Dialogue:
             self.last_change = action
         return action
 
-    def _undo(self) -> Action:
+    def _undoable(self) -> Action | None:
+        """The last change the car confirmed, as it ended; None when there is nothing to undo."""
         change = self.last_change
         then = change.then if change is not None else None
         if then is not None and then.done() and then.exception() is None:
             change = then.result()  # the travel has ended: undo what it confirmed
         if change is None or not change.previous:
+            return None
+        return change
+
+    def _undo(self) -> Action:
+        change = self._undoable()
+        if change is None:
             return Action("assistant.undo", "answered", self.replies.say("dialogue.undo_nothing"))
         request = Request({BY_SIGNAL[sig].name: value for sig, value in change.previous.items()})
         # the same gate as any request: guards and questions on the car's state now

@@ -39,6 +39,7 @@ from assistant.config import Settings, VoiceSettings
 from assistant.dialogue import Dialogue, Turn
 from assistant.errors import AssistantError
 from assistant.nlu.base import Parser
+from assistant.policy import Speech
 from assistant.tts.base import Synthesizer
 from assistant.vad.base import Endpoint, Endpointer, SpeechDetector
 from assistant.wake.base import Detection, WakeDetector
@@ -114,13 +115,16 @@ class VoiceTurn:
     timings_ms: dict[str, float] = field(default_factory=dict)
     partials: list[str] = field(default_factory=list)
     alternatives: tuple[str, ...] = ()
-    confidence: float | None = None
+    asr_confidence: float | None = None
+    """The recognizer's confidence in ``text`` as heard (posterior, [0, 1]); None when it gives none."""
+    words: list[dict[str, Any]] = field(default_factory=list)
+    """The heard words with their times (ms) and confidences, when the recognizer gives them."""
     cut_off: bool = False
     error: str | None = None
 
     @property
     def commands(self) -> list[dict[str, Any]]:
-        return [c.to_json() for c in self.turn.commands] if self.turn else []
+        return self.turn.commands_json() if self.turn else []
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -142,6 +146,10 @@ class VoiceTurn:
             "endpoint_ms": round(self.endpoint.at_ms, 1) if self.endpoint else None,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
+        if self.asr_confidence is not None:
+            out["asr_confidence"] = round(self.asr_confidence, 3)
+        if self.words:
+            out["words"] = self.words
         if self.cut_off:
             out["cut_off"] = True
         if self.error:
@@ -496,8 +504,9 @@ class VoicePipeline:
             detection,
             partials=partials,
             alternatives=final.alternatives,
-            confidence=final.confidence,
             timings_ms={"endpoint_delay": delay, "asr_final": asr_ms},
+            asr_confidence=final.confidence,
+            words=[w.to_json() for w in final.words],
         )
         if detection is not None:
             vt.timings_ms["wake_at"] = detection.timestamp_ms
@@ -541,11 +550,12 @@ class VoicePipeline:
                 else:
                     # the audit log keeps what was heard beside what was acted on
                     self.dialogue.recorder.heard = Heard(
-                        vt.text, vt.confidence, vt.alternatives, text if text != vt.text else None,
+                        vt.text, vt.asr_confidence, vt.alternatives, text if text != vt.text else None,
                         dict(vt.timings_ms),
                     )
+                    speech = Speech(vt.asr_confidence, vt.alternatives[:MAX_ALTERNATIVES], vt.text)
                     vt.text = text
-                    turn = self.dialogue.handle(vt.text)
+                    turn = self.dialogue.handle(vt.text, speech)
                     vt.turn = turn
                     vt.reply = turn.reply
                     vt.timings_ms.update({f"dialogue_{k}": v for k, v in turn.timings_ms.items()})

@@ -207,6 +207,8 @@ def _file_result(name: str, turns: list[Any]) -> dict[str, Any]:
     if len(jsons) == 1:
         one = jsons[0]
         out.update({k: one[k] for k in ("text", "commands", "frames", "reply", "endpoint", "timings_ms")})
+        # the recogniser's confidences (a file of several requests has them per turn)
+        out.update({k: one[k] for k in ("asr_confidence", "words") if k in one})
         if one.get("cut_off"):
             out["cut_off"] = True
         return out

@@ -204,7 +204,9 @@ def test_a_stray_word_read_as_yes_is_not_a_yes(
     assert dialogue.handle("yes").reply == "There's nothing to confirm."
     dialogue.handle("turn off the headlights")
     dialogue.handle("what a nice day")
-    assert dialogue.handle(stray).reply == "Sorry, I can't help with that."
+    # nothing asked: a yes the risk policy finds no evidence for is dropped ("Sorry?"); one it lets
+    # through is still not a clear yes, so it is not understood
+    assert dialogue.handle(stray).reply in ("Sorry?", "Sorry, I can't help with that.")
     assert bridge.sent == [] and bridge.values[LOW_BEAM] == 1
 
 

@@ -31,6 +31,13 @@ class Word:
     start_ms: float = 0.0
     end_ms: float = 0.0
     confidence: float | None = None
+    """Posterior probability of the word at its place, in [0, 1], when the engine gives one."""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"text": self.text, "start_ms": self.start_ms, "end_ms": self.end_ms}
+        if self.confidence is not None:
+            out["confidence"] = round(self.confidence, 3)
+        return out
 
 
 @dataclass(frozen=True)
@@ -43,9 +50,15 @@ class Transcript:
     alternatives: tuple[str, ...] = ()
     """Other likely texts (n-best), best first, without ``text``; the pipeline may pick one the parser
     understands when ``text`` has no command."""
+    posterior: float | None = None
+    """Probability of the whole text, in [0, 1], when the engine gives one (lattice posterior, or
+    what is left of it after a test against a general-English decoding)."""
 
     @property
     def confidence(self) -> float | None:
+        """The whole text's posterior, else its least sure word's, else None."""
+        if self.posterior is not None:
+            return self.posterior
         confs = [w.confidence for w in self.words if w.confidence is not None]
         return min(confs) if confs else None
 

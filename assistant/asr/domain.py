@@ -6,6 +6,12 @@ recognizers need them as spoken words ("set it to twenty two", "a c").
 ARPA model from them with pocketsphinx's ``ArpaBoLM`` and caches it under a
 key that includes the intents/ hash, so an edited template rebuilds it and an
 unchanged one loads in milliseconds.
+
+The model has a way out for speech that is not for the car: the most frequent
+words of pocketsphinx's bundled general English model join its unigrams
+(``GENERAL_WORDS``, ``GENERAL_WEIGHT``), reached from any domain context by
+backing off, so "what time does the museum open" can be heard as that and not
+forced into car words (which the language model would then read as a command).
 """
 
 from __future__ import annotations
@@ -23,9 +29,15 @@ from assistant.nlu.intents import INTENTS_DIR, intents_hash, load_intents
 
 log = logging.getLogger(__name__)
 
-LM_VERSION = "5"
+LM_VERSION = "6"
 """Bump when the sentence conversion or LM recipe changes: old caches are then ignored."""
 SENTENCES_PER_INTENT = 400
+GENERAL_WORDS = 1000
+"""Most frequent words of pocketsphinx's bundled general English model that join the domain model as a
+way out: speech that is not for the car can be heard as the English it is instead of car words."""
+GENERAL_WEIGHT = 0.1
+"""Share of the unigram mass the general words get (the domain keeps the rest, and its bigrams and
+trigrams are scaled by 1 - this); from any domain context they are reached by backing off."""
 # training text that is not a command keeps off-domain speech from being forced into commands
 OUT_OF_SCOPE = Path(__file__).resolve().parents[1] / "training" / "data" / "out_of_scope.txt"
 
@@ -130,6 +142,60 @@ def join_compounds(text: str, vocabulary: frozenset[str] | set[str]) -> str:
     return " ".join(out)
 
 
+def general_unigrams(n: int = GENERAL_WORDS) -> dict[str, float]:
+    """The ``n`` likeliest words of pocketsphinx's bundled general English model: word -> probability
+    renormalised over them (read word by word: writing that model out as ARPA crashes pocketsphinx)."""
+    import math
+
+    from pocketsphinx import NGramModel, get_model_path
+
+    model = NGramModel.readfile(get_model_path("en-us/en-us.lm.bin"))
+    words: set[str] = set()
+    with open(get_model_path("en-us/cmudict-en-us.dict"), encoding="utf-8") as f:
+        for line in f:
+            word = line.split(" ", 1)[0]
+            if word and "(" not in word and re.fullmatch(r"[a-z']+", word):
+                words.add(word)
+    ln_base = math.log(1.0001)  # pocketsphinx's log base
+    scored = sorted(((model.prob([w]) * ln_base, w) for w in words), reverse=True)[:n]
+    total = sum(math.exp(s) for s, _ in scored)
+    return {w: math.exp(s) / total for s, w in scored}
+
+
+def mix_unigrams(arpa: str, general: dict[str, float], weight: float) -> str:
+    """``arpa`` with ``general`` mixed in: p(w) = (1 - weight) p_domain(w) + weight p_general(w) for unigrams,
+    higher orders scaled by (1 - weight); backoff weights are kept (a close, not exact, normalisation)."""
+    import math
+
+    keep = math.log10(1 - weight)
+    out: list[str | None] = []  # None: where the unigrams go
+    order = 0
+    unigrams: dict[str, list[str]] = {}
+    for line in arpa.splitlines():
+        head = re.fullmatch(r"\\(\d)-grams:", line.strip())
+        fields = line.split()
+        if head:
+            order = int(head.group(1))
+            out.append(line)
+        elif order == 0 or not fields or line.strip() == "\\end\\":
+            out.append(line)
+        elif order == 1:
+            if not unigrams:
+                out.append(None)
+            unigrams[fields[1]] = fields
+        else:
+            out.append("\t".join([f"{float(fields[0]) + keep:.4f}", *fields[1:]]))
+    for word in general:
+        unigrams.setdefault(word, ["-99", word])
+    filled = []
+    for word, fields in unigrams.items():
+        domain = 0.0 if float(fields[0]) <= -98 else 10 ** float(fields[0])
+        p = (1 - weight) * domain + weight * general.get(word, 0.0)
+        filled.append("\t".join([f"{math.log10(p) if p > 0 else -99.0:.4f}", word, *fields[2:]]))
+    text = "\n".join("\n".join(filled) if line is None else line for line in out) + "\n"
+    return re.sub(r"ngram 1=\d+", f"ngram 1={len(unigrams)}", text, count=1)
+
+
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "car-assistant" / "asr"
@@ -148,7 +214,8 @@ class DomainLm:
 
 def domain_key(intents_dir: Path | str = INTENTS_DIR) -> str:
     extra = OUT_OF_SCOPE.read_bytes() if OUT_OF_SCOPE.exists() else b""
-    digest = hashlib.sha256(f"{LM_VERSION}\0{intents_hash(intents_dir)}\0".encode() + extra)
+    recipe = f"{LM_VERSION}\0{GENERAL_WORDS}\0{GENERAL_WEIGHT}\0{intents_hash(intents_dir)}\0"
+    digest = hashlib.sha256(recipe.encode() + extra)
     return digest.hexdigest()[:16]
 
 
@@ -175,6 +242,9 @@ def domain_lm(intents_dir: Path | str = INTENTS_DIR, cache: Path | None = None) 
     tmp = arpa.with_suffix(f".tmp{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as f:
         lm.write(f)
+    if GENERAL_WORDS and GENERAL_WEIGHT > 0:
+        tmp.write_text(mix_unigrams(tmp.read_text(encoding="utf-8"), general_unigrams(GENERAL_WORDS),
+                                    GENERAL_WEIGHT), encoding="utf-8")
     os.replace(tmp, arpa)  # another process may be building the same key
     words = tuple(sorted({w for line in text.splitlines() for w in line.split()}))
     meta.write_text(json.dumps({"words": words, "intents_hash": intents_hash(intents_dir)}), encoding="utf-8")

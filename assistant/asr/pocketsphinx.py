@@ -7,6 +7,11 @@ phones, written by hand for the few domain words the bundled dictionary
 lacks: "defogger", "recirc"), else one glued from two dictionary words
 (``headlamps`` = ``head`` + ``lamps``); the rest are reported in
 ``missing_words`` and logged, since the recognizer can never output them.
+
+The decoder runs its lattice (bestpath) pass, so each word of the final
+transcript carries its posterior probability and the transcript the
+posterior of the whole text (``Transcript.posterior``); the actuation policy
+reads them as the recogniser's evidence.
 """
 
 from __future__ import annotations
@@ -54,6 +59,11 @@ def _cmn_vector(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x.strip()]
 
 
+def _unit(p: float) -> float | None:
+    """A posterior pocketsphinx reports, clipped to [0, 1]; None for a missing one (NaN)."""
+    return None if p != p else min(1.0, max(0.0, float(p)))
+
+
 def compound_pronunciation(word: str, pron: dict[str, str]) -> str | None:
     """Phones for ``word`` as two dictionary words (longest first part first), or None."""
     for cut in range(len(word) - 2, 1, -1):
@@ -79,8 +89,9 @@ class PocketsphinxRecognizer(Recognizer):
                                      "reinstall it: pip install --force-reinstall pocketsphinx")
         self.lm = domain_lm(intents_dir, Path(cache) if cache else None)
         self._vocabulary = frozenset(self.lm.words)
+        # bestpath: a lattice search after the first pass, which gives the words' posteriors
         config = Config(hmm=str(hmm), dict=str(dictionary), lm=str(self.lm.arpa), samprate=16000,
-                        loglevel="FATAL")
+                        loglevel="FATAL", bestpath=True)
         for key, value in decoder_options.items():
             config[key] = value
         try:
@@ -185,9 +196,11 @@ class PocketsphinxRecognizer(Recognizer):
         for seg in self._decoder.seg():
             if seg.word.startswith("<") or seg.word.startswith("[") or seg.word == "<sil>":
                 continue
-            words.append(Word(seg.word.split("(")[0], seg.start_frame * frame_ms, seg.end_frame * frame_ms))
+            words.append(Word(seg.word.split("(")[0], seg.start_frame * frame_ms, seg.end_frame * frame_ms,
+                              _unit(seg.prob)))
         best = join_compounds(text, self._vocabulary)
-        return Transcript(best, True, tuple(words), self._alternatives(best))
+        posterior = _unit(hyp.prob) if hyp is not None and best else None
+        return Transcript(best, True, tuple(words), self._alternatives(best), posterior)
 
     def _alternatives(self, best: str) -> tuple[str, ...]:
         out: list[str] = []

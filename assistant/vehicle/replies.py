@@ -16,6 +16,7 @@ REPLIES_FILE = data_path("intents", "replies.yaml")
 
 REPLY_KEYS = frozenset(
     {
+        "ask.assistant.undo",
         "cancel.stopped",
         "cancel.unconfirmed",
         "clamped.above",
@@ -46,6 +47,7 @@ REPLY_KEYS = frozenset(
         "failure.unhealthy",
         "failure.unsent",
         "partial.done",
+        "policy.sorry",
         "query.age_hours",
         "query.age_minute",
         "query.age_minutes",

@@ -286,6 +286,14 @@ class Vehicle:
         finally:
             self.withdraw(question)
 
+    def ask(self, intent: str, request: Request, prompt: str, command: Command | None = None) -> Action:
+        """A question put before ``request`` because the evidence for it was weak (the dialogue's risk
+        policy): nothing moves now; a clear yes in time carries it out through ``apply`` (re-planned from
+        ``command`` when given), covering the asks of these same targets, and the guards still decide."""
+        signal_targets = {FUNCTIONS[name].signal: target for name, target in request.targets.items()}
+        covers = frozenset(request.targets.items())
+        return self._question(intent, request, covers, prompt, signal_targets, command)
+
     def withdraw(self, question: Question) -> None:
         """``question`` can no longer be answered (the driver moved on, said no or cancelled)."""
         with self._lock:
@@ -506,7 +514,18 @@ class Vehicle:
         command: Command | None,
     ) -> Action:
         prompt = " ".join(dict.fromkeys(self.replies.say(a.prompt) for a in asks.values()))
-        question = Question(intent, request, frozenset(asks), prompt, self.clock(), command)
+        return self._question(intent, request, frozenset(asks), prompt, signal_targets, command)
+
+    def _question(
+        self,
+        intent: str,
+        request: Request,
+        covers: frozenset[tuple[str, Value]],
+        prompt: str,
+        signal_targets: dict[str, Value],
+        command: Command | None,
+    ) -> Action:
+        question = Question(intent, request, covers, prompt, self.clock(), command)
         with self._lock:
             now = question.asked_at
             self._questions = [q for q in self._questions if self._fresh(q, now)] + [question]

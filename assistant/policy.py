@@ -1,0 +1,289 @@
+"""Actuation by risk: per command, act at once, ask back, or drop it, from the evidence that it was meant.
+
+Every catalog intent has a risk class in ``intents/policy/risk.yaml`` (safety, comfort, harmless; some
+raised while the car moves), and every class a bar per kind of evidence in
+``intents/policy/thresholds.yaml`` (calibrated on data; the file says how):
+
+- ``parse``: the language model's confidence in the command;
+- ``words``: the share of the request's words that the intents' templates use at all (random letters and
+  talk about other things score low, however sure the language model is);
+- ``asr``: the recogniser's posterior of what it heard (speech only);
+- ``nbest``: the share of the recogniser's n-best texts that carry the same command (speech only).
+
+A command whose evidence clears its class's ``act`` bar on every kind is carried out. Below it a safety
+or comfort command that still clears the ``ask`` bar is asked back ("Do you want me to unlock the
+doors?") and waits for a yes; anything weaker is dropped with a short "Sorry?".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assistant.catalog import INTENTS as CATALOG_INTENTS
+from assistant.errors import AssistantError, IntentsError
+from assistant.nlu.base import Command, Parser
+from assistant.nlu.intents import INTENTS_DIR, template_files
+
+POLICY_DIR = INTENTS_DIR / "policy"
+RISK_FILE = POLICY_DIR / "risk.yaml"
+THRESHOLDS_FILE = POLICY_DIR / "thresholds.yaml"
+
+RISKS = ("safety", "comfort", "harmless")
+EVIDENCE = ("parse", "words", "asr", "nbest")
+ACTED, ASKED, DROPPED = "acted", "asked", "dropped"
+
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+")
+
+
+@dataclass(frozen=True)
+class Speech:
+    """What the recogniser adds to a spoken request's evidence."""
+
+    confidence: float | None = None
+    """Posterior of the best text in [0, 1]; None when the engine gives none."""
+    alternatives: tuple[str, ...] = ()
+    """The recogniser's other n-best texts, best first (the heard text itself not among them)."""
+    heard: str = ""
+    """The recogniser's best text; may differ from the text acted on when the pipeline rescored."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the policy made of one command, and why."""
+
+    outcome: str
+    """acted | asked | dropped"""
+    risk: str
+    reason: str
+    evidence: Mapping[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "risk": self.risk,
+            "reason": self.reason,
+            "evidence": {k: round(v, 3) for k, v in self.evidence.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Bars:
+    act: Mapping[str, float]
+    ask: Mapping[str, float]
+
+
+def _where(path: Path, node: Any) -> str:
+    mark = getattr(node, "start_mark", None)
+    return f"{path}:{mark.line + 1}" if mark is not None else str(path)
+
+
+def _read(path: Path) -> tuple[Any, yaml.Node]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise IntentsError(f"{path} is missing; restore it with: git checkout -- {path.name}") from err
+    try:
+        return yaml.safe_load(text), yaml.compose(text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        line = mark.line + 1 if mark is not None else "?"
+        raise IntentsError(f"{path}:{line}: {err.problem}; fix the YAML there") from err
+
+
+def _node(root: yaml.Node, *keys: str) -> yaml.Node | None:
+    node: yaml.Node | None = root
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next((v for k, v in node.value if k.value == key), None)
+    return node
+
+
+@dataclass(frozen=True)
+class Rule:
+    intent: str
+    slots: Mapping[str, Any]
+    risk: str
+
+
+class RiskTable:
+    """Intent (and slots, and whether the car moves) -> risk class."""
+
+    def __init__(
+        self, intents: Mapping[str, str], rules: Sequence[Rule] = (), while_moving: Mapping[str, str] = {}
+    ) -> None:
+        self.intents = dict(intents)
+        self.rules = tuple(rules)
+        self.while_moving = dict(while_moving)
+
+    def risk(self, command: Command, moving: bool = False) -> str:
+        risk = self.intents[command.intent]
+        for rule in self.rules:
+            slots = command.slots
+            if rule.intent == command.intent and all(slots.get(k) == v for k, v in rule.slots.items()):
+                risk = rule.risk
+                break
+        if moving:
+            risk = _higher(risk, self.while_moving.get(command.intent, risk))
+        return risk
+
+
+def _higher(a: str, b: str) -> str:
+    return a if RISKS.index(a) <= RISKS.index(b) else b
+
+
+def load_risks(path: Path = RISK_FILE) -> RiskTable:
+    data, root = _read(path)
+    if not isinstance(data, dict) or not isinstance(data.get("intents"), dict):
+        raise IntentsError(f"{path}: expected a mapping with 'intents: {{intent: risk class}}'")
+
+    def check(value: Any, *where: str) -> str:
+        if value not in RISKS:
+            at = _where(path, _node(root, *where))
+            raise IntentsError(f"{at}: risk {value!r} is not one of {', '.join(RISKS)}")
+        return str(value)
+
+    def check_intent(name: Any, *where: str) -> str:
+        if name not in CATALOG_INTENTS:
+            at = _where(path, _node(root, *where))
+            raise IntentsError(f"{at}: {name!r} is not a catalog intent (assistant/catalog.py)")
+        return str(name)
+
+    intents = {check_intent(k, "intents"): check(v, "intents", k) for k, v in data["intents"].items()}
+    missing = sorted(set(CATALOG_INTENTS) - set(intents))
+    if missing:
+        raise IntentsError(f"{path}: no risk class for {', '.join(missing)}; add them under 'intents:'")
+    rules = []
+    for i, rule in enumerate(data.get("rules") or []):
+        if not isinstance(rule, dict) or not isinstance(rule.get("slots", {}), dict):
+            raise IntentsError(f"{path}: rule {i + 1} needs intent, slots (a mapping) and risk")
+        intent = check_intent(rule.get("intent"), "rules")
+        rules.append(Rule(intent, dict(rule.get("slots", {})), check(rule.get("risk"))))
+    moving = {
+        check_intent(k, "while_moving"): check(v, "while_moving", k)
+        for k, v in (data.get("while_moving") or {}).items()
+    }
+    return RiskTable(intents, rules, moving)
+
+
+def load_bars(path: Path = THRESHOLDS_FILE) -> dict[str, Bars]:
+    data, root = _read(path)
+    bars = data.get("bars") if isinstance(data, dict) else None
+    if not isinstance(bars, dict) or set(bars) != set(RISKS):
+        raise IntentsError(f"{path}: expected 'bars:' with one entry for each of {', '.join(RISKS)}")
+    out = {}
+    for risk in RISKS:
+        levels: dict[str, dict[str, float]] = {}
+        for level in ("act", "ask"):
+            table = bars[risk].get(level) if isinstance(bars[risk], dict) else None
+            if not isinstance(table, dict) or set(table) != set(EVIDENCE):
+                at = _where(path, _node(root, "bars", risk))
+                raise IntentsError(f"{at}: {risk}.{level} needs a bar for each of {', '.join(EVIDENCE)}")
+            for kind, value in table.items():
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                    at = _where(path, _node(root, "bars", risk, level, kind))
+                    raise IntentsError(f"{at}: {risk}.{level}.{kind} must be a number in [0, 1]")
+            levels[level] = {k: float(v) for k, v in table.items()}
+        out[risk] = Bars(levels["act"], levels["ask"])
+    return out
+
+
+@cache
+def domain_words(intents_dir: Path = INTENTS_DIR) -> frozenset[str]:
+    """Every word the template files use (templates, lists, skip words; comments left out), and the words
+    their numbers and abbreviations are spoken with ("twenty two", "point", "degrees")."""
+    from assistant.asr.domain import WRITTEN, spell_number
+
+    words: set[str] = set()
+    for path in template_files(intents_dir):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            words.update(_WORD.findall(line.split("#", 1)[0].lower()))
+    for n in (*range(100), 100, 1000, 0.5):
+        words.update(spell_number(str(n)).split())
+    for spoken in WRITTEN.values():
+        words.update(spoken.split())
+    return frozenset(words)
+
+
+def words_known(text: str, vocabulary: frozenset[str]) -> float:
+    """Share of ``text``'s words in ``vocabulary`` (numbers count as known); 0 for no words.
+
+    A lone letter other than "a" and "i" is no word: letters count only spelled out in a row ("a c",
+    "f m"), else "c" alone reads as the A/C and "b" as a source.
+    """
+    words = _WORD.findall(text.lower())
+    if not words:
+        return 0.0
+
+    def letter(i: int) -> bool:
+        return 0 <= i < len(words) and len(words[i]) == 1 and words[i].isalpha()
+
+    known = 0
+    for i, w in enumerate(words):
+        if letter(i) and w not in ("a", "i") and not (letter(i - 1) or letter(i + 1)):
+            continue
+        known += w in vocabulary or w.isdigit()
+    return known / len(words)
+
+
+def same(a: Command, b: Command) -> bool:
+    return a.intent == b.intent and dict(a.slots) == dict(b.slots)
+
+
+class Policy:
+    """Decides, per command, acted / asked / dropped."""
+
+    def __init__(
+        self,
+        risks: RiskTable | None = None,
+        bars: Mapping[str, Bars] | None = None,
+        vocabulary: frozenset[str] | None = None,
+    ) -> None:
+        self.risks = risks or load_risks()
+        self.bars = dict(bars or load_bars())
+        self.vocabulary = vocabulary if vocabulary is not None else domain_words()
+
+    def evidence(
+        self, command: Command, text: str, speech: Speech | None = None, parser: Parser | None = None
+    ) -> dict[str, float]:
+        """The evidence for ``command`` read from ``text`` (and the recogniser's, for speech)."""
+        out = {"parse": command.confidence, "words": words_known(text, self.vocabulary)}
+        if speech is None:
+            return out
+        if speech.confidence is not None:
+            out["asr"] = speech.confidence
+        texts = [t for t in (speech.heard or text, *speech.alternatives) if t]
+        if parser is not None and len(texts) > 1:
+            agree = 0
+            for t in texts:
+                try:
+                    agree += any(same(command, c) for c in parser.parse(t).commands)
+                except AssistantError:
+                    pass
+            out["nbest"] = agree / len(texts)
+        return out
+
+    def decide(self, command: Command, evidence: Mapping[str, float], moving: bool = False) -> Decision:
+        risk = self.risks.risk(command, moving)
+        bars = self.bars[risk]
+        short = [f"{k} {v:.2f} < {bars.act[k]:.2f}" for k, v in evidence.items() if v < bars.act[k]]
+        if not short:
+            return Decision(ACTED, risk, f"clears the {risk} bar", dict(evidence))
+        weak = [f"{k} {v:.2f} < {bars.ask[k]:.2f}" for k, v in evidence.items() if v < bars.ask[k]]
+        why = f"{', '.join(short)} ({risk} bar)"
+        # a yes is not asked back ("do you want me to yes?"): unclear, it is no yes
+        if risk != "harmless" and not weak and command.intent != "assistant.confirm":
+            return Decision(ASKED, risk, why, dict(evidence))
+        return Decision(DROPPED, risk, why, dict(evidence))
+
+
+@cache
+def load_policy() -> Policy:
+    return Policy()
