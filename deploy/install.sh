@@ -109,7 +109,8 @@ rm -rf "$OPT/src"
 mv "$OPT/src.new" "$OPT/src"
 say "copied the code to $OPT/src"
 [ -x "$OPT/venv/bin/python" ] || "$PY" -m venv "$OPT/venv"
-# Editable: the runtime reads models/ and intents/ beside its packages, which a wheel does not carry yet.
+# Editable: the service runs the tree copied to $OPT/src (a plain wheel install works too: it carries
+# intents/ and models/, see assistant/package_data.py).
 "$OPT/venv/bin/pip" install --quiet --disable-pip-version-check ${NO_DEPS:+--no-deps} -e "$OPT/src"
 say "installed $("$OPT/venv/bin/pip" show car-assistant 2>/dev/null | sed -n 's/^Version: /car-assistant /p') in $OPT/venv"
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from assistant.config import CanSettings, Settings, SimSettings
+from assistant.config import CanSettings, GpioSettings, Settings, SimSettings
 from assistant.runtime import Car, open_car
 
 
@@ -16,8 +16,12 @@ from assistant.runtime import Car, open_car
 def settings(request: pytest.FixtureRequest) -> Settings:
     # Virtual channels are global per process: one per test keeps tests apart.
     channel = "t-" + re.sub(r"[^A-Za-z0-9]+", "-", request.node.nodeid)[-80:]
+    # mock pins: the suite run on a Raspberry Pi must not switch its real relay (gpio auto picks lgpio there)
     return dataclasses.replace(
-        Settings(), can=CanSettings(channel=channel), sim=SimSettings(window_travel_s=0.3)
+        Settings(),
+        can=CanSettings(channel=channel),
+        sim=SimSettings(window_travel_s=0.3),
+        gpio=GpioSettings(pin_factory="mock"),
     )
 
 
