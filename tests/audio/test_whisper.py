@@ -140,3 +140,15 @@ def test_split_weights_are_joined_and_checked(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setattr(whisper, "manifest", lambda: bad)
     with pytest.raises(ModelNotFoundError, match="does not match the sha256.*force-reinstall"):
         model_dir("base", tmp_path / "other")
+
+
+def test_the_prompt_speaks_the_catalog() -> None:
+    # the decoder is primed with requests the templates understand and words the domain LM has
+    from assistant.asr.domain import domain_lm
+    from assistant.nlu.templates import TemplateParser
+
+    parser = TemplateParser()
+    for sentence in whisper.PROMPT_SENTENCES:
+        assert parser.parse(sentence).commands, sentence
+    vocabulary = set(domain_lm().words)
+    assert set(whisper.HOTWORDS.split()) <= vocabulary
