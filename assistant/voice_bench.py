@@ -395,8 +395,16 @@ def measure_engine(spec: str, dev_set: Path, dev_n: int, ood_n: int, snrs: list[
                 for hw, (_, factor) in HARDWARE.items()
             },
         }
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     return result
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS since exec (VmHWM): ru_maxrss would carry the parent's peak over a fork."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _stats(values: list[float]) -> dict[str, float]:

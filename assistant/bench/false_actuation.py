@@ -42,7 +42,7 @@ def ood_sentences(n: int | None = None) -> list[str]:
         s.strip() for s in OOD_SENTENCES.read_text(encoding="utf-8").splitlines()
         if s.strip() and not s.startswith("#")
     ]
-    return lines[:n] if n else lines
+    return lines if n is None else lines[:n]
 
 
 def moves_security(action: Any) -> bool:
