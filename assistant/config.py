@@ -123,8 +123,12 @@ class VoiceSettings:
     """Bundled microWakeWord model that starts a request (push-to-talk always works too)."""
     wake_cutoff: float = field(default=0.0, metadata=_range(0, 1))
     """Wake probability threshold in [0, 1]; 0 keeps the model's own (0.97 for hey_jarvis)."""
-    asr_engine: str = field(default="auto", metadata=_range(choices=("auto", "vosk", "pocketsphinx")))
+    asr_engine: str = field(
+        default="auto", metadata=_range(choices=("auto", "vosk", "pocketsphinx", "whisper"))
+    )
     """Speech recognizer. auto: vosk when its English model is installed, else pocketsphinx."""
+    whisper_model: str = field(default="tiny.en", metadata=_range(choices=("tiny.en", "base")))
+    """Whisper size for asr_engine whisper (models/whisper/manifest.json; not streaming)."""
     vosk_model: str = ""
     """vosk model folder; empty: where deploy/fetch_vosk_model.sh puts vosk-model-small-en-us-0.15."""
     vosk_grammar: bool = False

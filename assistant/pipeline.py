@@ -180,6 +180,8 @@ def build_parts(settings: Settings, *, wake: bool = True, tts: bool = True) -> V
     options: dict[str, Any] = {}
     if name == "vosk":
         options = {"model": v.vosk_model, "grammar": v.vosk_grammar}
+    elif name == "whisper":
+        options = {"model": v.whisper_model}
     recognizer = load_recognizer(name, **options)
     detector: WakeDetector | None = None
     if wake:

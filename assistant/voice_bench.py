@@ -4,6 +4,7 @@
     python -m assistant.voice_bench wake [--minutes 30]
     python -m assistant.voice_bench latency [--set ...] [--n 40]
     python -m assistant.voice_bench idle [--seconds 60]
+    python -m assistant.voice_bench engines [--engines pocketsphinx whisper:tiny.en] [--dev-n 30] [--ood-n 30]
     python -m assistant.voice_bench all
 
 Speech is made with piper from each line of the set (cached under
@@ -12,6 +13,12 @@ at the SNR asked. Accuracy is frame accuracy as eval/score_text.py
 counts it (intents and slots of every command, in order), through wake-less
 ``listen`` (the same pipeline, in process). Each figure line starts with
 ``figure:`` so a log can be grepped.
+
+``engines`` runs every recognizer in the same run, each in a process of its
+own (so its memory is its own): frame accuracy on the first ``--dev-n`` dev
+lines, false actuation on ``--ood-n`` out-of-domain sentences
+(``assistant/bench/false_actuation.py``), both clean and at each ``--snr``;
+end of speech -> first CAN frame; memory.
 """
 
 from __future__ import annotations
@@ -19,9 +26,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 import zlib
@@ -262,6 +271,283 @@ def bench_latency(args: argparse.Namespace) -> None:
     figure("semantic_endpointing_saving_ms", f"{saved:.0f}", "median endpoint delay, plain minus semantic")
 
 
+# -- every recognizer side by side ---------------------------------------------------------------
+
+ENGINES = ("pocketsphinx", "vosk", "whisper:tiny.en", "whisper:base")
+"""Recognizers compared by ``engines``: registry name, and the model after a colon."""
+HARDWARE = {
+    "pi4": ("Raspberry Pi 4 (4x Cortex-A72 1.5 GHz)", 4.0),
+    "pi5": ("Raspberry Pi 5 (4x Cortex-A76 2.4 GHz)", 1.6),
+    "jetson": ("Jetson Orin Nano, CPU only (6x Cortex-A78AE 1.5 GHz)", 2.0),
+}
+"""Slow-down of compute against one core of this machine (AMD EPYC), an estimate from single-core
+benchmark scores (Geekbench-class: EPYC about 4x a Pi 4 core, 2.5x a Pi 5, 2x an Orin Nano); the
+silence an endpoint waits for does not scale. Jetson's GPU (CTranslate2 on CUDA) is not estimated."""
+LATENCY_BAR_MS = 400.0
+"""End of speech -> first CAN frame, median (issue 10's target)."""
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _engine_settings(spec: str, tag: str) -> Settings:
+    name, _, model = spec.partition(":")
+    voice: dict[str, Any] = {"asr_engine": name}
+    if model:
+        voice["whisper_model"] = model
+    return _settings(tag, **voice)
+
+
+class _CarBench:
+    """Recordings through wake-less ``listen`` on one simulated car, a fresh dialogue per recording."""
+
+    def __init__(self, parts: Any, settings: Settings) -> None:
+        self.parts = parts
+        self.settings = settings
+        self.car = open_car(settings)
+
+    def run(self, audio: AudioChunk) -> list[VoiceTurn]:
+        s, car = self.settings, self.car
+        pipeline = VoicePipeline(
+            self.parts, open_dialogue(s, car), s.voice, wake=False, synthesize=False, bridge=car.bridge
+        )
+        turns = pipeline.run(audio)
+        pipeline.close()
+        return turns
+
+    def fresh_car(self) -> None:
+        self.car.close()
+        self.car = open_car(self.settings)
+
+    def close(self) -> None:
+        self.car.close()
+
+
+def measure_engine(spec: str, dev_set: Path, dev_n: int, ood_n: int, snrs: list[float]) -> dict[str, Any]:
+    """Accuracy, false actuation, latency and memory of one recognizer (run it in a process of its own)."""
+    from assistant.bench.false_actuation import Tally, Voices, measure, ood_sentences, recordings, tally
+
+    result: dict[str, Any] = {"engine": spec, "dev_n": dev_n, "ood_n": ood_n}
+    rss0 = _rss_mb()
+    t0 = time.perf_counter()
+    try:
+        parts = build_parts(_engine_settings(spec, "eng"), wake=False, tts=False)
+    except Exception as err:  # a recognizer that cannot load is a row saying why
+        result["status"] = f"not run: {err}"
+        return result
+    result["status"] = "ran"
+    result["asr_choice"] = parts.asr_choice
+    result["load_s"] = round(time.perf_counter() - t0, 2)
+    result["rss_load_mb"] = round(_rss_mb() - rss0, 1)
+    rows = read_set(dev_set)[:dev_n]
+    speech = SpeechCache()
+    dev_clips = [speech.get(text) for text, _ in rows]
+    ood = recordings(Voices(CACHE / "ood"), ood_sentences(ood_n))
+    result["ood_voices"] = sorted({v for v, _, _ in ood})
+    for snr in [None, *snrs]:
+        label = "clean" if snr is None else f"{snr:g}dB"
+        bench = _CarBench(parts, _engine_settings(spec, f"eng{label}"))
+        run_clip = bench.run
+
+        ok = 0
+        frame_ms: list[float] = []
+        compute_ms: list[float] = []
+        endpoint_ms: list[float] = []
+        asr_ms: list[float] = []
+        misses = []
+        try:
+            for (text, expected), clip in zip(rows, dev_clips, strict=True):
+                audio = clip if snr is None else mix_at_snr(clip, snr, seed=zlib.crc32(text.encode()) % 1000)
+                turns = run_clip(audio)
+                got = [c for t in turns for c in t.commands]
+                if frame_ok(expected, got):
+                    ok += 1
+                else:
+                    misses.append(f"{text} | heard {' | '.join(t.text for t in turns)!r}")
+                for t in turns[:1]:
+                    asr_ms.append(t.timings_ms["asr_final"])
+                    if "eos_to_frame" in t.timings_ms:
+                        frame_ms.append(t.timings_ms["eos_to_frame"])
+                        endpoint_ms.append(t.timings_ms["endpoint_delay"])
+                        compute_ms.append(t.timings_ms["first_frame"])
+            outcomes = []
+            for rec in ood:
+                [o] = measure(run_clip, [rec], snr)
+                outcomes.append(o)
+                if o.frames:
+                    # a fresh car: what this recording moved must not hide what the next one would
+                    bench.fresh_car()
+            fa: Tally = tally(outcomes)
+        finally:
+            bench.close()
+        result[label] = {
+            "frame_acc": round(ok / max(len(rows), 1), 4),
+            "frame_ok": ok,
+            "misses": misses[:10],
+            "ood": fa.to_json(),
+            "eos_to_frame_ms": _stats(frame_ms),
+            "asr_final_ms": _stats(asr_ms),
+            "endpoint_delay_ms": _stats(endpoint_ms),
+            "estimates_ms": {
+                hw: _stats([e + factor * c for e, c in zip(endpoint_ms, compute_ms, strict=True)])
+                for hw, (_, factor) in HARDWARE.items()
+            },
+        }
+    result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    return result
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS since exec (VmHWM): ru_maxrss would carry the parent's peak over a fork."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    median = round(statistics.median(values), 1)
+    return {"n": len(values), "median": median, "p95": round(_pct(values, 95), 1)}
+
+
+def run_engines(
+    specs: list[str], dev_set: Path, dev_n: int, ood_n: int, snrs: list[float], log: Any = print
+) -> list[dict[str, Any]]:
+    """``measure_engine`` for each spec, one process each, one after the other (never two at once)."""
+    from assistant.bench.false_actuation import Voices, ood_sentences, recordings
+
+    # the speech is made here, once: the engines' processes only read the WAVs (piper's memory is not theirs)
+    speech = SpeechCache()
+    for text, _ in read_set(dev_set)[:dev_n]:
+        speech.get(text)
+    recordings(Voices(CACHE / "ood"), ood_sentences(ood_n))
+    out = []
+    for spec in specs:
+        cmd = [
+            sys.executable, "-m", "assistant.voice_bench", "engine", "--engine", spec, "--set", str(dev_set),
+            "--dev-n", str(dev_n), "--ood-n", str(ood_n), "--snr", *[f"{x:g}" for x in snrs],
+        ]
+        if NLU_ENGINE:
+            cmd += ["--nlu", NLU_ENGINE]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("engine-result: ")]
+        if lines:
+            result = json.loads(lines[-1][len("engine-result: "):])
+        else:
+            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            result = {"engine": spec, "status": f"not run: the run failed ({tail})"}
+        result["load_average"] = open("/proc/loadavg").read().split()[0]
+        result["wall_s"] = round(time.perf_counter() - t0, 1)
+        log(f"{spec}: {result['status']} in {result['wall_s']:.0f} s")
+        out.append(result)
+    return out
+
+
+def _share(ood: dict[str, Any], key: str) -> str:
+    return f"{ood[key + '_share']:.2f} ({ood[key]}/{ood['n']})"
+
+
+def engines_table(results: list[dict[str, Any]], snrs: list[float]) -> list[str]:
+    """Markdown: one row per recognizer, the figures of ``measure_engine``."""
+    labels = ["clean", *[f"{x:g}dB" for x in snrs]]
+    head = (
+        "| recognizer | "
+        + " | ".join(f"dev frame acc {lab}" for lab in labels)
+        + " | "
+        + " | ".join(f"OOD sent a frame {lab}" for lab in labels)
+        + " | "
+        + " | ".join(f"OOD moved security/safety {lab}" for lab in labels)
+        + " | end of speech -> first frame, median (p95) ms | ASR final pass median ms | "
+        + " | ".join(f"{hw} estimate median ms" for hw in HARDWARE)
+        + " | RSS of the voice parts MB | peak RSS MB |"
+    )
+    md = [head, "|" + " --- |" + " ---: |" * (3 * len(labels) + 4 + len(HARDWARE))]
+    for r in results:
+        if r.get("status") != "ran":
+            blanks = " - |" * (3 * len(labels) + 3 + len(HARDWARE))
+            md.append(f"| {r['engine']} | {r.get('status')} |" + blanks)
+            continue
+        clean = r["clean"]
+        lat = clean["eos_to_frame_ms"]
+
+        md.append(
+            f"| {r['engine']} | "
+            + " | ".join(f"{r[lab]['frame_acc']:.2f}" for lab in labels)
+            + " | "
+            + " | ".join(_share(r[lab]["ood"], "sent_any_frame") for lab in labels)
+            + " | "
+            + " | ".join(_share(r[lab]["ood"], "moved_security_safety") for lab in labels)
+            + f" | {lat.get('median', float('nan')):.0f} ({lat.get('p95', float('nan')):.0f})"
+            + f" | {clean['asr_final_ms'].get('median', float('nan')):.0f} | "
+            + " | ".join(f"{clean['estimates_ms'][hw].get('median', float('nan')):.0f}" for hw in HARDWARE)
+            + f" | {r['rss_load_mb']:.0f} | {r['peak_rss_mb']:.0f} |"
+        )
+    return md
+
+
+def default_engine(results: list[dict[str, Any]], hardware: str = "pi4") -> tuple[str, str]:
+    """The most accurate recognizer (10 dB, then clean) whose estimated median meets the latency bar."""
+    fits = []
+    for r in results:
+        if r.get("status") != "ran":
+            continue
+        est = r["clean"]["estimates_ms"][hardware].get("median", float("inf"))
+        if est <= LATENCY_BAR_MS:
+            noisy = [r[k]["frame_acc"] for k in r if k.endswith("dB") and isinstance(r[k], dict)]
+            fits.append((min(noisy, default=0.0), r["clean"]["frame_acc"], r["engine"], est))
+    if not fits:
+        return "", f"no recognizer meets {LATENCY_BAR_MS:.0f} ms on the {hardware} estimate"
+    *_, name, est = max(fits)
+    return name, f"estimated {est:.0f} ms on {hardware} (bar {LATENCY_BAR_MS:.0f} ms)"
+
+
+def bench_engines(args: argparse.Namespace) -> None:
+    print(
+        f"every recognizer: {args.dev_n} dev lines (piper joe) and {args.ood_n} out-of-domain sentences "
+        f"(voices in turn), clean and at {args.snr} dB; load average "
+        f"{open('/proc/loadavg').read().split()[0]} on {os.cpu_count()} cores",
+        flush=True,
+    )
+    results = run_engines(args.engines, Path(args.set), args.dev_n, args.ood_n, args.snr)
+    for r in results:
+        if r.get("status") != "ran":
+            figure(f"engine_{r['engine']}", r["status"])
+            continue
+        for label in ["clean", *[f"{x:g}dB" for x in args.snr]]:
+            x = r[label]
+            figure(f"{r['engine']}_frame_accuracy_{label}", f"{x['frame_acc']:.3f}", f"n={r['dev_n']}")
+            o = x["ood"]
+            figure(
+                f"{r['engine']}_ood_sent_any_frame_{label}",
+                f"{o['sent_any_frame_share']:.3f}",
+                f"{o['sent_any_frame']}/{o['n']}; "
+                f"moved security/safety {o['moved_security_safety']}/{o['n']}",
+            )
+        lat = r["clean"]["eos_to_frame_ms"]
+        figure(
+            f"{r['engine']}_eos_to_first_can_frame_ms",
+            f"median {lat.get('median')}, p95 {lat.get('p95')}",
+            f"n={lat['n']}",
+        )
+        figure(f"{r['engine']}_memory_mb", f"voice parts {r['rss_load_mb']}, peak {r['peak_rss_mb']}")
+    for line in engines_table(results, args.snr):
+        print(line)
+    name, why = default_engine(results)
+    figure("default_engine_pi4", name or "none", why)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+
+
+def bench_engine(args: argparse.Namespace) -> None:
+    result = measure_engine(args.engine, Path(args.set), args.dev_n, args.ood_n, args.snr)
+    print("engine-result: " + json.dumps(result), flush=True)
+
+
 # -- idle CPU and memory -------------------------------------------------------------------------
 
 
@@ -327,7 +613,7 @@ def bench_idle(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m assistant.voice_bench", description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["accuracy", "wake", "latency", "idle", "all"])
+    ap.add_argument("what", choices=["accuracy", "wake", "latency", "idle", "engines", "engine", "all"])
     ap.add_argument("--set", default=str(DEV_SET), help="TSV of text<TAB>expected commands")
     ap.add_argument("--snr", type=float, nargs="*", default=[10.0], help="noise levels (dB) besides clean")
     ap.add_argument(
@@ -341,6 +627,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nlu", choices=["slm", "templates"], help="language engine (default: configured)")
     ap.add_argument("--plain", action="store_true", help="accuracy: silence endpointing only")
     ap.add_argument("-v", "--verbose", action="store_true", help="accuracy: print every miss")
+    ap.add_argument("--engines", nargs="*", default=list(ENGINES), help="engines: recognizers to compare")
+    ap.add_argument("--engine", default="pocketsphinx", help="engine: the one recognizer to measure")
+    ap.add_argument("--dev-n", type=int, default=30, help="engines: dev lines (the first n)")
+    ap.add_argument("--ood-n", type=int, default=30, help="engines: out-of-domain sentences (the first n)")
+    ap.add_argument("--json-out", help="engines: write every figure here as JSON")
     args = ap.parse_args(argv)
     global NLU_ENGINE
     NLU_ENGINE = args.nlu
@@ -354,7 +645,13 @@ def main(argv: list[str] | None = None) -> int:
             wake_args = argparse.Namespace(**{**vars(args), "snr": args.snr[0] if args.snr else 10.0})
             bench_wake(wake_args)
         else:
-            {"accuracy": bench_accuracy, "latency": bench_latency, "idle": bench_idle}[step](args)
+            {
+                "accuracy": bench_accuracy,
+                "latency": bench_latency,
+                "idle": bench_idle,
+                "engines": bench_engines,
+                "engine": bench_engine,
+            }[step](args)
     return 0
 
 

@@ -75,7 +75,7 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
 
 def _voice_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--asr", choices=["auto", "vosk", "pocketsphinx"], help="speech recognizer (default: auto)"
+        "--asr", choices=["auto", "vosk", "pocketsphinx", "whisper"], help="speech recognizer (default: auto)"
     )
     p.add_argument("--wake-word", choices=["hey_jarvis", "okay_nabu", "hey_mycroft", "alexa"])
     p.add_argument("--trailing-silence-ms", type=float, metavar="MS", help="silence that ends a request")

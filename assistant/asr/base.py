@@ -92,6 +92,7 @@ class Recognizer(ABC):
 ENGINES: dict[str, str] = {
     "vosk": "assistant.asr.vosk:VoskRecognizer",
     "pocketsphinx": "assistant.asr.pocketsphinx:PocketsphinxRecognizer",
+    "whisper": "assistant.asr.whisper:WhisperRecognizer",
     "fake": "assistant.asr.fake:FakeRecognizer",
 }
 

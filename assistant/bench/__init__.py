@@ -6,8 +6,10 @@ Writes DIR/report.md (tables, plots), DIR/*.png and DIR/figures.json (every
 number in the report, raw). Sections: language understanding (shipped SLM,
 its fp32 teacher, the template engine, TF-IDF + logistic regression),
 compression (the training run's steps), speech (WER and command accuracy
-against SNR per recognizer), the latency budget of the whole pipeline, and
-resources (memory, idle CPU, model files). ``--quick`` takes a few samples of
+against SNR per recognizer), the latency budget of the whole pipeline,
+resources (memory, idle CPU, model files), and false actuation (out-of-domain
+speech that sends a frame or moves a security function, per recognizer,
+beside its accuracy, latency and memory). ``--quick`` takes a few samples of
 everything and still writes every table and plot (CI). A peer that cannot run
 (no scikit-learn, no teacher weights, no vosk model) is a row saying
 "not run: why". Seeds are fixed; the report names the machine, the package
@@ -31,8 +33,8 @@ from typing import Any
 
 from assistant.bench.context import DEV_SET, MODEL_DIR, REPO, Bench, Section
 
-SECTIONS = ("nlu", "compression", "speech", "latency", "resources")
-OPTIONAL = ("teacher", "tfidf", "templates", "pocketsphinx-general", "vosk")
+SECTIONS = ("nlu", "compression", "speech", "latency", "resources", "false_actuation")
+OPTIONAL = ("teacher", "tfidf", "templates", "pocketsphinx-general", "vosk", "whisper")
 
 
 def _flags(p: argparse.ArgumentParser) -> None:
@@ -83,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from assistant.bench import compression, latency, nlu, resources, speech
+    from assistant.bench import compression, false_actuation, latency, nlu, resources, speech
     from assistant.bench.machine import describe
 
     bench = Bench(
@@ -112,6 +114,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "speech": speech.run,
         "latency": latency.run,
         "resources": resources.run,
+        "false_actuation": false_actuation.run,
     }
     titles = {
         "nlu": "Language understanding",
@@ -119,6 +122,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "speech": "Speech",
         "latency": "Latency budget of the whole pipeline",
         "resources": "Resources",
+        "false_actuation": "False actuation and accuracy by recognizer",
     }
     sections: list[Section] = []
     failed = []
@@ -289,6 +293,17 @@ def _headline(sections: list[Section]) -> dict[str, str]:
     idle = res.get("idle") or {}
     cpu = idle_headline(idle)
     out["CPU idle listening"] = cpu or not_run(str(idle.get("error", "the resources section did not run")))
+    for name, e in ((by.get("false_actuation") or {}).get("engines") or {}).items():
+        if e.get("status") != "ran":
+            out[f"recognizer {name}"] = e.get("status", "not run")
+            continue
+        c, n = e["clean"], e.get("10dB", {})
+        out[f"recognizer {name}"] = (
+            f"command acc {c['frame_acc']:.2f} clean / {n.get('frame_acc', float('nan')):.2f} 10 dB; "
+            f"OOD sent a frame {c['ood']['sent_any_frame_share']:.2f} / "
+            f"{n.get('ood', {}).get('sent_any_frame_share', float('nan')):.2f}; "
+            f"end of speech -> frame median {c['eos_to_frame_ms'].get('median', float('nan')):.0f} ms"
+        )
     files = {f["what"]: f["bytes"] for f in res.get("model_files", [])}
     if files.get("SLM model.onnx"):
         out["SLM model file"] = f"{files['SLM model.onnx'] / 1e6:.2f} MB"

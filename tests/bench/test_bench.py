@@ -23,6 +23,7 @@ SECTIONS = {
     "Speech": "| recognizer | WER clean |",
     "Latency budget of the whole pipeline": "| stage | plain median ms |",
     "Resources": "| component | RSS MB | peak MB |",
+    "False actuation and accuracy by recognizer": "| recognizer | dev frame acc clean |",
 }
 
 
@@ -96,11 +97,19 @@ def test_figures_json_has_every_section(quick: Path) -> None:
     assert figures["quick"] is True
     assert {"cpu", "cores", "packages", "date_utc"} <= set(figures["machine"])
     sections = figures["sections"]
-    assert set(sections) == {"nlu", "compression", "speech", "latency", "resources"}
+    assert set(sections) == {"nlu", "compression", "speech", "latency", "resources", "false_actuation"}
     assert set(sections["nlu"]["engines"]) == {"slm", "teacher", "templates", "tfidf"}
     assert set(sections["speech"]["engines"]) == {"pocketsphinx-domain", "pocketsphinx-general", "vosk"}
     assert {"memory_mb", "idle", "model_files"} <= set(sections["resources"])
     assert set(sections["latency"]["stages_ms"]) == {"plain", "semantic"}
+    # quick: pocketsphinx and Whisper tiny.en on a few recordings, each share a count of them
+    engines = sections["false_actuation"]["engines"]
+    assert set(engines) == {"pocketsphinx", "whisper:tiny.en"}
+    for e in engines.values():
+        assert e["status"] == "ran", e["status"]
+        for label in ("clean", "10dB"):
+            ood = e[label]["ood"]
+            assert ood["n"] == 3 and 0 <= ood["moved_security_safety"] <= ood["sent_any_frame"] <= 3
     # the template engine needs nothing optional: it always runs, on both sets
     templates = sections["nlu"]["engines"]["templates"]
     assert templates["status"] == "ran"
