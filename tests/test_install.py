@@ -112,10 +112,15 @@ def test_the_wheel_holds_the_data_the_runtime_reads(installed: Installed) -> Non
         "firmware_bridge/mappings/reference_car.yaml",
         "firmware_bridge/allowlist.yaml",
         "firmware_bridge/scenarios/parked.yaml",
+        "firmware_bridge/physics/reference_car.yaml",
+        "assistant/_data/intents/policy/risk.yaml",
+        "assistant/_data/models/whisper/manifest.json",
     }
     assert shipped - names == set()
-    intents = {p.name for p in (REPO / "intents").glob("*.yaml")}
-    assert {n.rpartition("/")[2] for n in names if n.startswith("assistant/_data/intents/")} == intents
+    # every file of intents/, the risk policy's folder included
+    intents = {p.relative_to(REPO / "intents").as_posix() for p in (REPO / "intents").rglob("*.yaml")}
+    prefix = "assistant/_data/intents/"
+    assert {n.removeprefix(prefix) for n in names if n.startswith(prefix)} == intents
 
 
 def test_the_installed_package_is_the_wheel_and_its_dependencies_are_met(installed: Installed) -> None:
