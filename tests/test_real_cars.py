@@ -166,3 +166,13 @@ def test_a_checksum_is_sealed_whatever_range_its_dbc_declares() -> None:
         assert protection.verify(data) == counter
         sums.append(data[-1] & 0xF)
     assert max(sums) > 3, "a checksum above the DBC's declared 3 was sealed"
+
+
+@pytest.mark.parametrize("name", ["tesla", "ford", "honda"])
+def test_no_shipped_car_commands_a_signal_that_reports_status(name: str) -> None:
+    """Writing a status signal fakes another ECU's report (KUKSA's Tesla mapping wrote the trunk latch)."""
+    mapping = load_mapping(find_car(name).mapping_path)
+    entries = mapping.signals.values()
+    reported = {(m.status.message, m.status.signal) for m in entries if m.status is not None}
+    commanded = {(m.command.message, m.command.signal) for m in entries if m.command is not None}
+    assert commanded and not commanded & reported
