@@ -65,6 +65,7 @@ from firmware_bridge.mapping import (
     check_value,
     load_allowlist,
     load_mapping,
+    marks_a_number,
 )
 from firmware_bridge.transforms import TransformError
 
@@ -920,9 +921,10 @@ class CanBridge:
             sig = signals.get(name)
             if sig is None or name in sealed:
                 continue
-            if sig.choices:
-                if not isinstance(value, str):
+            if sig.choices and not isinstance(value, str):
+                if not marks_a_number(sig):
                     return f"{name}={value!r} is none of its DBC choices"
+            elif sig.choices:
                 continue
             if isinstance(value, str) or not math.isfinite(value):
                 return f"{name}={value!r} is not a number"

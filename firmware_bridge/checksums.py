@@ -183,7 +183,9 @@ class FrameProtection:
         if self.checksum is None or self.algorithm is None:
             return bytes(data)
         full[self.checksum.name] = self._compute(data, counter)
-        return bytes(self.message.encode(full, strict=True))
+        # Every value was range-checked above; the checksum fills its bits whatever range the DBC
+        # declares (opendbc gives Honda's 4-bit GEARBOX_AUTO.CHECKSUM [0|3]).
+        return bytes(self.message.encode(full, strict=False))
 
     def _compute(self, data: bytes, counter: int) -> int:
         assert self.checksum is not None and self.algorithm is not None

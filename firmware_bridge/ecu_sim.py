@@ -59,6 +59,7 @@ from firmware_bridge.mapping import (
     check_mapping,
     check_value,
     load_mapping,
+    marks_a_number,
     signal_range,
 )
 from firmware_bridge.monitor import format_frame
@@ -297,7 +298,7 @@ def _start_value(sig: cantools.database.can.Signal) -> Value:
     if value is None:
         low, high = signal_range(sig)
         value = 0 if low <= 0 <= high else low
-    if sig.choices:
+    if sig.choices and not marks_a_number(sig):
         choice = sig.choices.get(int(value))
         return str(choice) if choice is not None else str(next(iter(sig.choices.values())))
     return value  # type: ignore[no-any-return]

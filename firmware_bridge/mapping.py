@@ -469,12 +469,27 @@ def signal_range(sig: cantools.database.can.Signal) -> tuple[float, float]:
     return ends[0], ends[1]
 
 
+def marks_a_number(sig: cantools.database.can.Signal) -> bool:
+    """Whether ``sig`` is a number whose choices only name special raw values outside its range.
+
+    Model3CAN.dbc names raw 128 "SNA" of a [-127|127] ride height and 511 "DI_UI_SPEED_SNA" of a
+    [0|510] speed: a reading inside the range is a number there.  A choice inside the range makes
+    the signal an enum.
+    """
+    if not sig.choices or sig.minimum is None or sig.maximum is None:
+        return False
+    low, high = float(sig.minimum), float(sig.maximum)
+    scale, offset = float(sig.scale), float(sig.offset)
+    return all(not low <= int(raw) * scale + offset <= high for raw in sig.choices)
+
+
 def check_value(sig: cantools.database.can.Signal, value: Any) -> str | None:
     """Why ``value`` is not a valid physical value of ``sig``, or ``None`` when it is.
 
-    Enums take their choice name, everything else a finite number within the signal's range.
+    Enums take their choice name, everything else a finite number within the signal's range
+    (a number whose choices only mark values outside its range takes either).
     """
-    if sig.choices:
+    if sig.choices and not (marks_a_number(sig) and not isinstance(value, str)):
         names = [str(c) for c in sig.choices.values()]
         if not isinstance(value, str) or value not in names:
             return f"expected one of {', '.join(names)}"

@@ -69,8 +69,8 @@ def test_a_car_whose_dbc_does_not_ship_asks_for_it(settings: Settings) -> None:
     # the fixture is not the file the mapping was written for: refused unless asked for
     with pytest.raises(MappingError, match="sha256"):
         bridge_config(dataclasses.replace(settings, can=CanSettings(car="ford", dbc=str(FIXTURE))))
-    with pytest.raises(MappingError, match="no car named 'tesla'; known: reference_car"):
-        bridge_config(dataclasses.replace(settings, can=CanSettings(car="tesla")))
+    with pytest.raises(MappingError, match="no car named 'trabant'; known: reference_car"):
+        bridge_config(dataclasses.replace(settings, can=CanSettings(car="trabant")))
     reference = bridge_config(dataclasses.replace(settings, can=CanSettings(car="reference_car")))
     assert reference.dbc_path.name == "reference_car.dbc"
     assert reference.allowlist_path.name == "allowlist.yaml"
