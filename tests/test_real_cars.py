@@ -112,6 +112,9 @@ def test_a_recorded_drive_replays_to_the_state_the_bridge_ended_with(
     with open_car(_car_settings(settings, car)) as running:
         assert running.sim is not None
         unsubscribe = running.bridge.subscribe(recorder)  # what monitor --log does
+        heard: set[str] = set()
+        stop_hearing = running.bridge.subscribe(lambda frame: heard.add(frame.message))
+        statuses = {m.status.message for m in running.bridge.mapping.signals.values() if m.status}
         try:
             dialogue = Dialogue(TemplateParser(), running.vehicle)
             assert dialogue.handle(car.ask).settled().reply == car.reply
@@ -119,10 +122,16 @@ def test_a_recorded_drive_replays_to_the_state_the_bridge_ended_with(
             deadline = time.monotonic() + 2.0
             while running.bridge.state().get(SPEED) != 42 and time.monotonic() < deadline:
                 time.sleep(0.02)
+            # every status message at least once in the recording (a slow one may not have come again
+            # since the recorder started), so the recording holds all that the bridge believes
+            deadline = time.monotonic() + 5.0
+            while not statuses <= heard and time.monotonic() < deadline:
+                time.sleep(0.02)
             running.sim.stop()  # the car goes quiet: what the bridge believes now is the end state
             time.sleep(0.1)
             final = running.bridge.state()
         finally:
+            stop_hearing()
             unsubscribe()
             recorder.close()
     assert final[SPEED] == 42 and final[GEAR] == "drive"
