@@ -114,6 +114,8 @@ class VoiceSettings:
     """Piper speaking pace (< 1 faster)."""
     earcons: bool = True
     """Short tones for wake heard, done and error."""
+    follow_up_s: float = field(default=4.0, metadata=_range(0, 30))
+    """After a reply to a command, listen this long (s) for a follow-up without the wake word; 0: off."""
     input_device: str = ""
     """Microphone: a sounddevice index or name; empty: the system default."""
     output_device: str = ""

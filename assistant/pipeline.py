@@ -14,6 +14,18 @@ starts a request of its own: the one before ends there and, since its
 transcript runs into the wake phrase, executes nothing (the driver started
 again; acting on a misheard tail is worse than missing it).
 
+Follow-ups: after the reply to a request that reached the car's commands
+(acted, asked back, refused), the pipeline listens for ``follow_up_s`` more
+without the wake word ("and the passenger side too", "yes"). The window opens
+when the reply has been spoken (live) or, on a recording, which holds no
+reply, where the request ended; a ``follow_up`` event marks it (the CLI plays
+an earcon). Silence for ``follow_up_s`` closes it; a wake word or push-to-talk
+in it starts an ordinary request. What is heard in it goes through the same
+dialogue and guards as any request, and one more rule: speech in the window
+that yields no command is not answered and opens no window (talk between
+passengers is not for the assistant), so one window never chains into the next
+on chatter.
+
 Times: ``t_ms`` is stream time (position in the audio); latencies after the
 end of speech add the stream time from end of speech to the endpoint decision
 and the wall time from the decision to the CAN frame or reply audio, which is
@@ -36,6 +48,7 @@ from assistant.asr.base import Recognizer, Transcript, choose_engine, load_recog
 from assistant.audio import AudioChunk, concat, silence, split, to_stream_format
 from assistant.audit import Heard
 from assistant.config import Settings, VoiceSettings
+from assistant.context import classify
 from assistant.dialogue import Dialogue, Turn
 from assistant.errors import AssistantError
 from assistant.nlu.base import Parser
@@ -96,6 +109,8 @@ EVENT_KINDS = (
     "notice",
     "barge_in",
     "timeout",
+    "follow_up",
+    "follow_up_end",
     "error",
 )
 
@@ -116,6 +131,8 @@ class VoiceTurn:
     alternatives: tuple[str, ...] = ()
     confidence: float | None = None
     cut_off: bool = False
+    follow_up: bool = False
+    """Heard in the follow-up window, without a wake word."""
     error: str | None = None
 
     @property
@@ -144,6 +161,8 @@ class VoiceTurn:
         }
         if self.cut_off:
             out["cut_off"] = True
+        if self.follow_up:
+            out["follow_up"] = True
         if self.error:
             out["error"] = self.error
         return out
@@ -255,6 +274,10 @@ class VoicePipeline:
         self._context: deque[AudioChunk] = deque()
         self._worker: threading.Thread | None = None
         self._t_ms = 0.0
+        self._follow_up = False
+        self._notice_said = False
+        self._awaiting: VoiceTurn | None = None
+        """A turn whose reply is being spoken; the window may open once it is done (live)."""
         self.reset()
 
     # -- control -------------------------------------------------------------------------------
@@ -302,6 +325,12 @@ class VoicePipeline:
             while sum(c.duration_ms for c in self._context) > CONTEXT_MS:
                 self._context.popleft()
             detection = self.parts.wake.process(chunk) if (self.use_wake and self.parts.wake) else None
+            awaiting = self._awaiting
+            if detection is None and awaiting is not None and not self._replying():
+                self._awaiting = None
+                if self._opens_window(awaiting) and not self._ptt.is_set():
+                    self._open_window(t0)
+                    return self._listen(chunk, t0, t_end)
             if self._ptt.is_set():
                 self._ptt.clear()
                 detection = Detection("push_to_talk", t_end)
@@ -319,6 +348,12 @@ class VoicePipeline:
         if self.use_wake and self.parts.wake is not None:
             # keep the detector's streaming state current; a stale one fires on the old wake word
             detection = self.parts.wake.process(chunk)
+            if detection is not None and self._follow_up:
+                # the driver used the wake word in the window: what came before it was the wake phrase
+                self._close_window(t_end, "wake")
+                self._emit("wake", t_end, name=detection.name, probability=round(detection.probability, 3))
+                self._start_listening(t_end, detection)
+                return None
             if detection is not None:
                 # a new wake word: the request so far is over, the new one starts here
                 e = self.endpointer
@@ -326,6 +361,15 @@ class VoicePipeline:
                 self._emit("wake", t_end, name=detection.name, probability=round(detection.probability, 3))
                 self._start_listening(t_end, detection)
                 return turn
+        if self._follow_up and self._notice_said and not self.endpointer.in_speech:
+            self._close_window(t_end, "notice")
+            return None
+        if self._follow_up and self._ptt.is_set() and not self.endpointer.in_speech:
+            self._ptt.clear()
+            self._close_window(t_end, "push_to_talk")
+            self._emit("push_to_talk", t_end)
+            self._start_listening(t_end, Detection("push_to_talk", t_end))
+            return None
         return self._listen(chunk, t0, t_end)
 
     def run(self, audio: AudioChunk, block_ms: float = BLOCK_MS) -> list[VoiceTurn]:
@@ -364,10 +408,16 @@ class VoicePipeline:
         if self.state is State.LISTENING and self.endpointer.in_speech:
             # the recording stops mid-request
             endpoint = Endpoint("max_length", self._t_ms, self.endpointer.speech_start_ms, self._t_ms)
-            turns.append(self._finish(endpoint))
+            last = self._finish(endpoint)
+            if last is not None:
+                turns.append(last)
+        elif self.state is State.LISTENING and self._follow_up:
+            self._close_window(self._t_ms, "end_of_audio")
         elif self.state is State.LISTENING and self._detection is not None:
             # woken, then nothing was said before the recording ended
-            turns.append(self._finish(Endpoint("no_speech", self._t_ms, None, None)))
+            last = self._finish(Endpoint("no_speech", self._t_ms, None, None))
+            if last is not None:
+                turns.append(last)
         if self._worker is not None:
             self._worker.join()
         return turns
@@ -377,6 +427,32 @@ class VoicePipeline:
     @property
     def state(self) -> State:
         return self._state
+
+    @property
+    def in_follow_up(self) -> bool:
+        """True while the follow-up window is open (listening without a wake word)."""
+        return self._state is State.LISTENING and self._follow_up
+
+    def _replying(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    def _opens_window(self, vt: VoiceTurn) -> bool:
+        """A reply to what reached the car's commands: acted on, asked back about, or refused."""
+        if self.voice.follow_up_s <= 0 or self.always_listening or vt.turn is None or vt.error:
+            return False
+        return bool(vt.turn.commands or vt.turn.actions)
+
+    def _open_window(self, t_ms: float) -> None:
+        self._notice_said = False
+        self._start_listening(t_ms, None)
+        self._follow_up = True
+        self.endpointer.no_speech_ms = self.voice.follow_up_s * 1000
+        self._emit("follow_up", t_ms, seconds=self.voice.follow_up_s)
+
+    def _close_window(self, t_ms: float, reason: str) -> None:
+        """The window ends with no request in it (silence, a wake word, push-to-talk, the file's end)."""
+        self._emit("follow_up_end", t_ms, reason=reason)
+        self._enter_idle(t_ms)
 
     def _emit(self, kind: str, t_ms: float, **data: Any) -> None:
         if self.on_event is not None:
@@ -398,6 +474,7 @@ class VoicePipeline:
         if self.speak is None or not self.synthesize or self.parts.synthesizer is None:
             return
         synthesizer, speak = self.parts.synthesizer, self.speak
+        self._notice_said = True  # the microphone will hear it: no follow-up window over it
 
         def say() -> None:
             with self._respond_lock:
@@ -410,6 +487,7 @@ class VoicePipeline:
 
     def _enter_idle(self, t_ms: float) -> None:
         self._state = State.IDLE
+        self._follow_up = False
         self._detection: Detection | None = None
         self._partials: list[str] = []
         self._sem_key: str | None = None
@@ -417,6 +495,11 @@ class VoicePipeline:
 
     def _start_listening(self, t_ms: float, detection: Detection | None) -> None:
         self._state = State.LISTENING
+        self._follow_up = False
+        self._awaiting = None  # a wake word or push-to-talk while the reply plays: no window after it
+        self.endpointer.no_speech_ms = (
+            float("inf") if self.always_listening else self.voice.no_speech_s * 1000
+        )
         self._detection = detection
         self._partials = []
         self._sem_key = None
@@ -476,9 +559,13 @@ class VoicePipeline:
             and t_ms - self._sem_since >= stable
         )
 
-    def _finish(self, endpoint: Endpoint) -> VoiceTurn:
+    def _finish(self, endpoint: Endpoint) -> VoiceTurn | None:
         wall0 = time.perf_counter()
-        detection, partials = self._detection, self._partials
+        detection, partials, follow_up = self._detection, self._partials, self._follow_up
+        if follow_up and endpoint.reason == "no_speech":
+            # silence closes the window; the recognizer's utterance is left to the next begin()
+            self._close_window(endpoint.at_ms, "silence")
+            return None
         delay = endpoint.at_ms - endpoint.speech_end_ms if endpoint.speech_end_ms is not None else 0.0
         self._emit("endpoint", endpoint.at_ms, reason=endpoint.reason, after_speech_ms=round(delay, 1))
         try:
@@ -498,6 +585,7 @@ class VoicePipeline:
             alternatives=final.alternatives,
             confidence=final.confidence,
             timings_ms={"endpoint_delay": delay, "asr_final": asr_ms},
+            follow_up=follow_up,
         )
         if detection is not None:
             vt.timings_ms["wake_at"] = detection.timestamp_ms
@@ -515,8 +603,11 @@ class VoicePipeline:
         if self.speak is not None:
             self._worker = threading.Thread(target=self._respond, args=(vt, wall0), daemon=True)
             self._worker.start()
+            self._awaiting = vt  # feed() opens the window once the reply has been spoken
         else:
             self._respond(vt, wall0)
+            if self.state is State.IDLE and self._opens_window(vt):
+                self._open_window(endpoint.at_ms)  # a recording holds no reply: the window opens here
         return vt
 
     def _respond(self, vt: VoiceTurn, wall0: float) -> None:
@@ -537,7 +628,7 @@ class VoicePipeline:
                     vt.reply = SORRY if vt.wake is not None else ""
                 elif cut_off(text := self._rescore(vt), endpoint):
                     vt.cut_off = True
-                    vt.reply = SORRY
+                    vt.reply = "" if vt.follow_up else SORRY
                 else:
                     # the audit log keeps what was heard beside what was acted on
                     self.dialogue.recorder.heard = Heard(
@@ -547,7 +638,8 @@ class VoicePipeline:
                     vt.text = text
                     turn = self.dialogue.handle(vt.text)
                     vt.turn = turn
-                    vt.reply = turn.reply
+                    # in the window, words that are no command were not for the assistant: no answer
+                    vt.reply = "" if vt.follow_up and not (turn.commands or turn.actions) else turn.reply
                     vt.timings_ms.update({f"dialogue_{k}": v for k, v in turn.timings_ms.items()})
                     self._emit("commands", t_ms, commands=vt.commands)
                 with self._frames_lock:
@@ -568,7 +660,10 @@ class VoicePipeline:
                 vt.timings_ms["dialogue_total"] = (time.perf_counter() - wall0) * 1e3 - vt.timings_ms[
                     "asr_final"
                 ]
-                self._emit("reply", t_ms, text=vt.reply)
+                if vt.follow_up and not (vt.turn and (vt.turn.commands or vt.turn.actions)):
+                    self._emit("reply", t_ms, text="", unanswered=True)  # not for the assistant
+                else:
+                    self._emit("reply", t_ms, text=vt.reply)
                 if vt.reply and self.synthesize:
                     self._say(vt, wall0)
         except Exception as err:  # the assistant keeps listening whatever one request did
@@ -579,7 +674,8 @@ class VoicePipeline:
     def _rescore(self, vt: VoiceTurn) -> str:
         """The text to act on among the recognizer's best and its n-best alternatives.
 
-        First the first of them that the intents' templates match exactly: on misheard speech a
+        First the first of them that the intents' templates match exactly, or that is a follow-up
+        phrase while the last turn's commands are live: on misheard speech a
         statistical parser still finds confident commands in garbage ("fogs" -> fog lights on),
         while an exact template match is rare by chance. Else the best text when the parser reads
         confident commands in it, else the first alternative it does ("is the car lock" -> "is
@@ -603,11 +699,21 @@ class VoicePipeline:
                 return all(c.confidence >= least for c in commands)  # hypothesis that lost the minus
             return bool(commands) and min(c.confidence for c in commands) >= least
 
+        # a follow-up ("and the passenger side too") matches no template on its own; while the last
+        # turn's commands are live its patterns are as exact a match ("in the passenger side to" is
+        # no request, its alternative is)
+        follow_ups = bool(self.dialogue.context.live())
+
+        def exact(grammar: Parser | None, text: str) -> bool:
+            if follow_ups and classify(text) is not None:
+                return True
+            return grammar is not None and confident(grammar, text, GRAMMAR_CONFIDENCE)
+
         try:
             chosen: str | None = None
             grammar = self.parts.grammar
-            if grammar is not None:
-                chosen = next((t for t in candidates if confident(grammar, t, GRAMMAR_CONFIDENCE)), None)
+            if grammar is not None or follow_ups:
+                chosen = next((t for t in candidates if exact(grammar, t)), None)
             if chosen is None and (len(candidates) > 1 or least_words):
                 chosen = next((t for t in candidates if confident(self.dialogue.parser, t, floor)), None)
         except AssistantError:
