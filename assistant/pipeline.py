@@ -20,11 +20,17 @@ without the wake word ("and the passenger side too", "yes"). The window opens
 when the reply has been spoken (live) or, on a recording, which holds no
 reply, where the request ended; a ``follow_up`` event marks it (the CLI plays
 an earcon). Silence for ``follow_up_s`` closes it; a wake word or push-to-talk
-in it starts an ordinary request. What is heard in it goes through the same
-dialogue and guards as any request, and one more rule: speech in the window
-that yields no command is not answered and opens no window (talk between
-passengers is not for the assistant), so one window never chains into the next
-on chatter.
+in it starts an ordinary request. With no wake word to say the words were for
+the assistant, the window takes only what it can be sure of: a text (best or
+n-best) that the intents' templates match exactly, or a follow-up phrase ("and
+the passenger side too", "a bit more") while the last turn's commands are
+live. Anything else is talk between passengers: it is logged as dropped
+(``follow_up_not_exact``), not answered, and opens no window, so one window
+never chains into the next on chatter (the statistical parser alone finds
+confident commands in misheard chatter: "I think we should stop for coffee
+soon" heard as "i degree shut stop for coffee sun" reads as sunroof.close).
+What passes goes through the same dialogue, guards and questions as any
+request.
 
 Times: ``t_ms`` is stream time (position in the audio); latencies after the
 end of speech add the stream time from end of speech to the endpoint decision
@@ -46,7 +52,7 @@ from typing import Any
 
 from assistant.asr.base import Recognizer, Transcript, choose_engine, load_recognizer
 from assistant.audio import AudioChunk, concat, silence, split, to_stream_format
-from assistant.audit import Heard
+from assistant.audit import Heard, entry_of
 from assistant.config import Settings, VoiceSettings
 from assistant.context import classify
 from assistant.dialogue import Dialogue, Turn
@@ -629,6 +635,8 @@ class VoicePipeline:
                 elif cut_off(text := self._rescore(vt), endpoint):
                     vt.cut_off = True
                     vt.reply = "" if vt.follow_up else SORRY
+                elif vt.follow_up and not self._sure(text):
+                    self._log_dropped(vt, text)  # talk between passengers: not for the assistant
                 else:
                     # the audit log keeps what was heard beside what was acted on
                     self.dialogue.recorder.heard = Heard(
@@ -722,6 +730,37 @@ class VoicePipeline:
             return vt.text
         self._emit("rescored", endpoint.at_ms, heard=vt.text, chosen=chosen)
         return chosen
+
+    def _sure(self, text: str) -> bool:
+        """Sure enough to act on without a wake word: an exact template match or a live follow-up."""
+        if self.dialogue.context.live() and classify(text) is not None:
+            return True
+        if self.parts.grammar is None:
+            from assistant.nlu.templates import TemplateParser
+
+            self.parts.grammar = TemplateParser()
+        try:
+            parse = self.parts.grammar.parse(text)
+        except AssistantError:
+            return False
+        return bool(parse.commands) and min(c.confidence for c in parse.commands) >= GRAMMAR_CONFIDENCE
+
+    def _log_dropped(self, vt: VoiceTurn, text: str) -> None:
+        """An audit entry for words in the window that were not acted on, with the rule that dropped them."""
+        log_file = self.dialogue.recorder.log
+        if log_file is None:
+            return
+        chosen = text if text != vt.text else None
+        heard = Heard(vt.text, vt.confidence, vt.alternatives, chosen, vt.timings_ms)
+        entry = entry_of(Turn(text), self.dialogue.vehicle.state(), heard=heard)
+        entry["decisions"] = [
+            {
+                "decision": "dropped",
+                "rule": "follow_up_not_exact",
+                "detail": {"window_s": self.voice.follow_up_s, "template_confidence": GRAMMAR_CONFIDENCE},
+            }
+        ]
+        log_file.write(entry)
 
     def _say(self, vt: VoiceTurn, wall0: float) -> None:
         synthesizer = self.parts.synthesizer
