@@ -30,7 +30,12 @@ never chains into the next on chatter (the statistical parser alone finds
 confident commands in misheard chatter: "I think we should stop for coffee
 soon" heard as "i degree shut stop for coffee sun" reads as sunroof.close).
 What passes goes through the same dialogue, guards and questions as any
-request.
+request. The window stays open while music plays, however loud: that gate is
+what keeps lyrics and chatter out, and ``python -m assistant.voice_bench
+followup`` counts false starts over loud synthetic music too (no recorded
+songs: the figure says nothing about real ones). A reply or a late notice
+said while the window would be open is not listened to (live, the window opens
+after the reply; a notice closes it), since the microphone hears the speaker.
 
 Times: ``t_ms`` is stream time (position in the audio); latencies after the
 end of speech add the stream time from end of speech to the endpoint decision

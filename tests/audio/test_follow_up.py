@@ -7,11 +7,15 @@ rules around it (chatter unanswered, no chain of windows, push-to-talk, switched
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
+import pytest
 
-from assistant.audio import AudioChunk, concat, silence, split
+from assistant.audio import AudioChunk, concat, silence, split, write_wav
 from assistant.config import Settings, SimSettings
 from assistant.nlu.base import Parser
 from assistant.pipeline import VoicePipeline, VoiceTurn
@@ -214,3 +218,27 @@ def test_no_window_after_a_request_that_found_no_command(car: Car, settings: Set
     assert [t.text for t in turns] == ["how tall is mount everest"]
     assert turns[0].reply  # answered: it was said after the wake word
     assert "follow_up" not in events.kinds()
+
+
+def test_listen_takes_a_follow_up_on_a_recording_and_the_flag_switches_it_off(
+    tmp_path: Path, request: pytest.FixtureRequest, speech: SpeechMaker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from assistant.cli import main
+
+    wav = tmp_path / "two.wav"
+    write_wav(
+        wav,
+        concat(
+            [speech("open the driver window"), silence(800), speech("and the passenger side too", wake=False)]
+        ),
+    )
+    bus = "cli-" + re.sub(r"[^A-Za-z0-9]+", "-", request.node.name)[-50:]
+    assert main(["listen", "--json", "--can-channel", bus + "-a", str(wav)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [(t.get("follow_up", False), t["commands"][0]["slots"]) for t in result["turns"]] == [
+        (False, {"window": "driver"}),
+        (True, {"window": "passenger"}),
+    ]
+    assert main(["listen", "--json", "--follow-up-s", "0", "--can-channel", bus + "-b", str(wav)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert "turns" not in result and [c["slots"] for c in result["commands"]] == [{"window": "driver"}]
