@@ -531,7 +531,8 @@ class VoicePipeline:
         if partial is not None and partial.text:
             self._partials.append(partial.text)
             self._emit("partial", t_end, text=partial.text)
-            if self.voice.semantic_endpointing:
+            # not in the follow-up window: "no, the other one" would end at "no" (a confident deny)
+            if self.voice.semantic_endpointing and not self._follow_up:
                 self._semantic_update(partial, t_end)
         if endpoint is None and self._sem_key and self._semantic_ready(t_end, probability):
             endpoint = Endpoint(
