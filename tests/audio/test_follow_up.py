@@ -242,3 +242,59 @@ def test_listen_takes_a_follow_up_on_a_recording_and_the_flag_switches_it_off(
     assert main(["listen", "--json", "--follow-up-s", "0", "--can-channel", bus + "-b", str(wav)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert "turns" not in result and [c["slots"] for c in result["commands"]] == [{"window": "driver"}]
+
+
+def test_live_the_window_opens_once_the_reply_has_been_said_not_while_it_plays(
+    car: Car, settings: Settings
+) -> None:
+    import threading
+
+    from assistant.asr.fake import FakeRecognizer
+    from assistant.config import VoiceSettings
+    from assistant.pipeline import VoiceParts
+    from assistant.tts.fake import FakeSynthesizer
+    from assistant.vad.fake import EnergySpeechDetector
+    from assistant.wake.fake import FakeWakeDetector
+
+    release = threading.Event()
+    said: list[float] = []
+
+    def speak(chunks: Iterator[AudioChunk]) -> None:
+        for _ in chunks:
+            pass
+        release.wait(10)  # the reply is still coming out of the speaker until the test lets it end
+        said.append(pipeline._t_ms)
+
+    parts = VoiceParts(
+        EnergySpeechDetector(),
+        FakeRecognizer(["lock the doors", "unlock the doors"]),
+        FakeWakeDetector([100]),
+        FakeSynthesizer(),
+    )
+    events = Recorder()
+    pipeline = VoicePipeline(
+        parts, open_dialogue(settings, car), VoiceSettings(), events, bridge=car.bridge, speak=speak
+    )
+    pipeline.reset()
+    turns = []
+
+    def feed(audio: AudioChunk) -> None:
+        for block in split(audio, 30):
+            turn = pipeline.feed(block)
+            if turn is not None:
+                turns.append(turn)
+
+    feed(concat([silence(200), buzz(700), silence(600)]))
+    assert [t.text for t in turns] == ["lock the doors"] and pipeline._worker is not None
+    # the speaker's own reply, heard by the microphone while it plays: no window, not a request
+    feed(concat([buzz(700), silence(600)]))
+    assert "follow_up" not in events.kinds() and not pipeline.in_follow_up and len(turns) == 1
+    release.set()
+    pipeline._worker.join()
+    feed(silence(90))
+    assert pipeline.in_follow_up
+    opened = next(e.t_ms for e in events.events if e.kind == "follow_up")
+    assert opened >= said[0]
+    feed(concat([buzz(700), silence(600)]))  # the driver's follow-up, after the reply
+    pipeline.close()
+    assert [(t.text, t.follow_up) for t in turns] == [("lock the doors", False), ("unlock the doors", True)]
