@@ -22,9 +22,9 @@ reply, where the request ended; a ``follow_up`` event marks it (the CLI plays
 an earcon). Silence for ``follow_up_s`` closes it; a wake word or push-to-talk
 in it starts an ordinary request. With no wake word to say the words were for
 the assistant, the window takes only what it can be sure of: a text (best or
-n-best) that the intents' templates match exactly, or a follow-up phrase ("and
-the passenger side too", "a bit more") while the last turn's commands are
-live. Anything else is talk between passengers: it is logged as dropped
+n-best) every piece of which one of the intents' templates matches whole, or a
+follow-up phrase ("and the passenger side too", "a bit more") while the last
+turn's commands are live. Anything else is talk between passengers: it is logged as dropped
 (``follow_up_not_exact``), not answered, and opens no window, so one window
 never chains into the next on chatter (the statistical parser alone finds
 confident commands in misheard chatter: "I think we should stop for coffee
@@ -46,6 +46,7 @@ what a live listener experiences when the pipeline keeps up with real time.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -80,6 +81,8 @@ BLOCK_MS = 30.0
 CHANNEL_MS = 10_000.0
 """Start of a streamed recording read ahead for the recognizer to adapt to (ms; it uses up to 5 s)."""
 """Audio block the pipeline is fed in (ms): 3 wake-word feature frames."""
+PIECES = re.compile(r"\s*(?:,|;|\b(?:and then|and also|and|then|also|plus)\b)\s*")
+"""Where requests said in one breath are cut, for the follow-up window's whole-piece check."""
 # a request that ends on one of these was cut off mid-sentence ("close the windows and", "open the");
 # prepositions are not here: "what temperature is it set to" is complete
 DANGLING = frozenset("and then also plus but or the a an my your".split())
@@ -286,6 +289,7 @@ class VoicePipeline:
         self._worker: threading.Thread | None = None
         self._t_ms = 0.0
         self._follow_up = False
+        self._templates: Any = None  # the follow-up window's exact-match check, when no grammar is set
         self._notice_said = False
         self._awaiting: VoiceTurn | None = None
         """A turn whose reply is being spoken; the window may open once it is done (live)."""
@@ -738,18 +742,25 @@ class VoicePipeline:
         return chosen
 
     def _sure(self, text: str) -> bool:
-        """Sure enough to act on without a wake word: an exact template match or a live follow-up."""
+        """Sure enough to act on without a wake word: a live follow-up, or every piece of ``text``
+        (cut at "and", "then", commas) matched whole by one template. Stricter than the parser's
+        own template reading, which drops pieces it cannot match: misheard chatter "i need wiper
+        and then open the way home" is wipers.set to it."""
         if self.dialogue.context.live() and classify(text) is not None:
             return True
-        if self.parts.grammar is None:
-            from assistant.nlu.templates import TemplateParser
+        from assistant.nlu.templates import TemplateParser, clean
 
-            self.parts.grammar = TemplateParser()
+        if isinstance(self.parts.grammar, TemplateParser):
+            templates = self.parts.grammar
+        else:
+            templates = self._templates = self._templates or TemplateParser()
+        said = clean(text)
         try:
-            parse = self.parts.grammar.parse(text)
+            whole = templates.match_piece(said)
+            found = [whole] if whole is not None else [templates.match_piece(p) for p in PIECES.split(said)]
         except AssistantError:
             return False
-        return bool(parse.commands) and min(c.confidence for c in parse.commands) >= GRAMMAR_CONFIDENCE
+        return all(m is not None and m.command.confidence >= GRAMMAR_CONFIDENCE for m in found)
 
     def _log_dropped(self, vt: VoiceTurn, text: str) -> None:
         """An audit entry for words in the window that were not acted on, with the rule that dropped them."""

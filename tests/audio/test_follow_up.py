@@ -156,21 +156,36 @@ def test_chatter_in_the_window_is_not_answered_and_opens_no_window(car: Car, set
     assert changed <= {k for k in changed if "Lock" in k}
 
 
-def test_a_command_the_language_model_reads_in_misheard_chatter_is_dropped_in_the_window(
-    car: Car, settings: Settings
+@pytest.mark.parametrize(
+    ("misheard", "read_as"),
+    [
+        # pocketsphinx's readings of passengers' talk in the window (voice_bench followup -v):
+        # "I think we should stop for coffee soon", clean: the language model reads sunroof.close
+        ("i degree shut stop for coffee sun", "sunroof.close"),
+        # "I need to buy bread and milk on the way home" at 10 dB: the templates' own reading
+        # drops the piece they cannot match and keeps "i need wiper"
+        ("i need wiper and then open the way home", "wipers.set"),
+    ],
+)
+def test_a_command_read_in_misheard_chatter_is_dropped_in_the_window(
+    car: Car, settings: Settings, misheard: str, read_as: str
 ) -> None:
-    # pocketsphinx's reading of "I think we should stop for coffee soon" (voice_bench followup):
-    # the language model finds sunroof.close in it, confidently; after a wake word that would be
-    # the driver's request, in the window nobody asked
-    misheard = "i degree shut stop for coffee sun"
-    assert [c.intent for c in pipeline_parser(car, settings).parse(misheard).commands] == ["sunroof.close"]
+    # after a wake word that would be the driver's request; in the window nobody asked
+    from assistant.nlu.templates import TemplateParser
+
+    readings = {
+        c.intent
+        for parser in (pipeline_parser(car, settings), TemplateParser())
+        for c in parser.parse(misheard).commands
+    }
+    assert read_as in readings
     before = car.bridge.state()
     pipeline, _, tts = fake_pipeline(car, settings, ["turn on the fog lights", misheard], wake_at=[100])
     turns = pipeline.run(concat([silence(200), buzz(700), silence(600), buzz(900), silence(600)]))
     assert turns[1].follow_up and turns[1].commands == [] and turns[1].frames == [] and turns[1].reply == ""
     assert tts.spoken == [turns[0].reply]
     changed = {k for k, v in car.bridge.state().items() if before.get(k) != v and k != "Vehicle.Speed"}
-    assert not any("Sunroof" in k for k in changed)
+    assert not any("Sunroof" in k or "Wiping" in k for k in changed), changed
 
 
 def pipeline_parser(car: Car, settings: Settings) -> Parser:
