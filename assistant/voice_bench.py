@@ -201,7 +201,30 @@ OUT_OF_DOMAIN = [
     "that driver did not even use his indicator",
     "let us listen to something else for a while",
     "the heating at work was on all day",
+    # written after the window's gate was tightened on the forty above: not tuned against
+    "my brother wants to borrow the car next week",
+    "we should plan the trip to the lake in june",
+    "do you think it will snow in the mountains",
+    "I can never remember where I put my keys",
+    "the new bakery makes amazing cinnamon rolls",
+    "have you finished reading that book yet",
+    "there is a concert in the park on saturday",
+    "the neighbours are painting their house blue",
+    "I forgot to send that email before we left",
+    "the dog needs to go to the vet on monday",
+    "what did the doctor say about your knee",
+    "the roads are much quieter on sundays",
+    "I would love to visit japan one day",
+    "our flight leaves at seven in the morning",
+    "the garden looks lovely after all that rain",
+    "can you check if we still have enough cash",
+    "the football match was cancelled because of the storm",
+    "my sister is moving to a bigger flat",
+    "we need to pick up the parcel from the post office",
+    "I think the museum closes at five",
 ]
+FRESH = 40
+"""OUT_OF_DOMAIN[FRESH:] were written after the gate was tuned on OUT_OF_DOMAIN[:FRESH]."""
 OOD_FIRST = ["turn on the fog lights", "lock the doors", "set the fan to three", "open the sunroof"]
 """Requests that open the window before each out-of-domain sentence (in turn)."""
 
@@ -324,7 +347,7 @@ def bench_followup(args: argparse.Namespace) -> None:
 
 
 def bench_false_starts(args: argparse.Namespace, speech: SpeechCache, parts: Any) -> None:
-    sentences = OUT_OF_DOMAIN[: args.ood]
+    sentences = OUT_OF_DOMAIN[FRESH:] if args.fresh else OUT_OF_DOMAIN[: args.ood]
     conditions: list[tuple[str, Any]] = [
         ("clean", lambda a, i: a),
         ("car_noise_10dB", lambda a, i: mix_at_snr(a, 10.0, seed=i)),
@@ -362,7 +385,7 @@ def bench_false_starts(args: argparse.Namespace, speech: SpeechCache, parts: Any
     # music alone in the window: the bed with no voice, a window's length
     frames = commands = 0
     window_ms = _settings("x").voice.follow_up_s * 1000
-    for i in range(args.ood):
+    for i in range(len(sentences)):
         first = OOD_FIRST[i % len(OOD_FIRST)]
         lead = concat([speech.get(first, "Hey Jarvis."), silence(300)])
         bed = music(lead.duration_ms + window_ms, seed=100 + i)
@@ -375,7 +398,7 @@ def bench_false_starts(args: argparse.Namespace, speech: SpeechCache, parts: Any
         commands += any(t.commands for t in turns[1:])
     figure(
         "window_false_starts_music_alone",
-        f"{frames}/{args.ood}",
+        f"{frames}/{len(sentences)}",
         f"windows of synthetic music at 0 dB and no voice; {commands} read as commands",
     )
 
@@ -576,6 +599,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ps", nargs="*", default=[], metavar="KEY=VALUE", help="pocketsphinx decoder options")
     ap.add_argument("--nlu", choices=["slm", "templates"], help="language engine (default: configured)")
     ap.add_argument("--plain", action="store_true", help="accuracy: silence endpointing only")
+    ap.add_argument(
+        "--fresh", action="store_true", help="followup: only the out-of-domain sentences not tuned against"
+    )
     ap.add_argument("--dialogues", type=int, default=0, help="followup: the first N dialogues (0: all)")
     ap.add_argument(
         "--ood", type=int, default=len(OUT_OF_DOMAIN), help="followup: out-of-domain sentences in the window"
