@@ -306,6 +306,7 @@ class VoicePipeline:
         """
         self._t_ms = 0.0
         self._context.clear()
+        self._awaiting = None  # a new stream: no window after a reply from the one before
         if channel is not None:
             self.parts.recognizer.reset(channel)
         if self.parts.wake is not None:
