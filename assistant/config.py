@@ -155,6 +155,8 @@ class VoiceSettings:
     """Piper speaking pace (< 1 faster)."""
     earcons: bool = True
     """Short tones for wake heard, done and error."""
+    follow_up_s: float = field(default=4.0, metadata=_range(0, 30))
+    """After a reply to a command, listen this long (s) for a follow-up without the wake word; 0: off."""
     input_device: str = ""
     """Microphone: a sounddevice index or name; empty: the system default."""
     output_device: str = ""
@@ -352,6 +354,7 @@ CLI_FLAGS: dict[str, tuple[str, str]] = {
     "asr": ("voice", "asr_engine"),
     "wake_word": ("voice", "wake_word"),
     "trailing_silence_ms": ("voice", "trailing_silence_ms"),
+    "follow_up_s": ("voice", "follow_up_s"),
 }
 """argparse destination of a subcommand's flag -> the setting it gives (section, key)."""
 CLI_SWITCHES_OFF: dict[str, tuple[str, str]] = {

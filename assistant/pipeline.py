@@ -14,6 +14,29 @@ starts a request of its own: the one before ends there and, since its
 transcript runs into the wake phrase, executes nothing (the driver started
 again; acting on a misheard tail is worse than missing it).
 
+Follow-ups: after the reply to a request that reached the car's commands
+(acted, asked back, refused), the pipeline listens for ``follow_up_s`` more
+without the wake word ("and the passenger side too", "yes"). The window opens
+when the reply has been spoken (live) or, on a recording, which holds no
+reply, where the request ended; a ``follow_up`` event marks it (the CLI plays
+an earcon). Silence for ``follow_up_s`` closes it; a wake word or push-to-talk
+in it starts an ordinary request. With no wake word to say the words were for
+the assistant, the window takes only what it can be sure of: a text (best or
+n-best) every piece of which one of the intents' templates matches whole, or a
+follow-up phrase ("and the passenger side too", "a bit more") while the last
+turn's commands are live. Anything else is talk between passengers: it is logged as dropped
+(``follow_up_not_exact``), not answered, and opens no window, so one window
+never chains into the next on chatter (the statistical parser alone finds
+confident commands in misheard chatter: "I think we should stop for coffee
+soon" heard as "i degree shut stop for coffee sun" reads as sunroof.close).
+What passes goes through the same dialogue, guards and questions as any
+request. The window stays open while music plays, however loud: that gate is
+what keeps lyrics and chatter out, and ``python -m assistant.voice_bench
+followup`` counts false starts over loud synthetic music too (no recorded
+songs: the figure says nothing about real ones). A reply or a late notice
+said while the window would be open is not listened to (live, the window opens
+after the reply; a notice closes it), since the microphone hears the speaker.
+
 Times: ``t_ms`` is stream time (position in the audio); latencies after the
 end of speech add the stream time from end of speech to the endpoint decision
 and the wall time from the decision to the CAN frame or reply audio, which is
@@ -23,6 +46,7 @@ what a live listener experiences when the pipeline keeps up with real time.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -34,8 +58,9 @@ from typing import Any
 
 from assistant.asr.base import Recognizer, Transcript, choose_engine, load_recognizer
 from assistant.audio import AudioChunk, concat, silence, split, to_stream_format
-from assistant.audit import Heard
+from assistant.audit import Heard, entry_of
 from assistant.config import Settings, VoiceSettings
+from assistant.context import classify
 from assistant.dialogue import Dialogue, Turn
 from assistant.errors import AssistantError
 from assistant.nlu.base import Parser
@@ -57,6 +82,8 @@ BLOCK_MS = 30.0
 CHANNEL_MS = 10_000.0
 """Start of a streamed recording read ahead for the recognizer to adapt to (ms; it uses up to 5 s)."""
 """Audio block the pipeline is fed in (ms): 3 wake-word feature frames."""
+PIECES = re.compile(r"\s*(?:,|;|\b(?:and then|and also|and|then|also|plus)\b)\s*")
+"""Where requests said in one breath are cut, for the follow-up window's whole-piece check."""
 # a request that ends on one of these was cut off mid-sentence ("close the windows and", "open the");
 # prepositions are not here: "what temperature is it set to" is complete
 DANGLING = frozenset("and then also plus but or the a an my your".split())
@@ -97,6 +124,8 @@ EVENT_KINDS = (
     "notice",
     "barge_in",
     "timeout",
+    "follow_up",
+    "follow_up_end",
     "error",
 )
 
@@ -120,6 +149,8 @@ class VoiceTurn:
     words: list[dict[str, Any]] = field(default_factory=list)
     """The heard words with their times (ms) and confidences, when the recognizer gives them."""
     cut_off: bool = False
+    follow_up: bool = False
+    """Heard in the follow-up window, without a wake word."""
     error: str | None = None
 
     @property
@@ -152,6 +183,8 @@ class VoiceTurn:
             out["words"] = self.words
         if self.cut_off:
             out["cut_off"] = True
+        if self.follow_up:
+            out["follow_up"] = True
         if self.error:
             out["error"] = self.error
         return out
@@ -265,6 +298,11 @@ class VoicePipeline:
         self._context: deque[AudioChunk] = deque()
         self._worker: threading.Thread | None = None
         self._t_ms = 0.0
+        self._follow_up = False
+        self._templates: Any = None  # the follow-up window's exact-match check, when no grammar is set
+        self._notice_said = False
+        self._awaiting: VoiceTurn | None = None
+        """A turn whose reply is being spoken; the window may open once it is done (live)."""
         self.reset()
 
     # -- control -------------------------------------------------------------------------------
@@ -278,6 +316,7 @@ class VoicePipeline:
         """
         self._t_ms = 0.0
         self._context.clear()
+        self._awaiting = None  # a new stream: no window after a reply from the one before
         if channel is not None:
             self.parts.recognizer.reset(channel)
         if self.parts.wake is not None:
@@ -312,6 +351,12 @@ class VoicePipeline:
             while sum(c.duration_ms for c in self._context) > CONTEXT_MS:
                 self._context.popleft()
             detection = self.parts.wake.process(chunk) if (self.use_wake and self.parts.wake) else None
+            awaiting = self._awaiting
+            if detection is None and awaiting is not None and not self._replying():
+                self._awaiting = None
+                if self._opens_window(awaiting) and not self._ptt.is_set():
+                    self._open_window(t0)
+                    return self._listen(chunk, t0, t_end)
             if self._ptt.is_set():
                 self._ptt.clear()
                 detection = Detection("push_to_talk", t_end)
@@ -329,6 +374,12 @@ class VoicePipeline:
         if self.use_wake and self.parts.wake is not None:
             # keep the detector's streaming state current; a stale one fires on the old wake word
             detection = self.parts.wake.process(chunk)
+            if detection is not None and self._follow_up:
+                # the driver used the wake word in the window: what came before it was the wake phrase
+                self._close_window(t_end, "wake")
+                self._emit("wake", t_end, name=detection.name, probability=round(detection.probability, 3))
+                self._start_listening(t_end, detection)
+                return None
             if detection is not None:
                 # a new wake word: the request so far is over, the new one starts here
                 e = self.endpointer
@@ -336,6 +387,15 @@ class VoicePipeline:
                 self._emit("wake", t_end, name=detection.name, probability=round(detection.probability, 3))
                 self._start_listening(t_end, detection)
                 return turn
+        if self._follow_up and self._notice_said and not self.endpointer.in_speech:
+            self._close_window(t_end, "notice")
+            return None
+        if self._follow_up and self._ptt.is_set() and not self.endpointer.in_speech:
+            self._ptt.clear()
+            self._close_window(t_end, "push_to_talk")
+            self._emit("push_to_talk", t_end)
+            self._start_listening(t_end, Detection("push_to_talk", t_end))
+            return None
         return self._listen(chunk, t0, t_end)
 
     def run(self, audio: AudioChunk, block_ms: float = BLOCK_MS) -> list[VoiceTurn]:
@@ -374,10 +434,16 @@ class VoicePipeline:
         if self.state is State.LISTENING and self.endpointer.in_speech:
             # the recording stops mid-request
             endpoint = Endpoint("max_length", self._t_ms, self.endpointer.speech_start_ms, self._t_ms)
-            turns.append(self._finish(endpoint))
+            last = self._finish(endpoint)
+            if last is not None:
+                turns.append(last)
+        elif self.state is State.LISTENING and self._follow_up:
+            self._close_window(self._t_ms, "end_of_audio")
         elif self.state is State.LISTENING and self._detection is not None:
             # woken, then nothing was said before the recording ended
-            turns.append(self._finish(Endpoint("no_speech", self._t_ms, None, None)))
+            last = self._finish(Endpoint("no_speech", self._t_ms, None, None))
+            if last is not None:
+                turns.append(last)
         if self._worker is not None:
             self._worker.join()
         return turns
@@ -387,6 +453,32 @@ class VoicePipeline:
     @property
     def state(self) -> State:
         return self._state
+
+    @property
+    def in_follow_up(self) -> bool:
+        """True while the follow-up window is open (listening without a wake word)."""
+        return self._state is State.LISTENING and self._follow_up
+
+    def _replying(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    def _opens_window(self, vt: VoiceTurn) -> bool:
+        """A reply to what reached the car's commands: acted on, asked back about, or refused."""
+        if self.voice.follow_up_s <= 0 or self.always_listening or vt.turn is None or vt.error:
+            return False
+        return bool(vt.turn.commands or vt.turn.actions)
+
+    def _open_window(self, t_ms: float) -> None:
+        self._notice_said = False
+        self._start_listening(t_ms, None)
+        self._follow_up = True
+        self.endpointer.no_speech_ms = self.voice.follow_up_s * 1000
+        self._emit("follow_up", t_ms, seconds=self.voice.follow_up_s)
+
+    def _close_window(self, t_ms: float, reason: str) -> None:
+        """The window ends with no request in it (silence, a wake word, push-to-talk, the file's end)."""
+        self._emit("follow_up_end", t_ms, reason=reason)
+        self._enter_idle(t_ms)
 
     def _emit(self, kind: str, t_ms: float, **data: Any) -> None:
         if self.on_event is not None:
@@ -408,6 +500,7 @@ class VoicePipeline:
         if self.speak is None or not self.synthesize or self.parts.synthesizer is None:
             return
         synthesizer, speak = self.parts.synthesizer, self.speak
+        self._notice_said = True  # the microphone will hear it: no follow-up window over it
 
         def say() -> None:
             with self._respond_lock:
@@ -420,6 +513,7 @@ class VoicePipeline:
 
     def _enter_idle(self, t_ms: float) -> None:
         self._state = State.IDLE
+        self._follow_up = False
         self._detection: Detection | None = None
         self._partials: list[str] = []
         self._sem_key: str | None = None
@@ -427,6 +521,11 @@ class VoicePipeline:
 
     def _start_listening(self, t_ms: float, detection: Detection | None) -> None:
         self._state = State.LISTENING
+        self._follow_up = False
+        self._awaiting = None  # a wake word or push-to-talk while the reply plays: no window after it
+        self.endpointer.no_speech_ms = (
+            float("inf") if self.always_listening else self.voice.no_speech_s * 1000
+        )
         self._detection = detection
         self._partials = []
         self._sem_key = None
@@ -447,7 +546,8 @@ class VoicePipeline:
         if partial is not None and partial.text:
             self._partials.append(partial.text)
             self._emit("partial", t_end, text=partial.text)
-            if self.voice.semantic_endpointing:
+            # not in the follow-up window: "no, the other one" would end at "no" (a confident deny)
+            if self.voice.semantic_endpointing and not self._follow_up:
                 self._semantic_update(partial, t_end)
         if endpoint is None and self._sem_key and self._semantic_ready(t_end, probability):
             endpoint = Endpoint(
@@ -486,9 +586,13 @@ class VoicePipeline:
             and t_ms - self._sem_since >= stable
         )
 
-    def _finish(self, endpoint: Endpoint) -> VoiceTurn:
+    def _finish(self, endpoint: Endpoint) -> VoiceTurn | None:
         wall0 = time.perf_counter()
-        detection, partials = self._detection, self._partials
+        detection, partials, follow_up = self._detection, self._partials, self._follow_up
+        if follow_up and endpoint.reason == "no_speech":
+            # silence closes the window; the recognizer's utterance is left to the next begin()
+            self._close_window(endpoint.at_ms, "silence")
+            return None
         delay = endpoint.at_ms - endpoint.speech_end_ms if endpoint.speech_end_ms is not None else 0.0
         self._emit("endpoint", endpoint.at_ms, reason=endpoint.reason, after_speech_ms=round(delay, 1))
         try:
@@ -509,6 +613,7 @@ class VoicePipeline:
             timings_ms={"endpoint_delay": delay, "asr_final": asr_ms},
             asr_confidence=final.confidence,
             words=[w.to_json() for w in final.words],
+            follow_up=follow_up,
         )
         if detection is not None:
             vt.timings_ms["wake_at"] = detection.timestamp_ms
@@ -526,8 +631,11 @@ class VoicePipeline:
         if self.speak is not None:
             self._worker = threading.Thread(target=self._respond, args=(vt, wall0), daemon=True)
             self._worker.start()
+            self._awaiting = vt  # feed() opens the window once the reply has been spoken
         else:
             self._respond(vt, wall0)
+            if self.state is State.IDLE and self._opens_window(vt):
+                self._open_window(endpoint.at_ms)  # a recording holds no reply: the window opens here
         return vt
 
     def _respond(self, vt: VoiceTurn, wall0: float) -> None:
@@ -548,7 +656,9 @@ class VoicePipeline:
                     vt.reply = SORRY if vt.wake is not None else ""
                 elif cut_off(text := self._rescore(vt), endpoint):
                     vt.cut_off = True
-                    vt.reply = SORRY
+                    vt.reply = "" if vt.follow_up else SORRY
+                elif vt.follow_up and not self._sure(text):
+                    self._log_dropped(vt, text)  # talk between passengers: not for the assistant
                 else:
                     # the audit log keeps what was heard beside what was acted on
                     self.dialogue.recorder.heard = Heard(
@@ -559,7 +669,8 @@ class VoicePipeline:
                     vt.text = text
                     turn = self.dialogue.handle(vt.text, speech)
                     vt.turn = turn
-                    vt.reply = turn.reply
+                    # in the window, words that are no command were not for the assistant: no answer
+                    vt.reply = "" if vt.follow_up and not (turn.commands or turn.actions) else turn.reply
                     vt.timings_ms.update({f"dialogue_{k}": v for k, v in turn.timings_ms.items()})
                     self._emit("commands", t_ms, commands=vt.commands)
                 with self._frames_lock:
@@ -580,7 +691,10 @@ class VoicePipeline:
                 vt.timings_ms["dialogue_total"] = (time.perf_counter() - wall0) * 1e3 - vt.timings_ms[
                     "asr_final"
                 ]
-                self._emit("reply", t_ms, text=vt.reply)
+                if vt.follow_up and not (vt.turn and (vt.turn.commands or vt.turn.actions)):
+                    self._emit("reply", t_ms, text="", unanswered=True)  # not for the assistant
+                else:
+                    self._emit("reply", t_ms, text=vt.reply)
                 if vt.reply and self.synthesize:
                     self._say(vt, wall0)
         except Exception as err:  # the assistant keeps listening whatever one request did
@@ -591,7 +705,8 @@ class VoicePipeline:
     def _rescore(self, vt: VoiceTurn) -> str:
         """The text to act on among the recognizer's best and its n-best alternatives.
 
-        First the first of them that the intents' templates match exactly: on misheard speech a
+        First the first of them that the intents' templates match exactly, or that is a follow-up
+        phrase while the last turn's commands are live: on misheard speech a
         statistical parser still finds confident commands in garbage ("fogs" -> fog lights on),
         while an exact template match is rare by chance. Else the best text when the parser reads
         confident commands in it, else the first alternative it does ("is the car lock" -> "is
@@ -615,11 +730,21 @@ class VoicePipeline:
                 return all(c.confidence >= least for c in commands)  # hypothesis that lost the minus
             return bool(commands) and min(c.confidence for c in commands) >= least
 
+        # a follow-up ("and the passenger side too") matches no template on its own; while the last
+        # turn's commands are live its patterns are as exact a match ("in the passenger side to" is
+        # no request, its alternative is)
+        follow_ups = bool(self.dialogue.context.live())
+
+        def exact(grammar: Parser | None, text: str) -> bool:
+            if follow_ups and classify(text) is not None:
+                return True
+            return grammar is not None and confident(grammar, text, GRAMMAR_CONFIDENCE)
+
         try:
             chosen: str | None = None
             grammar = self.parts.grammar
-            if grammar is not None:
-                chosen = next((t for t in candidates if confident(grammar, t, GRAMMAR_CONFIDENCE)), None)
+            if grammar is not None or follow_ups:
+                chosen = next((t for t in candidates if exact(grammar, t)), None)
             if chosen is None and (len(candidates) > 1 or least_words):
                 chosen = next((t for t in candidates if confident(self.dialogue.parser, t, floor)), None)
         except AssistantError:
@@ -628,6 +753,44 @@ class VoicePipeline:
             return vt.text
         self._emit("rescored", endpoint.at_ms, heard=vt.text, chosen=chosen)
         return chosen
+
+    def _sure(self, text: str) -> bool:
+        """Sure enough to act on without a wake word: a live follow-up, or every piece of ``text``
+        (cut at "and", "then", commas) matched whole by one template. Stricter than the parser's
+        own template reading, which drops pieces it cannot match: misheard chatter "i need wiper
+        and then open the way home" is wipers.set to it."""
+        if self.dialogue.context.live() and classify(text) is not None:
+            return True
+        from assistant.nlu.templates import TemplateParser, clean
+
+        if isinstance(self.parts.grammar, TemplateParser):
+            templates = self.parts.grammar
+        else:
+            templates = self._templates = self._templates or TemplateParser()
+        said = clean(text)
+        try:
+            whole = templates.match_piece(said)
+            found = [whole] if whole is not None else [templates.match_piece(p) for p in PIECES.split(said)]
+        except AssistantError:
+            return False
+        return all(m is not None and m.command.confidence >= GRAMMAR_CONFIDENCE for m in found)
+
+    def _log_dropped(self, vt: VoiceTurn, text: str) -> None:
+        """An audit entry for words in the window that were not acted on, with the rule that dropped them."""
+        log_file = self.dialogue.recorder.log
+        if log_file is None:
+            return
+        chosen = text if text != vt.text else None
+        heard = Heard(vt.text, vt.asr_confidence, vt.alternatives, chosen, vt.timings_ms)
+        entry = entry_of(Turn(text), self.dialogue.vehicle.state(), heard=heard)
+        entry["decisions"] = [
+            {
+                "decision": "dropped",
+                "rule": "follow_up_not_exact",
+                "detail": {"window_s": self.voice.follow_up_s, "template_confidence": GRAMMAR_CONFIDENCE},
+            }
+        ]
+        log_file.write(entry)
 
     def _say(self, vt: VoiceTurn, wall0: float) -> None:
         synthesizer = self.parts.synthesizer

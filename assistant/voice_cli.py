@@ -80,6 +80,12 @@ def _voice_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wake-word", choices=["hey_jarvis", "okay_nabu", "hey_mycroft", "alexa"])
     p.add_argument("--trailing-silence-ms", type=float, metavar="MS", help="silence that ends a request")
     p.add_argument("--no-semantic", action="store_true", help="end requests on silence only")
+    p.add_argument(
+        "--follow-up-s",
+        type=float,
+        metavar="S",
+        help="after a reply, listen this long without the wake word (0: off; default 4)",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -109,6 +115,8 @@ def _timeline(event: Any) -> None:
         "reply": lambda: repr(d.get("text")),
         "reply_audio": lambda: f"first sample +{d.get('after_endpoint_ms')} ms",
         "reply_done": lambda: f"{d.get('seconds')} s of speech",
+        "follow_up": lambda: f"listening {d.get('seconds')} s without the wake word",
+        "follow_up_end": lambda: f"closed ({d.get('reason')})",
         "error": lambda: str(d.get("error")),
     }.get(event.kind, lambda: " ".join(f"{k}={v}" for k, v in d.items()))()
     if event.kind == "partial":
@@ -354,13 +362,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     with open_car(settings) as car:
         dialogue = open_dialogue(settings, car)
 
-        # wake heard; nothing came after the wake word or a stage failed; a command ran with no reply
-        tones = {"wake": "wake", "push_to_talk": "wake", "timeout": "error", "error": "error"}
+        # wake heard; nothing came after the wake word or a stage failed; the follow-up window opened;
+        # a command ran with no reply (words in the window that were no command get no tone)
+        tones = {
+            "wake": "wake",
+            "push_to_talk": "wake",
+            "timeout": "error",
+            "error": "error",
+            "follow_up": "follow_up",
+        }
 
         def on_event(event: Any) -> None:
             _timeline(event)
             tone = tones.get(event.kind)
-            if event.kind == "reply" and not event.data.get("text"):
+            if event.kind == "reply" and not event.data.get("text") and not event.data.get("unanswered"):
                 tone = "done"
             if tone and speaker is not None and settings.voice.earcons:
                 threading.Thread(target=speaker.play, args=(iter([earcon(tone)]),), daemon=True).start()

@@ -1,4 +1,5 @@
-"""Short earcons made in code: wake heard (rising), done (one soft tone), error (falling)."""
+"""Short earcons made in code: wake heard (rising), done (one soft tone), error (falling), follow-up
+window open (two quick soft taps on one note: "go on", distinct from the wake word's rise)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,15 @@ def _tone(freqs: list[float], ms: float, level: float = 0.25) -> np.ndarray:
 
 
 def earcon(kind: str) -> AudioChunk:
-    """``wake``, ``done`` or ``error``, 16 kHz mono."""
+    """``wake``, ``done``, ``error`` or ``follow_up``, 16 kHz mono."""
     shapes = {
-        "wake": ([660.0, 880.0], 70.0),
-        "done": ([880.0], 90.0),
-        "error": ([440.0, 330.0], 110.0),
+        "wake": ([660.0, 880.0], 70.0, 0.25),
+        "done": ([880.0], 90.0, 0.25),
+        "error": ([440.0, 330.0], 110.0, 0.25),
+        # quieter: it follows the reply that was just said
+        "follow_up": ([784.0, 0.0, 784.0], 50.0, 0.15),
     }
     if kind not in shapes:
         raise ValueError(f"no earcon {kind!r}; known: {', '.join(shapes)}")
-    freqs, ms = shapes[kind]
-    return AudioChunk.from_array(_tone(freqs, ms), RATE)
+    freqs, ms, level = shapes[kind]
+    return AudioChunk.from_array(_tone(freqs, ms, level), RATE)
