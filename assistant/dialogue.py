@@ -24,7 +24,7 @@ from assistant.errors import AssistantError, InputError
 from assistant.nlu.base import Command, Parser
 from assistant.nlu.intents import load_intents
 from assistant.nlu.templates import clean
-from assistant.policy import ACTED, ASKED, DROPPED, Decision, Policy, Speech, load_policy
+from assistant.policy import ACTED, ASKED, DROPPED, Decision, Policy, Speech, load_policy, negation
 from assistant.vehicle.functions import BY_SIGNAL, FUNCTIONS
 from assistant.vehicle.replies import Replies, load_replies
 from assistant.vehicle.signals import Value
@@ -195,6 +195,13 @@ class Dialogue:
             moving = True
         policy, parser = self.policy, self.parser
         decisions = [policy.decide(c, policy.evidence(c, text, speech, parser), moving) for c in commands]
+        said_not = negation(text)
+        for i, (c, d) in enumerate(zip(commands, decisions, strict=True)):
+            # "no need to open the window", "don't unlock the doors": whatever the parser made of it,
+            # nothing that moves the car goes out without a yes
+            moves = d.risk != "harmless" and not c.intent.startswith("assistant.")
+            if said_not and moves and d.outcome == ACTED:
+                decisions[i] = replace(d, outcome=ASKED, reason=f"the request says '{said_not}'")
         asked = [i for i, d in enumerate(decisions) if d.outcome == ASKED]
         for i in asked[1:]:  # one question at a time
             d = decisions[i]

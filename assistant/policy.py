@@ -233,6 +233,19 @@ def words_known(text: str, vocabulary: frozenset[str]) -> float:
     return known / len(words)
 
 
+NEGATION = re.compile(
+    r"\b(?:don'?t|do not|doesn'?t|does not|never|no need|not necessary|needn'?t|need not|shouldn'?t|"
+    r"should not|no longer)\b"
+)
+"""Words that say not to do it: a language model reads "no need to open the window" as window.open."""
+
+
+def negation(text: str) -> str | None:
+    """The words of ``text`` that say not to do something ("don't", "no need"), or None."""
+    m = NEGATION.search(text.lower().replace("\u2019", "'"))
+    return m.group(0) if m else None
+
+
 def same(a: Command, b: Command) -> bool:
     return a.intent == b.intent and dict(a.slots) == dict(b.slots)
 

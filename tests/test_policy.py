@@ -230,3 +230,17 @@ def test_a_question_the_policy_asks_lapses_like_any_other(bridge: FakeBridge) ->
     bridge.values["Vehicle.Speed"] = 50.0  # the car pulls away before the yes
     d.handle("yes")
     assert unlocks(bridge) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["no need to open the window", "don't open the window", "please don't unlock the doors",
+     "never open the sunroof", "do not open the trunk"],
+)
+def test_a_request_that_says_not_to_is_never_carried_out_at_once(bridge: FakeBridge, text: str) -> None:
+    # the language model reads "no need to open the window" as window.open at 0.99: a negated request
+    # moves nothing without a yes (asked back, or not understood)
+    dialogue = Dialogue(load_parser("slm"), Vehicle(bridge))
+    turn = dialogue.handle(text)
+    assert bridge.sent == [], (text, turn.reply)
+    assert all(d.outcome != "acted" for d in turn.decisions if not d.risk == "harmless"), turn.decisions
