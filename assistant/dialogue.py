@@ -196,11 +196,11 @@ class Dialogue:
         policy, parser = self.policy, self.parser
         decisions = [policy.decide(c, policy.evidence(c, text, speech, parser), moving) for c in commands]
         said_not = negation(text)
-        for i, (c, d) in enumerate(zip(commands, decisions, strict=True)):
+        for i, d in enumerate(decisions):
             # "no need to open the window", "don't unlock the doors": whatever the parser made of it,
             # nothing that moves the car goes out without a yes
-            moves = d.risk != "harmless" and not c.intent.startswith("assistant.")
-            if said_not and moves and d.outcome == ACTED:
+            # (an undo moves the car too: "no need to undo" undid the last change)
+            if said_not and d.risk != "harmless" and d.outcome == ACTED:
                 decisions[i] = replace(d, outcome=ASKED, reason=f"the request says '{said_not}'")
         asked = [i for i, d in enumerate(decisions) if d.outcome == ASKED]
         for i in asked[1:]:  # one question at a time

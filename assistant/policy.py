@@ -242,7 +242,9 @@ NEGATION = re.compile(
 
 def negation(text: str) -> str | None:
     """The words of ``text`` that say not to do something ("don't", "no need"), or None."""
-    m = NEGATION.search(text.lower().replace("\u2019", "'"))
+    # "never mind undo that" is an undo, not a request not to undo
+    said = re.sub(r"\bnever ?mind\b", " ", text.lower().replace("\u2019", "'"))
+    m = NEGATION.search(said)
     return m.group(0) if m else None
 
 
