@@ -235,7 +235,8 @@ def test_a_question_the_policy_asks_lapses_like_any_other(bridge: FakeBridge) ->
 @pytest.mark.parametrize(
     "text",
     ["no need to open the window", "don't open the window", "please don't unlock the doors",
-     "never open the sunroof", "do not open the trunk", "no need to undo"],
+     "never open the sunroof", "do not open the trunk", "no need to undo",
+     "stop unlocking the doors", "should i open the trunk", "the kids keep asking me to open the window"],
 )
 def test_a_request_that_says_not_to_is_never_carried_out_at_once(bridge: FakeBridge, text: str) -> None:
     # the language model reads "no need to open the window" as window.open at 0.99: a negated request
