@@ -100,6 +100,10 @@ def clear_yes(text: str) -> bool:
     )
 
 
+UNDO_S = 30.0
+"""How long (s) after a change an undo may take it back: a stray "oops" an hour after "lock the doors"
+must not unlock them."""
+
 ANSWERS = frozenset({"assistant.confirm", "assistant.deny", "assistant.repeat"})
 """Intents a turn may hold and still answer the question before it."""
 
@@ -114,6 +118,7 @@ class Dialogue:
         self.policy = policy or load_policy()
         self.pending: Question | None = None
         self.last_change: Action | None = None
+        self._change_at = float("-inf")  # context.clock() when last_change was made
         self.last_reply = ""
         self._text = ""
         self._dropped = False  # this turn dropped a question it did not answer
@@ -307,12 +312,14 @@ class Dialogue:
     def _remember(self, action: Action) -> Action:
         # ``previous`` holds only what the car confirmed it changed (a partial send included)
         if action.status in ("done", "moving", "timeout", "failed") and action.previous:
-            self.last_change = action
+            self.last_change, self._change_at = action, self.context.clock()
         return action
 
     def _undoable(self) -> Action | None:
         """The last change the car confirmed, as it ended; None when there is nothing to undo."""
         change = self.last_change
+        if self.context.clock() - self._change_at > UNDO_S:
+            change = None  # too long ago to be what "undo" refers to
         then = change.then if change is not None else None
         if then is not None and then.done() and then.exception() is None:
             change = then.result()  # the travel has ended: undo what it confirmed
