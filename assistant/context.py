@@ -370,8 +370,14 @@ class Context:
         intents = {c.intent for c in turn.commands}
         if intents and intents <= KEEPS_CONTEXT:
             return
+        # only what the policy let act: a command asked back (weak evidence) or dropped is no context,
+        # else "do that again" or "a bit more" would carry it out with no yes
+        decided = turn.decisions or (None,) * len(turn.commands)
         car = tuple(
-            c for c in turn.commands if not c.intent.startswith("assistant.") and c.intent != "vehicle.query"
+            c
+            for c, d in zip(turn.commands, decided, strict=True)
+            if not c.intent.startswith("assistant.") and c.intent != "vehicle.query"
+            and (d is None or d.outcome == "acted")
         )
         self.last, self.at = car, self.clock()
         self.changed = any(a.status in ("done", "moving", "timeout") and a.previous for a in turn.actions)

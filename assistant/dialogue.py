@@ -24,7 +24,7 @@ from assistant.errors import AssistantError, InputError
 from assistant.nlu.base import Command, Parser
 from assistant.nlu.intents import load_intents
 from assistant.nlu.templates import clean
-from assistant.policy import ACTED, ASKED, DROPPED, Decision, Policy, Speech, load_policy
+from assistant.policy import ACTED, ASKED, DROPPED, Decision, Policy, Speech, load_policy, negation
 from assistant.vehicle.functions import BY_SIGNAL, FUNCTIONS
 from assistant.vehicle.replies import Replies, load_replies
 from assistant.vehicle.signals import Value
@@ -100,6 +100,10 @@ def clear_yes(text: str) -> bool:
     )
 
 
+UNDO_S = 30.0
+"""How long (s) after a change an undo may take it back: a stray "oops" an hour after "lock the doors"
+must not unlock them."""
+
 ANSWERS = frozenset({"assistant.confirm", "assistant.deny", "assistant.repeat"})
 """Intents a turn may hold and still answer the question before it."""
 
@@ -114,6 +118,7 @@ class Dialogue:
         self.policy = policy or load_policy()
         self.pending: Question | None = None
         self.last_change: Action | None = None
+        self._change_at = float("-inf")  # context.clock() when last_change was made
         self.last_reply = ""
         self._text = ""
         self._dropped = False  # this turn dropped a question it did not answer
@@ -195,6 +200,13 @@ class Dialogue:
             moving = True
         policy, parser = self.policy, self.parser
         decisions = [policy.decide(c, policy.evidence(c, text, speech, parser), moving) for c in commands]
+        said_not = negation(text)
+        for i, d in enumerate(decisions):
+            # "no need to open the window", "don't unlock the doors": whatever the parser made of it,
+            # nothing that moves the car goes out without a yes
+            # (an undo moves the car too: "no need to undo" undid the last change)
+            if said_not and d.risk != "harmless" and d.outcome == ACTED:
+                decisions[i] = replace(d, outcome=ASKED, reason=f"the request says '{said_not}'")
         asked = [i for i, d in enumerate(decisions) if d.outcome == ASKED]
         for i in asked[1:]:  # one question at a time
             d = decisions[i]
@@ -300,12 +312,14 @@ class Dialogue:
     def _remember(self, action: Action) -> Action:
         # ``previous`` holds only what the car confirmed it changed (a partial send included)
         if action.status in ("done", "moving", "timeout", "failed") and action.previous:
-            self.last_change = action
+            self.last_change, self._change_at = action, self.context.clock()
         return action
 
     def _undoable(self) -> Action | None:
         """The last change the car confirmed, as it ended; None when there is nothing to undo."""
         change = self.last_change
+        if self.context.clock() - self._change_at > UNDO_S:
+            change = None  # too long ago to be what "undo" refers to
         then = change.then if change is not None else None
         if then is not None and then.done() and then.exception() is None:
             change = then.result()  # the travel has ended: undo what it confirmed

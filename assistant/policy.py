@@ -233,6 +233,26 @@ def words_known(text: str, vocabulary: frozenset[str]) -> float:
     return known / len(words)
 
 
+NEGATION = re.compile(
+    r"\b(?:don'?t|do not|doesn'?t|does not|never|no need|not necessary|needn'?t|need not|shouldn'?t|"
+    r"should not|no longer|stop \w+ing"
+    # only asks about it, or tells what someone else asked: "should i open the trunk",
+    # "the kids keep asking me to open the window" (the language model acted on both)
+    r"|should i|shall i|should we|shall we|do i need to|do we need to|how do i|how do you|what if|"
+    r"(?:asking|asked|ask|told|tells|wants|want) me to)\b"
+)
+"""Words that say not to do it ("no need to open the window", "stop unlocking the doors"), or that the
+request is a question or someone else's: a language model reads each as the command itself."""
+
+
+def negation(text: str) -> str | None:
+    """The words of ``text`` that say not to do something ("don't", "no need"), or None."""
+    # "never mind undo that" is an undo, not a request not to undo
+    said = re.sub(r"\bnever ?mind\b", " ", text.lower().replace("\u2019", "'"))
+    m = NEGATION.search(said)
+    return m.group(0) if m else None
+
+
 def same(a: Command, b: Command) -> bool:
     return a.intent == b.intent and dict(a.slots) == dict(b.slots)
 

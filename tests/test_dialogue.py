@@ -295,3 +295,21 @@ def test_question_timeout_comes_from_the_settings(settings: Settings) -> None:
     custom = dataclasses.replace(settings, vehicle=VehicleSettings(question_timeout_s=3.0))
     with open_car(custom) as car:
         assert car.vehicle.limits.question_timeout_s == 3.0
+
+
+def test_an_old_change_is_not_undone(dialogue: Dialogue, bridge: FakeBridge) -> None:
+    # "oops" is an undo: heard an hour after "lock the doors", it must not unlock them
+    from assistant.dialogue import UNDO_S
+
+    now = [1000.0]
+    dialogue.context.clock = lambda: now[0]
+    dialogue.handle("unlock the doors")
+    assert dialogue.handle("lock the doors").actions[0].previous  # a change undo could take back
+    sent = len(bridge.sent)
+    now[0] += UNDO_S + 1
+    assert dialogue.handle("oops").reply == "There's nothing to undo."
+    assert len(bridge.sent) == sent
+    dialogue.handle("lock the doors")  # a fresh change is still taken back
+    dialogue.handle("unlock the doors")
+    now[0] += 1
+    assert dialogue.handle("undo").reply == "Undone."

@@ -230,3 +230,27 @@ def test_a_question_the_policy_asks_lapses_like_any_other(bridge: FakeBridge) ->
     bridge.values["Vehicle.Speed"] = 50.0  # the car pulls away before the yes
     d.handle("yes")
     assert unlocks(bridge) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["no need to open the window", "don't open the window", "please don't unlock the doors",
+     "never open the sunroof", "do not open the trunk", "no need to undo",
+     "stop unlocking the doors", "should i open the trunk", "the kids keep asking me to open the window"],
+)
+def test_a_request_that_says_not_to_is_never_carried_out_at_once(bridge: FakeBridge, text: str) -> None:
+    # the language model reads "no need to open the window" as window.open at 0.99: a negated request
+    # moves nothing without a yes (asked back, or not understood)
+    dialogue = Dialogue(load_parser("slm"), Vehicle(bridge))
+    dialogue.handle("fold the mirrors")  # something to undo
+    before = list(bridge.sent)
+    turn = dialogue.handle(text)
+    assert bridge.sent == before, (text, turn.reply)
+    assert all(d.outcome != "acted" for d in turn.decisions if d.risk != "harmless"), turn.decisions
+
+
+def test_never_mind_undo_that_still_undoes(bridge: FakeBridge) -> None:
+    dialogue = Dialogue(load_parser("templates"), Vehicle(bridge))
+    dialogue.handle("fold the mirrors")
+    turn = dialogue.handle("never mind undo that")
+    assert [d.outcome for d in turn.decisions] == ["acted"] and turn.reply == "Undone."

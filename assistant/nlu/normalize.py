@@ -185,6 +185,9 @@ def parse_number(text: str) -> Number | None:
     """
     if not isinstance(text, str):
         return None
+    grouped = _GROUPED.fullmatch(text.strip())
+    if grouped:
+        return (-1 if grouped.group(1) else 1) * int(grouped.group(2).replace(",", ""))
     words = _tokens(text)
     while words and words[-1] in _UNIT_WORDS:
         words.pop()
@@ -223,7 +226,9 @@ def parse_number(text: str) -> Number | None:
     return _as_number(sign * (whole + half))
 
 
-_RUN_WORD = re.compile(r"^(?:[-\u2212]?\d+(?:\.\d+)?)$")
+_RUN_WORD = re.compile(r"^(?:[-\u2212]?\d+(?:\.\d+)?|[-\u2212]?\d{1,3}(?:,\d{3})+)$")
+_GROUPED = re.compile(r"([-\u2212]?)(\d{1,3}(?:,\d{3})+)")
+"""Digits grouped by thousands, as Whisper writes them ("1,000"): one whole number, not 1 or 10."""
 _SIGN_WORDS = ("minus", "negative")
 
 

@@ -52,6 +52,9 @@ CASES: dict[str, tuple[list[tuple[str, dict[str, object]]], list[tuple[str, str,
     "set the fan to 12": ([("climate.set_fan", {"level": 12})], []),
     "set the temperature to 150": ([("climate.set_temperature", {"value": 150})], []),
     "open the window 50 percent": ([("window.open", {"amount": 50})], []),
+    # Whisper writes "a thousand" as "1,000": the language model read it as 1 and opened the window 1 %
+    "open the window 1,000 percent": ([], [("window.open", "amount", 1000, "above")]),
+    "set the volume to 1,500": ([], [("media.volume", "level", 1500, "above")]),
 }
 
 
