@@ -533,7 +533,9 @@ def generate_noise_strings(n: int, rng: random.Random) -> list[Example]:
     strict = TemplateParser()
     letters = "abcdefghijklmnopqrstuvwxyz"
     consonants, vowels = "bcdfghjklmnprstvwz", "aeiouy"
-    out: list[Example] = []
+    # every one- and two-letter string first: a stray "yu" or "eh" must never answer a question
+    short = list(letters) + [a + b for a in letters for b in letters]
+    out = [Example(t, (), "noise", f"noise:{t}") for t in short if not strict.parse(t).commands][:n]
     while len(out) < n:
         kind = rng.random()
         if kind < 0.5:

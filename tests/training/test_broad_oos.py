@@ -82,3 +82,9 @@ def test_added_data_leaves_the_held_out_split_alone() -> None:
     train_groups = {e.group for e in more.train if e.source.startswith("asr")}
     held_groups = {e.group for e in more.heldout if e.source.startswith("asr")}
     assert held_groups and not train_groups & held_groups
+
+
+def test_every_short_letter_string_is_taught_unless_it_is_a_catalog_word() -> None:
+    texts = {e.text for e in generate_noise_strings(800, random.Random(0))}
+    assert {"yu", "d", "i", "br"} <= texts  # a stray "yu" must never answer a safety question
+    assert not {"ok", "ya", "no"} & texts  # the templates read these as answers: never taught otherwise
