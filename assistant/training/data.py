@@ -639,11 +639,13 @@ def build_corpus(
     only_intents: Iterable[str] | None = None,
     recognised: Iterable[Example] = (),
     broad_oos: Iterable[Example] = (),
+    big_numbers: int = 0,
 ) -> Corpus:
     """Balanced, augmented training data and a held-out split of unseen base sentences.
 
     ``recognised``: transcripts of spoken sentences with the labels meant (asr_loop.read_transcripts),
-    split by the sentence said; ``broad_oos``: out-of-scope text of other domains, training only.
+    split by the sentence said; ``broad_oos``: out-of-scope text of other domains, training only;
+    ``big_numbers``: requests whose number is past any range, still labelled as the request.
     Both are added after the split and the shuffle with a generator of their own, so the rest of
     the corpus, and the held-out split, are the same with or without them."""
     rng = random.Random(seed)
@@ -726,6 +728,18 @@ def build_corpus(
             continue
         (held if e.group in said_held else train).append(e)
     train += [extra_rng.choice([e, aug.case(e)]) if e.text else e for e in broad_oos]
+    # other domains' text is full of amounts ("transfer 5000 dollars"): a request with a number past its
+    # slot's range must still read as that request, so the vehicle can refuse the value aloud
+    numeric = [
+        (e, s)
+        for e in base_train
+        for s in e.frames[0].slots[:1]
+        if not s.implied and not isinstance(s.value, str)
+    ]
+    for _ in range(big_numbers if numeric else 0):
+        e, s = extra_rng.choice(numeric)
+        big = str(extra_rng.choice([extra_rng.randint(101, 999), extra_rng.randint(1000, 99999)]))
+        train.append(aug._replace(e, s.start, s.end, big))
     return Corpus(train=[_fix_frames(e) for e in train], heldout=[_fix_frames(e) for e in held])
 
 

@@ -60,6 +60,7 @@ class Config:
     clinc_per_intent: int = 100
     clinc_wiki: int = 1500
     noise_strings: int = 4000  # letter strings that are no words, labelled out-of-scope
+    big_numbers: int = 800  # requests with an out-of-range number, still the request (refused by value)
     tiny: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 

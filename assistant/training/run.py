@@ -177,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         oos_generated=60 if cfg.tiny else 600,
         recognised=recognised,
         broad_oos=broad + noise,
+        big_numbers=cfg.big_numbers if cfg.use_clinc else 0,
     )
     intents = sorted({f.intent for e in corpus.train + corpus.heldout for f in e.frames})
     _log(

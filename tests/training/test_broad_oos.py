@@ -88,3 +88,23 @@ def test_every_short_letter_string_is_taught_unless_it_is_a_catalog_word() -> No
     texts = {e.text for e in generate_noise_strings(800, random.Random(0))}
     assert {"yu", "d", "i", "br"} <= texts  # a stray "yu" must never answer a safety question
     assert not {"ok", "ya", "no"} & texts  # the templates read these as answers: never taught otherwise
+
+
+def test_requests_with_out_of_range_numbers_stay_requests() -> None:
+    # CLINC150's amounts ("transfer 5000 dollars") taught "set the volume to 5000" as out-of-scope, so
+    # the vehicle could no longer refuse the value aloud
+    kw = dict(per_intent=10, joins=20, oos_generated=20, use_templates=False)
+
+
+    def big(n: int) -> list[tuple[str, str]]:
+        out = []
+        for e in build_corpus(3, big_numbers=n, **kw).train:  # type: ignore[arg-type]
+            for f in e.frames:
+                for s in f.slots:
+                    said = e.text[s.start : s.end]
+                    if not s.implied and said.isdigit() and int(said) > 100:
+                        out.append((f.intent, said))
+        return out
+
+    # radio frequencies are past 100 already; the added ones come on top, each inside its request's slot
+    assert len(big(40)) - len(big(0)) == 40
