@@ -55,6 +55,8 @@ KEEP_WER = 0.34
 """A request transcript at or under this word error rate keeps its intent (slot words must be there too)."""
 GARBLED_WER = 0.5
 """A request transcript at or over this word error rate is labelled out-of-scope."""
+MIN_GARBLED_WORDS = 2
+"""A garbled request transcript this short is dropped rather than labelled out-of-scope."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,8 @@ def label(
         return None
     err = wer(words(said), words(heard))
     if err >= GARBLED_WER:
-        return None if template_intents else ("-", heard)
+        # two words or fewer ("heat on" for "be silent") are as often a real request: no lesson either way
+        return None if template_intents or len(words(heard)) <= MIN_GARBLED_WORDS else ("-", heard)
     if err > KEEP_WER:
         return None
     markup, taken = heard, 0

@@ -80,3 +80,25 @@ def test_a_malformed_transcript_line_names_file_and_line(tmp_path: Path) -> None
         read_transcripts(path)
 
 
+
+
+def test_a_short_garbled_transcript_teaches_nothing() -> None:
+    # "be silent" heard as "heat on": as often a real request as not, so neither label is taught
+    assert label("media.mute", "be silent", "heat on", [], [], set()) is None
+    assert label("media.mute", "be silent", "the heat is on", [], [], set()) == ("-", "the heat is on")
+
+
+def test_no_committed_garbled_transcript_is_two_words_or_fewer() -> None:
+    from assistant.training.asr_loop import SPOKEN_OOS, say_numbers, words
+    from assistant.training.data import load_out_of_scope
+
+    said_oos = {" ".join(words(say_numbers(e.text))) for e in load_out_of_scope()}
+    said_oos |= {
+        " ".join(words(say_numbers(ln)))
+        for ln in SPOKEN_OOS.read_text(encoding="utf-8").splitlines()
+        if ln.strip() and not ln.startswith("#")
+    }
+    lines = TRANSCRIPTS.read_text(encoding="utf-8").splitlines()
+    rows = [ln.split("\t") for ln in lines if not ln.startswith("#")]
+    garbled = [r for r in rows if r[0] == "-" and r[2] not in said_oos]
+    assert garbled and all(len(words(r[1])) > 2 for r in garbled)
