@@ -65,6 +65,37 @@ def write(path: Path, manifest: dict[str, Any]) -> None:
             "",
             f"Last run was incremental, from `{tr['incremental_from']}`: {steps[-1].get('note', '')}.",
         ]
+    data = manifest.get("data") or {}
+    lines += [
+        "",
+        "## Training data",
+        "",
+        "- `intents/` templates (hassil samples) and hand-written wording in `assistant/training/data/`"
+        " (paraphrases, out-of-scope lines), augmented (fillers, joins, numbers, dropped words).",
+        f"- {data.get('recogniser_transcripts', 0):,} recogniser-in-the-loop transcripts"
+        " (`assistant/training/data/asr_transcripts.tsv`): training sentences and out-of-scope speech"
+        " spoken by piper's joe voice at three rates and two espeak-ng voices, clean and in car noise at"
+        " 10 dB, transcribed by pocketsphinx with the domain language model, labelled with what was meant;"
+        " a request garbled past recognition is labelled out-of-scope. Regenerate:"
+        " `python -m assistant.training.asr_loop` (see its docstring).",
+        f"- {data.get('clinc150_out_of_scope', 0):,} out-of-scope sentences from CLINC150"
+        " (Larson et al., \"An Evaluation Dataset for Intent Classification and Out-of-Scope Prediction\","
+        " EMNLP-IJCNLP 2019; github.com/clinc/oos-eval; licence CC-BY-3.0): its `train` and `oos_train`"
+        " splits, less the intents that are requests to this car (yes/no/cancel/repeat, volume, music,"
+        " smart home, questions about the car), and short sentences of its Wikipedia file. Read at"
+        " training time from `--data-dir` (default `../shared/data`), never committed; its `oos_test`"
+        " split only measures the model.",
+        f"- {data.get('letter_strings', 0):,} generated letter strings that are no words, out-of-scope.",
+    ]
+    rej = manifest.get("metrics", {}).get("rejection")
+    if rej:
+        lines += [
+            "",
+            "Rejection, measured by the run (`python -m assistant.training.rejection` repeats it):"
+            f" CLINC150 `oos_test` rejected {rej.get('clinc_oos_test_rejected', float('nan')):.3f};"
+            f" random letter strings acted on {rej['letter_strings_acted']:.4f}"
+            f" ({rej['letter_strings_yes']} read as yes) of 3,000.",
+        ]
     lines += [
         "",
         "Reproduce: `pip install -e .[train]` then `car-assistant train` (offline; MiniLM-L6 comes from the"

@@ -525,6 +525,102 @@ class Augmenter:
         return self.case(ex)
 
 
+def generate_noise_strings(n: int, rng: random.Random) -> list[Example]:
+    """Letter strings that are no words: key mashes, syllable babble, stray letters. Out-of-scope; a
+    string the strict template parser reads as a request ("no", "ok") is left out."""
+    from assistant.nlu.templates import TemplateParser
+
+    strict = TemplateParser()
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    consonants, vowels = "bcdfghjklmnprstvwz", "aeiouy"
+    # every one- and two-letter string first: a stray "yu" or "eh" must never answer a question
+    short = list(letters) + [a + b for a in letters for b in letters]
+    out = [Example(t, (), "noise", f"noise:{t}") for t in short if not strict.parse(t).commands][:n]
+    while len(out) < n:
+        kind = rng.random()
+        if kind < 0.5:
+            text = "".join(rng.choice(letters + "  ") for _ in range(rng.randint(1, 18)))
+        elif kind < 0.85:
+            text = " ".join(
+                "".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(rng.randint(1, 3)))
+                for _ in range(rng.randint(1, 4))
+            )
+        else:
+            text = " ".join(rng.choice(letters) for _ in range(rng.randint(1, 3)))
+        text = " ".join(text.split())
+        if text and not strict.parse(text).commands:
+            out.append(Example(text, (), "noise", f"noise:{text}"))
+    return out
+
+
+# ---- broad out-of-scope text: CLINC150 (read from the shared data folder, never committed) ----------
+
+CLINC_DIR = "clinc150"
+CLINC_NOT_OUT_OF_SCOPE = frozenset(
+    {
+        # catalog intents here: assistant.confirm / deny / cancel / repeat, media.volume
+        "yes",
+        "no",
+        "maybe",
+        "cancel",
+        "repeat",
+        "change_volume",
+        "whisper_mode",
+        # media and lights, and "what song is this" (vehicle.query on media)
+        "play_music",
+        "next_song",
+        "what_song",
+        "smart_home",
+        # "what can i ask you" is assistant.help
+        "what_can_i_ask_you",
+        # questions about the car itself: a catalog may grow them; never teach them as out-of-scope
+        "gas",
+        "tire_pressure",
+        "mpg",
+        "oil_change_when",
+        "last_maintenance",
+    }
+)
+"""CLINC150 intents that are, or may become, requests to this car: dropped, never labelled out-of-scope."""
+
+
+class MissingDataError(FileNotFoundError):
+    """A data set the full training run reads from the data folder is not there."""
+
+
+def load_clinc(data_dir: Path, rng: random.Random, per_intent: int, wiki: int) -> list[Example]:
+    """Out-of-scope examples from CLINC150 (CC-BY-3.0, Larson et al. 2019): up to ``per_intent`` training
+    sentences of each intent that is no request to the car, all of its out-of-scope training split, and
+    ``wiki`` of its general English Wikipedia sentences. Its test splits are never read here: they
+    measure the model."""
+    import json
+
+    root = data_dir / CLINC_DIR
+    full = root / "data_full.json"
+    if not full.is_file():
+        raise MissingDataError(
+            f"CLINC150 is missing: {full} does not exist; pass --data-dir DIR with DIR/{CLINC_DIR}/ "
+            "(see models/README.md), or train without it: --set use_clinc=false"
+        )
+    data = json.loads(full.read_text(encoding="utf-8"))
+    by_intent: dict[str, list[str]] = {}
+    for text, intent in data["train"]:
+        if intent not in CLINC_NOT_OUT_OF_SCOPE:
+            by_intent.setdefault(intent, []).append(text)
+    texts: list[str] = []
+    for intent in sorted(by_intent):
+        items = by_intent[intent]
+        texts += rng.sample(items, min(per_intent, len(items)))
+    texts += [text for text, _ in data["oos_train"]]
+    wiki_path = root / "all_wiki_sents.txt"
+    if wiki and wiki_path.is_file():
+        lines = [ln.strip() for ln in wiki_path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        # long encyclopedia sentences teach little a driver says; short ones look like speech
+        short = [ln for ln in lines if len(ln.split()) <= 14]
+        texts += rng.sample(short, min(wiki, len(short)))
+    return [Example(t, (), "clinc150", f"clinc:{t}") for t in texts]
+
+
 @dataclass
 class Corpus:
     train: list[Example]
@@ -541,8 +637,17 @@ def build_corpus(
     heldout_fraction: float = 0.1,
     use_templates: bool = True,
     only_intents: Iterable[str] | None = None,
+    recognised: Iterable[Example] = (),
+    broad_oos: Iterable[Example] = (),
+    big_numbers: int = 0,
 ) -> Corpus:
-    """Balanced, augmented training data and a held-out split of unseen base sentences."""
+    """Balanced, augmented training data and a held-out split of unseen base sentences.
+
+    ``recognised``: transcripts of spoken sentences with the labels meant (asr_loop.read_transcripts),
+    split by the sentence said; ``broad_oos``: out-of-scope text of other domains, training only;
+    ``big_numbers``: requests whose number is past any range, still labelled as the request.
+    Both are added after the split and the shuffle with a generator of their own, so the rest of
+    the corpus, and the held-out split, are the same with or without them."""
     rng = random.Random(seed)
     aug = Augmenter(rng)
     base = load_paraphrases()
@@ -613,6 +718,28 @@ def build_corpus(
     train = expand(base_train, per_intent, oos_train, joins, max(len(oos_train) * 3, per_intent * 8))
     held = expand(base_held, max(per_intent // 10, 5), oos_held, joins // 10, max(len(oos_held) * 2, 40))
     rng.shuffle(train)
+    extra_rng = random.Random(seed + 7)
+    said = list(recognised)
+    said_groups = sorted({e.group for e in said})
+    extra_rng.shuffle(said_groups)
+    said_held = set(said_groups[: int(len(said_groups) * heldout_fraction)])
+    for e in said:
+        if only_intents is not None and e.frames and e.frames[0].intent not in set(only_intents):
+            continue
+        (held if e.group in said_held else train).append(e)
+    train += [extra_rng.choice([e, aug.case(e)]) if e.text else e for e in broad_oos]
+    # other domains' text is full of amounts ("transfer 5000 dollars"): a request with a number past its
+    # slot's range must still read as that request, so the vehicle can refuse the value aloud
+    numeric = [
+        (e, s)
+        for e in base_train
+        for s in e.frames[0].slots[:1]
+        if not s.implied and not isinstance(s.value, str)
+    ]
+    for _ in range(big_numbers if numeric else 0):
+        e, s = extra_rng.choice(numeric)
+        big = str(extra_rng.choice([extra_rng.randint(101, 999), extra_rng.randint(1000, 99999)]))
+        train.append(aug._replace(e, s.start, s.end, big))
     return Corpus(train=[_fix_frames(e) for e in train], heldout=[_fix_frames(e) for e in held])
 
 

@@ -55,6 +55,12 @@ class Config:
     threads: int = 1  # on a shared CPU one thread beats two: OpenMP spin-waits under contention
     teacher_layers: int = 6  # the tiny smoke config cuts the teacher too
     use_templates: bool = True
+    use_asr: bool = True  # recogniser-in-the-loop transcripts (data/asr_transcripts.tsv)
+    use_clinc: bool = True  # CLINC150 out-of-scope text from --data-dir (not in the repo)
+    clinc_per_intent: int = 100
+    clinc_wiki: int = 1500
+    noise_strings: int = 4000  # letter strings that are no words, labelled out-of-scope
+    big_numbers: int = 800  # requests with an out-of-range number, still the request (refused by value)
     tiny: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -69,6 +75,8 @@ TINY = dict(
     teacher_layers=2,
     frequent_tokens=500,
     embedding_rank=32,
+    use_clinc=False,  # CI has no shared data folder
+    noise_strings=60,
     tiny=True,
 )
 

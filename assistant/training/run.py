@@ -25,7 +25,16 @@ import torch
 from assistant.nlu.evalset import DEV_SET, parse_expected, read_set
 from assistant.nlu.slm import sha256
 from assistant.training import card
-from assistant.training.data import Example, _typed, build_corpus, write_tsv
+from assistant.training.asr_loop import read_transcripts
+from assistant.training.data import (
+    Example,
+    MissingDataError,
+    _typed,
+    build_corpus,
+    generate_noise_strings,
+    load_clinc,
+    write_tsv,
+)
 from assistant.training.export import export_onnx, quantize_int8, tagger_from_onnx
 from assistant.training.model import (
     Tagger,
@@ -83,6 +92,13 @@ def build_argparser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--dev", type=Path, default=DEV_SET, help="dev set to report (measured only, never trained on)"
     )
+    ap.add_argument(
+        "--data-dir",
+        type=Path,
+        default=REPO.parent / "shared" / "data",
+        help="folder holding third-party training data never committed here (clinc150/); "
+        "default: ../shared/data beside the repository",
+    )
     ap.add_argument("--threads", type=int, default=1, help="torch threads for training")
     ap.add_argument(
         "--forget-intent",
@@ -136,6 +152,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     t_start = time.time()
 
     _log(f"data: seed {cfg.seed}, templates {'on' if cfg.use_templates else 'off'}")
+    recognised = read_transcripts() if cfg.use_asr else []
+    if cfg.tiny:
+        recognised = recognised[::20]
+    try:
+        broad = (
+            load_clinc(args.data_dir, random.Random(cfg.seed + 11), cfg.clinc_per_intent, cfg.clinc_wiki)
+            if cfg.use_clinc
+            else []
+        )
+    except MissingDataError as err:
+        raise SystemExit(f"error: {err}") from err
+    noise = generate_noise_strings(cfg.noise_strings, random.Random(cfg.seed + 13))
+    _log(
+        f"data: {len(recognised)} recogniser transcripts, {len(broad)} CLINC150 out-of-scope sentences, "
+        f"{len(noise)} letter strings"
+    )
     corpus = build_corpus(
         cfg.seed,
         per_intent=cfg.per_intent,
@@ -143,6 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         joins=cfg.joins,
         use_templates=cfg.use_templates,
         oos_generated=60 if cfg.tiny else 600,
+        recognised=recognised,
+        broad_oos=broad + noise,
+        big_numbers=cfg.big_numbers if cfg.use_clinc else 0,
     )
     intents = sorted({f.intent for e in corpus.train + corpus.heldout for f in e.frames})
     _log(
@@ -330,6 +365,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.configure(labels)
     _log(f"calibrated: temperature {labels['temperature']}, threshold {labels['threshold']}")
     final = measure("shipped: int8 ONNX, calibrated", parser, n_params(student), int8.stat().st_size)
+    rejection = _rejection(parser, args.data_dir, cfg)
+    if rejection:
+        _log(f"rejection: {rejection}")
 
     # 6. ship
     out: Path = args.out
@@ -361,7 +399,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
             "incremental_from": str(args.source or args.out) if args.incremental else None,
         },
-        "metrics": {"heldout": final["heldout"], "dev": final["dev"], "latency_ms": final["latency_ms"]},
+        "data": {
+            "recogniser_transcripts": len(recognised),
+            "clinc150_out_of_scope": len(broad),
+            "letter_strings": len(noise),
+        },
+        "metrics": {
+            "heldout": final["heldout"],
+            "dev": final["dev"],
+            "latency_ms": final["latency_ms"],
+            **({"rejection": rejection} if rejection else {}),
+        },
         "steps": steps if not args.incremental else _previous_steps(args.source or args.out) + steps[-1:],
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
@@ -374,6 +422,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     loaded = SlmParser(out)
     _log(f"check: {loaded.parse('open the window and turn on the ac').to_json()}")
     return 0
+
+
+def _rejection(parser: Any, data_dir: Path, cfg: Config) -> dict[str, Any]:
+    """CLINC150's out-of-scope test split rejected, and letter strings acted on (rejection.py's sets)."""
+    from assistant.training.rejection import acted, clinc_oos_test, random_strings
+
+    out: dict[str, Any] = {}
+    if cfg.use_clinc:
+        oos = clinc_oos_test(data_dir)
+        out["clinc_oos_test_rejected"] = round(1 - len(acted(parser, oos)[0]) / len(oos), 4)
+    strings = random_strings(3000)
+    hits, intents = acted(parser, strings)
+    out["letter_strings_acted"] = round(len(hits) / len(strings), 4)
+    out["letter_strings_yes"] = intents.get("assistant.confirm", 0)
+    return out
 
 
 def _intents_hash() -> str | None:
