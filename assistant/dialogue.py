@@ -24,7 +24,17 @@ from assistant.errors import AssistantError, InputError
 from assistant.nlu.base import Command, Parser
 from assistant.nlu.intents import load_intents
 from assistant.nlu.templates import clean
-from assistant.policy import ACTED, ASKED, DROPPED, Decision, Policy, Speech, load_policy, negation
+from assistant.policy import (
+    ACTED,
+    ASKED,
+    DROPPED,
+    Decision,
+    Policy,
+    Speech,
+    load_policy,
+    negation,
+    unreadable_number,
+)
 from assistant.vehicle.functions import BY_SIGNAL, FUNCTIONS
 from assistant.vehicle.replies import Replies, load_replies
 from assistant.vehicle.signals import Value
@@ -200,13 +210,16 @@ class Dialogue:
             moving = True
         policy, parser = self.policy, self.parser
         decisions = [policy.decide(c, policy.evidence(c, text, speech, parser), moving) for c in commands]
-        said_not = negation(text)
+        said_not, unread = negation(text), unreadable_number(text)
         for i, d in enumerate(decisions):
             # "no need to open the window", "don't unlock the doors": whatever the parser made of it,
             # nothing that moves the car goes out without a yes
             # (an undo moves the car too: "no need to undo" undid the last change)
             if said_not and d.risk != "harmless" and d.outcome == ACTED:
                 decisions[i] = replace(d, outcome=ASKED, reason=f"the request says '{said_not}'")
+            # "open the window 1e9 percent": a number nobody could read is not a request to open fully
+            elif unread and d.risk != "harmless" and d.outcome == ACTED:
+                decisions[i] = replace(d, outcome=ASKED, reason=f"the number '{unread}' could not be read")
         asked = [i for i, d in enumerate(decisions) if d.outcome == ASKED]
         for i in asked[1:]:  # one question at a time
             d = decisions[i]

@@ -253,6 +253,20 @@ def negation(text: str) -> str | None:
     return m.group(0) if m else None
 
 
+def unreadable_number(text: str) -> str | None:
+    """A word of ``text`` with digits that reads as no number ("1e9", "0x50"), or None.
+
+    A language model drops what it cannot read and acts on the rest: "open the window 1e9
+    percent" became a full opening at 0.999."""
+    from assistant.nlu.normalize import parse_number
+
+    for word in text.split():
+        word = word.strip(".,;:!?\"'()%°")
+        if any(ch.isdigit() for ch in word) and parse_number(word) is None:
+            return word
+    return None
+
+
 def same(a: Command, b: Command) -> bool:
     return a.intent == b.intent and dict(a.slots) == dict(b.slots)
 

@@ -19,6 +19,7 @@ from assistant.policy import (
     ACTED,
     ASKED,
     DROPPED,
+    Bars,
     Policy,
     Speech,
     load_bars,
@@ -194,14 +195,16 @@ def test_every_asked_intent_has_a_question(bridge: FakeBridge) -> None:
 
 def test_say_json_carries_the_decision() -> None:
     p = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "say", "--json", "br"],
+        [sys.executable, "-m", "assistant.cli", "say", "--json", "zorblat the sunroof open flimflam"],
         capture_output=True, text=True, timeout=120,
     )
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
+    # (the retrained language model reads plain "br" as nothing at all, so it no longer shows a decision)
     assert out["frames"] == []
-    assert out["commands"][0]["decision"]["outcome"] == DROPPED
-    assert out["commands"][0]["decision"]["evidence"]["words"] == 0.0
+    assert [c["intent"] for c in out["commands"]] == ["sunroof.open"]
+    assert out["commands"][0]["decision"]["outcome"] == ASKED
+    assert out["commands"][0]["decision"]["evidence"]["words"] == 0.6
 
 
 def test_words_the_recogniser_spells_out_are_known() -> None:
@@ -254,3 +257,25 @@ def test_never_mind_undo_that_still_undoes(bridge: FakeBridge) -> None:
     dialogue.handle("fold the mirrors")
     turn = dialogue.handle("never mind undo that")
     assert [d.outcome for d in turn.decisions] == ["acted"] and turn.reply == "Undone."
+
+
+def test_a_number_no_one_could_read_is_asked_back_not_opened_fully(bridge: FakeBridge) -> None:
+    """The language model drops "1e9" and reads the rest as a full opening, at 0.999 (hostile review)."""
+    from assistant.policy import unreadable_number
+
+    texts = ("open it 1e9 percent", "0x50 percent", "21.5 degrees", "1,000")
+    assert [unreadable_number(t) for t in texts] == ["1e9", "0x50", None, None]
+    d = Dialogue(load_parser("slm"), Vehicle(bridge))
+    turn = d.handle("open the window 1e9 percent")
+    assert [c.intent for c in turn.commands] == ["window.open"]
+    assert turn.decisions[0].outcome == ASKED
+    assert bridge.sent == []
+    d.handle("no")
+    assert bridge.sent == []
+    # with every evidence bar at 0, the unread number alone asks the command back
+    zero = {"parse": 0.0, "words": 0.0, "asr": 0.0, "nbest": 0.0}
+    trusting = Policy(bars={risk: Bars(act=zero, ask=zero) for risk in load_bars()})
+    d = Dialogue(load_parser("slm"), Vehicle(bridge), policy=trusting)
+    assert d.handle("open the window 50 percent").decisions[0].outcome == ACTED
+    turn = d.handle("open the window 1e9 percent")
+    assert turn.decisions[0].outcome == ASKED and "1e9" in turn.decisions[0].reason
