@@ -28,6 +28,7 @@ from firmware_bridge.checksums import FrameProtection
 from firmware_bridge.errors import MappingError
 from firmware_bridge.gpio import GPIO_OUTPUTS
 from firmware_bridge.mapping import VehicleMapping, check_mapping, load_allowlist, load_mapping
+from firmware_bridge.recording import READ_ERRORS, check_complete
 from firmware_bridge.transforms import TransformError
 
 READABLE = (".log", ".asc", ".blf", ".csv", ".trc")
@@ -136,8 +137,9 @@ def _frames(path: Path) -> Iterator[can.Message]:
     try:
         # .asc counts from its header's date only when asked; the others store epoch times
         options = {"relative_timestamp": False} if path.suffix.lower() == ".asc" else {}
+        check_complete(path)
         yield from can.LogReader(str(path), **options)
-    except (ValueError, OSError, EOFError, can.CanError) as err:
+    except READ_ERRORS as err:
         raise InputError(f"{path}: unreadable as a {path.suffix} recording: {err}") from err
 
 

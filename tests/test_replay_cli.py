@@ -154,3 +154,20 @@ def test_a_recorded_drive_replays_to_the_state_the_bridge_ended_with(tmp_path: P
     assert result.state == final and final[LOW] == 1
     assert result.counts["bad_checksum"] == result.counts["undecodable"] == result.counts["unknown_id"] == 0
     assert result.counts["other"] > 0, "the bridge's own switch frames were recorded too"
+
+
+def test_a_garbage_or_torn_blf_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """a .blf that is not Vector's gave a BLFParseError traceback; a torn one replayed silently."""
+    garbage = tmp_path / "garbage.blf"
+    garbage.write_bytes(bytes(range(256)) * 8)
+    whole = _reference_drive(tmp_path / "drive.blf").read_bytes()
+    torn = tmp_path / "torn.blf"
+    torn.write_bytes(whole[: len(whole) * 2 // 3])
+    for args in (["replay", str(garbage)], ["replay", str(garbage), "--sim"], ["replay", str(torn)],
+                 ["replay", str(torn), "--sim"]):
+        assert main(args) == 1, args
+        out, err = capsys.readouterr()
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (args, err)
+        assert ".blf recording" in lines[0], (args, err)
+        assert "changes" not in out and "ended as recorded" not in out
