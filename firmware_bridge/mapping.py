@@ -73,7 +73,11 @@ def _construct_map(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Any:
     data.update(loader.construct_mapping(node, deep=True))
     for key_node, _ in node.value:
         if isinstance(key_node, yaml.ScalarNode):
-            data.key_lines[loader.construct_object(key_node)] = key_node.start_mark.line + 1
+            key = loader.construct_object(key_node)
+            if key in data.key_lines:  # plain YAML keeps the last silently (a max_rate of 100 then 100000)
+                problem = f"{key!r} is given twice (first on line {data.key_lines[key]})"
+                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+            data.key_lines[key] = key_node.start_mark.line + 1
 
 
 class _LineLoader(SAFE_LOADER):  # type: ignore[valid-type,misc]
@@ -213,6 +217,10 @@ def _read_yaml(path: Path, what: str) -> dict[str, Any]:
         data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LineLoader)
     except OSError as err:
         raise MappingError(f"cannot read {what} {path}: {err.strerror}") from err
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        line = mark.line + 1 if mark is not None else "?"
+        raise MappingError(f"{path}:{line}: {err.problem}; fix the YAML there") from err
     except yaml.YAMLError as err:
         raise MappingError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(data, dict):

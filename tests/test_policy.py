@@ -230,3 +230,21 @@ def test_a_question_the_policy_asks_lapses_like_any_other(bridge: FakeBridge) ->
     bridge.values["Vehicle.Speed"] = 50.0  # the car pulls away before the yes
     d.handle("yes")
     assert unlocks(bridge) == []
+
+
+def test_a_key_given_twice_in_a_policy_file_is_refused_naming_file_and_line(tmp_path: Path) -> None:
+    """Plain YAML keeps the last: a second 'trunk.open: harmless' made the trunk harmless without a word."""
+    text = Path("intents/policy/risk.yaml").read_text()
+    assert "  trunk.open: safety\n" in text
+    path = tmp_path / "risk.yaml"
+    path.write_text(text.replace("  trunk.open: safety\n", "  trunk.open: safety\n  trunk.open: harmless\n"))
+    line = text.splitlines().index("  trunk.open: safety") + 2
+    twice = rf"{path}:{line}: 'trunk.open' is given twice \(first on line {line - 1}\)"
+    with pytest.raises(IntentsError, match=twice):
+        load_risks(path)
+    text = Path("intents/policy/thresholds.yaml").read_text()
+    path = tmp_path / "thresholds.yaml"
+    zero = "    act: {parse: 0, words: 0, asr: 0, nbest: 0}\n"
+    path.write_text(text.replace("  safety:\n", "  safety:\n" + zero, 1))
+    with pytest.raises(IntentsError, match=rf"{path}:\d+: 'act' is given twice"):
+        load_bars(path)
