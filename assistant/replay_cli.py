@@ -163,6 +163,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"{change.time_s:10.3f}  {change.signal} = {change.value}", flush=True)
 
     result = replay_file(path, db, mapping, protections, show)
+    if not result.counts["frames"]:
+        raise InputError(f"{path}: holds no frames; record a drive with: car-assistant monitor --log FILE")
     start = (
         datetime.fromtimestamp(result.start, UTC).isoformat(timespec="milliseconds")
         if result.start is not None

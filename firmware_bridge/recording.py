@@ -172,6 +172,8 @@ def replay(
     if not speed > 0:
         raise BridgeConfigError(f"replay speed {speed!r} must be > 0")
     messages = read_recording(path)
+    if not messages:  # else "ended as recorded (0 status signals)": nothing was compared
+        raise MappingError(f"{path}: holds no frames; record a drive with: car-assistant monitor --log FILE")
     db = load_dbc(config.dbc_path)
     allowed = set(load_allowlist(config.allowlist_path).can)
     commands: list[can.Message] = []

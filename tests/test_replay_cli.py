@@ -171,3 +171,17 @@ def test_a_garbage_or_torn_blf_is_one_error_line(tmp_path: Path, capsys: pytest.
         assert len(lines) == 1 and lines[0].startswith("error: "), (args, err)
         assert ".blf recording" in lines[0], (args, err)
         assert "changes" not in out and "ended as recorded" not in out
+
+
+def test_a_recording_without_frames_is_an_error_not_a_match(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--sim said 'the simulated car ended as recorded (0 status signals)' of an empty file."""
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    for args in (["replay", str(empty)], ["replay", str(empty), "--sim"]):
+        assert main(args) == 1, args
+        out, err = capsys.readouterr()
+        hint = "record a drive with: car-assistant monitor --log FILE"
+        assert err == f"error: {empty}: holds no frames; {hint}\n"
+        assert "ended as recorded" not in out
