@@ -129,3 +129,12 @@ def test_broken_yaml_is_one_line_naming_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(MappingError, match=rf"^{path}:3: .*; fix the YAML there$") as caught:
         load_mapping(path)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("value", [".nan", "soon", "-1"])
+def test_a_bad_number_names_file_and_line(tmp_path: Path, value: str) -> None:
+    """The error named the file but not the line."""
+    path = _broken(tmp_path, "    max_age_s: 0.5\n", f"    max_age_s: {value}\n")
+    line = DEFAULT_MAPPING.read_text(encoding="utf-8").splitlines().index("    max_age_s: 0.5") + 1
+    with pytest.raises(MappingError, match=rf"^{path}:{line}: Vehicle.Speed: max_age_s must be a number"):
+        load_mapping(path)
