@@ -143,7 +143,17 @@ def _frames(path: Path) -> Iterator[can.Message]:
         raise InputError(f"{path}: unreadable as a {path.suffix} recording: {err}") from err
 
 
+def _car_name(args: argparse.Namespace) -> str:
+    """``replay --car`` or the global ``car-assistant --car`` (ignored before: a Honda drive was
+    decoded as the reference car's), else the reference car."""
+    mine, outer = args.car, getattr(args, "global_car", None)
+    if mine and outer and mine != outer:
+        raise InputError(f"--car {outer} and replay --car {mine} disagree; give one")
+    return str(mine or outer or "reference_car")
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
+    args.car = _car_name(args)
     if args.sim:
         return _replay_into_sim(args)
     car = find_car(args.car)
@@ -184,7 +194,7 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     """Add ``replay`` through cli.py's ``add``."""
     p = add("replay", cmd_replay, "a recording (.log, .asc, .blf) as vehicle-state changes in VSS names")
     p.add_argument("file", metavar="FILE", help="the recording: candump .log, .asc, .blf (also .csv, .trc)")
-    p.add_argument("--car", metavar="NAME", default="reference_car", help="whose DBC and mapping (car list)")
+    p.add_argument("--car", metavar="NAME", help="whose DBC and mapping (car list); default: reference_car")
     p.add_argument(
         "--sim",
         action="store_true",

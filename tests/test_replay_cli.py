@@ -185,3 +185,16 @@ def test_a_recording_without_frames_is_an_error_not_a_match(
         hint = "record a drive with: car-assistant monitor --log FILE"
         assert err == f"error: {empty}: holds no frames; {hint}\n"
         assert "ended as recorded" not in out
+
+
+def test_the_global_car_flag_picks_the_car(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`car-assistant --car honda replay FILE` decoded the drive as the reference car's, without a word."""
+    drive = _reference_drive(tmp_path / "drive.log")
+    assert main(["--car", "honda", "replay", str(drive)]) == 1
+    assert "--car honda --dbc honda_crv_touring_2016_can_generated.dbc" in capsys.readouterr().err
+    assert main(["--car", "honda", "replay", str(drive), "--sim"]) == 1
+    assert "--sim plays into the simulated reference car; drop --car honda" in capsys.readouterr().err
+    assert main(["--car", "honda", "replay", "--car", "ford", str(drive)]) == 1
+    assert capsys.readouterr().err == "error: --car honda and replay --car ford disagree; give one\n"
+    assert main(["--car", "reference_car", "replay", str(drive)]) == 0
+    assert "(reference_car, from " in capsys.readouterr().out
