@@ -227,6 +227,29 @@ def entry_of(
     return out
 
 
+_FIELDS: dict[str, type] = {
+    "v": int, "time": str, "source": str, "text": str, "commands": list, "decisions": list, "frames": list,
+    "reply": str, "timings_ms": dict, "car": dict, "heard": dict, "error": str,
+}
+"""Every field entry_of writes, with its JSON type; v and text are always there."""
+
+
+def well_formed(entry: Any) -> bool:
+    """Whether a parsed line has the shape entry_of writes, so log and explain can read it.
+
+    A line that is JSON but not that shape (a bit flip, another program's line, a hand edit)
+    is skipped with a note like a torn one, instead of a TypeError deep in ``explain``.
+    """
+    if not isinstance(entry, dict) or not {"v", "text"} <= entry.keys():
+        return False
+    for key, kind in _FIELDS.items():
+        value = entry.get(key)
+        if key in entry and (not isinstance(value, kind) or isinstance(value, bool)):
+            return False
+    lists = ("commands", "decisions", "frames")
+    return all(isinstance(item, dict) for k in lists for item in entry.get(k, []))
+
+
 # ---- the file --------------------------------------------------------------------------
 
 
@@ -361,7 +384,7 @@ class AuditLog:
                     where = "last line" if n >= len(lines) - 1 else "line"
                     out.notes.append(f"{p}:{n}: torn {where} skipped (a write cut short by a power cut?)")
                     continue
-                if isinstance(entry, dict):
+                if well_formed(entry):
                     out.entries.append(entry)
                 else:
                     out.notes.append(f"{p}:{n}: not an audit entry; skipped")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from assistant.errors import InputError
 from assistant.vehicle.signals import load_signals
 from firmware_bridge.bus import load_dbc
 from firmware_bridge.cars import car_from_mapping, check_dbc_file, find_car, list_cars, support_table
@@ -65,6 +66,13 @@ def cmd_car_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write(path: Path, text: str, flag: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:  # was a FileNotFoundError / IsADirectoryError traceback
+        raise InputError(f"cannot write {path} ({err.strerror or err}); give {flag} a writable file") from err
+
+
 def cmd_car_import_kuksa(args: argparse.Namespace) -> int:
     dbc = Path(args.dbc)
     db = load_dbc(dbc)
@@ -74,14 +82,15 @@ def cmd_car_import_kuksa(args: argparse.Namespace) -> int:
         result.mapping(name, dbc.name, f"imported from KUKSA {Path(args.file).name}"), sort_keys=False
     )
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        _write(Path(args.output), text, "-o")
     else:
         sys.stdout.write(text)
     if args.allowlist:
-        Path(args.allowlist).write_text(
+        _write(
+            Path(args.allowlist),
             "# Every signal of each command message: review before use; the bridge writes only these.\n"
             + yaml.safe_dump(result.allowlist(db), sort_keys=False),
-            encoding="utf-8",
+            "--allowlist",
         )
     print(f"converted {len(result.signals)} signals, skipped {len(result.skipped)}", file=sys.stderr)
     for skipped in result.skipped:

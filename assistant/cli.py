@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import sys
 import threading
 import time
@@ -54,6 +55,17 @@ def cmd_parse(args: argparse.Namespace) -> int:
         else:
             _print_commands(result["commands"])
     return 0
+
+
+def _seconds(text: str) -> float:
+    """--seconds: a finite number > 0 (nan or -1 ended monitor at once, silently, with exit 0)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds > 0, e.g. 5")
+    return value
 
 
 def _keep_undecodable_stdin() -> None:
@@ -411,14 +423,14 @@ def build_argparser() -> argparse.ArgumentParser:
     add("console", cmd_console, "interactive text console with the live vehicle state", nlu=True, can=True)
 
     p = add("monitor", cmd_monitor, "bus monitor: frames decoded with the DBC", nlu=True, can=True)
-    p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    p.add_argument("--seconds", type=_seconds, help="stop after this long (default: Ctrl-C)")
     p.add_argument("--all", action="store_true", help="every status frame, not only changes")
     p.add_argument("--say", action="append", metavar="TEXT", help="send this request first (repeatable)")
     p.add_argument("--log", metavar="FILE", help="write every frame to FILE: .log, .asc, .blf or .csv")
     p.add_argument("--json", action="store_true", help="decoded frames as JSON lines")
 
     p = add("ecu-sim", cmd_ecu_sim, "the simulated body controller alone, for a socketcan bench", can=True)
-    p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    p.add_argument("--seconds", type=_seconds, help="stop after this long (default: Ctrl-C)")
 
     add("config", cmd_config, "print the effective configuration", nlu=True, can=True)
     # its own flags are the training pipeline's: --help there lists them

@@ -90,11 +90,36 @@ def _read(path: Path) -> tuple[Any, yaml.Node]:
     except FileNotFoundError as err:
         raise IntentsError(f"{path} is missing; restore it with: git checkout -- {path.name}") from err
     try:
-        return yaml.safe_load(text), yaml.compose(text)
+        data, root = yaml.safe_load(text), yaml.compose(text)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         line = mark.line + 1 if mark is not None else "?"
         raise IntentsError(f"{path}:{line}: {err.problem}; fix the YAML there") from err
+    twice = _given_twice(root)
+    if twice is not None:  # plain YAML keeps the last silently: a second 'trunk.open: harmless'
+        raise IntentsError(f"{path}:{twice}; keep one")
+    return data, root
+
+
+def _given_twice(node: yaml.Node | None) -> str | None:
+    """'LINE: KEY is given twice (first on line N)' for the first key repeated in one mapping."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                line = key.start_mark.line + 1
+                if key.value in seen:
+                    return f"{line}: {key.value!r} is given twice (first on line {seen[key.value]})"
+                seen[key.value] = line
+            found = _given_twice(value)
+            if found is not None:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            found = _given_twice(item)
+            if found is not None:
+                return found
+    return None
 
 
 def _node(root: yaml.Node, *keys: str) -> yaml.Node | None:

@@ -28,6 +28,7 @@ from firmware_bridge.checksums import FrameProtection
 from firmware_bridge.errors import MappingError
 from firmware_bridge.gpio import GPIO_OUTPUTS
 from firmware_bridge.mapping import VehicleMapping, check_mapping, load_allowlist, load_mapping
+from firmware_bridge.recording import READ_ERRORS, check_complete
 from firmware_bridge.transforms import TransformError
 
 READABLE = (".log", ".asc", ".blf", ".csv", ".trc")
@@ -136,12 +137,23 @@ def _frames(path: Path) -> Iterator[can.Message]:
     try:
         # .asc counts from its header's date only when asked; the others store epoch times
         options = {"relative_timestamp": False} if path.suffix.lower() == ".asc" else {}
+        check_complete(path)
         yield from can.LogReader(str(path), **options)
-    except (ValueError, OSError, EOFError, can.CanError) as err:
+    except READ_ERRORS as err:
         raise InputError(f"{path}: unreadable as a {path.suffix} recording: {err}") from err
 
 
+def _car_name(args: argparse.Namespace) -> str:
+    """``replay --car`` or the global ``car-assistant --car`` (ignored before: a Honda drive was
+    decoded as the reference car's), else the reference car."""
+    mine, outer = args.car, getattr(args, "global_car", None)
+    if mine and outer and mine != outer:
+        raise InputError(f"--car {outer} and replay --car {mine} disagree; give one")
+    return str(mine or outer or "reference_car")
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
+    args.car = _car_name(args)
     if args.sim:
         return _replay_into_sim(args)
     car = find_car(args.car)
@@ -161,6 +173,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"{change.time_s:10.3f}  {change.signal} = {change.value}", flush=True)
 
     result = replay_file(path, db, mapping, protections, show)
+    if not result.counts["frames"]:
+        raise InputError(f"{path}: holds no frames; record a drive with: car-assistant monitor --log FILE")
     start = (
         datetime.fromtimestamp(result.start, UTC).isoformat(timespec="milliseconds")
         if result.start is not None
@@ -180,7 +194,7 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     """Add ``replay`` through cli.py's ``add``."""
     p = add("replay", cmd_replay, "a recording (.log, .asc, .blf) as vehicle-state changes in VSS names")
     p.add_argument("file", metavar="FILE", help="the recording: candump .log, .asc, .blf (also .csv, .trc)")
-    p.add_argument("--car", metavar="NAME", default="reference_car", help="whose DBC and mapping (car list)")
+    p.add_argument("--car", metavar="NAME", help="whose DBC and mapping (car list); default: reference_car")
     p.add_argument(
         "--sim",
         action="store_true",

@@ -16,6 +16,7 @@ then closes the bus: no actuation is left half-sent.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -150,6 +151,8 @@ def stdin_step(handle: Callable[[str], None], poll_s: float = 0.2) -> Callable[[
     lines: queue.Queue[str | None] = queue.Queue()
 
     def read() -> None:
+        if isinstance(sys.stdin, io.TextIOWrapper):  # a byte that is not UTF-8 ended the reading
+            sys.stdin.reconfigure(errors="surrogateescape")
         try:
             for line in sys.stdin:
                 lines.put(line)
@@ -228,6 +231,13 @@ def serve(settings: Settings, text_input: bool = False) -> int:
                 tell = print_notice
 
                 def handle(text: str) -> None:
+                    try:
+                        text.encode("utf-8")
+                    except UnicodeEncodeError:  # the parser's tokenizer died on the surrogates
+                        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                        error = "the text is not valid UTF-8; send UTF-8 text"
+                        print(json.dumps({"text": shown, "error": error}, ensure_ascii=False), flush=True)
+                        return
                     turn = dialogue.handle(text)
                     print(json.dumps({"text": text, "reply": turn.reply}, ensure_ascii=False), flush=True)
 

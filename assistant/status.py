@@ -52,8 +52,10 @@ def model_files(model_dir: Path) -> dict[str, str]:
     manifest = model_dir / "manifest.json"
     try:
         files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, TypeError) as err:
         return {"manifest.json": f"unreadable: {err}"}
+    if not isinstance(files, dict) or not all(isinstance(e, dict) and "sha256" in e for e in files.values()):
+        return {"manifest.json": "unreadable: 'files' is not {name: {sha256: ...}}"}
     out = {}
     for name, entry in files.items():
         path = model_dir / name
@@ -109,7 +111,8 @@ def collect(settings: Settings, config_source: str | None) -> dict[str, Any]:
             "asr": f"{asr} ({why})",
             "wake_word": settings.voice.wake_word,
         },
-        "models": {"slm": model_files(MODEL_DIR)},
+        # the model the parser loads: nlu.model_dir when set (assistant.runtime), else the shipped one
+        "models": {"slm": model_files(Path(settings.nlu.model_dir) if settings.nlu.model_dir else MODEL_DIR)},
         "can": _bus(settings),
         "gpio": {
             "pin_factory": f"{factory} ({reason})",

@@ -49,12 +49,12 @@ from firmware_bridge.config import PACKAGE_DIR, BridgeConfig
 from firmware_bridge.errors import BridgeConfigError, MappingError
 from firmware_bridge.gpio import GPIO_OUTPUTS
 from firmware_bridge.mapping import (
-    SAFE_LOADER,
     Allowlist,
     CommandRef,
     StatusRef,
     VehicleMapping,
     _line,
+    _LineLoader,
     _read_yaml,
     check_mapping,
     check_value,
@@ -120,24 +120,38 @@ def load_scenario(scenario: str | Path) -> DriveScenario:
     """A scenario by name (``parked``, ``city_drive`` in firmware_bridge/scenarios) or by path."""
     path = Path(scenario) if Path(scenario).suffix in (".yaml", ".yml") else SCENARIO_DIR / f"{scenario}.yaml"
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         known = ", ".join(p.stem for p in sorted(SCENARIO_DIR.glob("*.yaml")))
         raise BridgeConfigError(
             f"cannot read drive scenario {path}: {err.strerror}; built in: {known}"
         ) from err
+    try:  # the mapping's loader: a key given twice is refused, lines are kept for the errors below
+        data = yaml.load(text, Loader=_LineLoader)
+    except yaml.MarkedYAMLError as err:
+        line = err.problem_mark.line + 1 if err.problem_mark is not None else "?"
+        raise BridgeConfigError(f"{path}:{line}: {err.problem}; fix the YAML there") from err
     except yaml.YAMLError as err:
         raise BridgeConfigError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(data, dict) or set(data) - {"loop", "keyframes"} or not data.get("keyframes"):
         raise BridgeConfigError(f"{path}: expected 'keyframes' (a list) and optional 'loop'")
+    if not isinstance(data.get("loop", False), bool):
+        raise BridgeConfigError(f"{path}:{_line(data, 'loop')}: loop must be true or false")
+    if not isinstance(data["keyframes"], list):
+        raise BridgeConfigError(f"{path}:{_line(data, 'keyframes')}: keyframes must be a list")
     frames = []
     for i, raw in enumerate(data["keyframes"]):
         if not isinstance(raw, dict) or set(raw) != {"t_s", "speed_kmh", "gear"}:
             raise BridgeConfigError(f"{path}: keyframe {i} needs exactly t_s, speed_kmh, gear")
+        where = f"{path}:{_line(raw)}: keyframe {i}"
         if raw["gear"] not in GEARS:
-            raise BridgeConfigError(f"{path}: keyframe {i}: gear {raw['gear']!r}; use {', '.join(GEARS)}")
+            raise BridgeConfigError(f"{where}: gear {raw['gear']!r}; use {', '.join(GEARS)}")
+        for key in ("t_s", "speed_kmh"):
+            value = raw[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise BridgeConfigError(f"{where}: {key} must be a finite number, got {value!r}")
         if not 0 <= float(raw["speed_kmh"]) <= 300:
-            raise BridgeConfigError(f"{path}: keyframe {i}: speed_kmh {raw['speed_kmh']} outside 0..300")
+            raise BridgeConfigError(f"{where}: speed_kmh {raw['speed_kmh']} outside 0..300")
         frames.append(Keyframe(float(raw["t_s"]), float(raw["speed_kmh"]), str(raw["gear"])))
     if any(b.t_s <= a.t_s for a, b in zip(frames, frames[1:], strict=False)) or frames[0].t_s != 0:
         raise BridgeConfigError(f"{path}: keyframe times must start at 0 and increase")

@@ -73,7 +73,11 @@ def _construct_map(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Any:
     data.update(loader.construct_mapping(node, deep=True))
     for key_node, _ in node.value:
         if isinstance(key_node, yaml.ScalarNode):
-            data.key_lines[loader.construct_object(key_node)] = key_node.start_mark.line + 1
+            key = loader.construct_object(key_node)
+            if key in data.key_lines:  # plain YAML keeps the last silently (a max_rate of 100 then 100000)
+                problem = f"{key!r} is given twice (first on line {data.key_lines[key]})"
+                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+            data.key_lines[key] = key_node.start_mark.line + 1
 
 
 class _LineLoader(SAFE_LOADER):  # type: ignore[valid-type,misc]
@@ -213,6 +217,10 @@ def _read_yaml(path: Path, what: str) -> dict[str, Any]:
         data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LineLoader)
     except OSError as err:
         raise MappingError(f"cannot read {what} {path}: {err.strerror}") from err
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        line = mark.line + 1 if mark is not None else "?"
+        raise MappingError(f"{path}:{line}: {err.problem}; fix the YAML there") from err
     except yaml.YAMLError as err:
         raise MappingError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(data, dict):
@@ -234,11 +242,14 @@ def _ref(path: Path, name: str, kind: str, raw: Any, keys: set[str], where: str 
     return raw
 
 
-def _positive(path: Path, name: str, key: str, raw: Any, default: float | None) -> float | None:
+def _positive(path: Path, name: str, key: str, within: dict[str, Any], default: float | None) -> float | None:
+    """``within[key]``, a finite number >= 0, or ``default`` when absent; errors name file:line."""
+    raw = within.get(key)
     if raw is None:
         return default
     if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw) or raw < 0:
-        raise MappingError(f"{path}: {name}: {key} must be a number of seconds/units >= 0, got {raw!r}")
+        where = f"{path}:{_line(within, key)}: {name}"
+        raise MappingError(f"{where}: {key} must be a number of seconds/units >= 0, got {raw!r}")
     return float(raw)
 
 
@@ -370,9 +381,9 @@ def load_mapping(path: Path) -> VehicleMapping:
             f"{path}:{_line(defaults)}: defaults may only hold confirm_timeout_s and max_age_s"
         )
     default_timeout = _positive(
-        path, "defaults", "confirm_timeout_s", defaults.get("confirm_timeout_s"), DEFAULT_CONFIRM_TIMEOUT_S
+        path, "defaults", "confirm_timeout_s", defaults, DEFAULT_CONFIRM_TIMEOUT_S
     )
-    default_age = _positive(path, "defaults", "max_age_s", defaults.get("max_age_s"), DEFAULT_MAX_AGE_S)
+    default_age = _positive(path, "defaults", "max_age_s", defaults, DEFAULT_MAX_AGE_S)
     raw_signals = data.get("signals")
     if not isinstance(raw_signals, dict) or not raw_signals:
         raise MappingError(f"{path}: 'signals' must map vehicle signal names to DBC entries")
@@ -401,17 +412,17 @@ def load_mapping(path: Path) -> VehicleMapping:
             command = _command(path, name, entry["command"])
         if "gpio" in entry:
             gpio = str(_ref(path, name, "gpio", entry["gpio"], {"device"}, None)["device"])
-        timeout = _positive(path, name, "confirm_timeout_s", entry.get("confirm_timeout_s"), default_timeout)
+        timeout = _positive(path, name, "confirm_timeout_s", entry, default_timeout)
         signals[name] = SignalMapping(
             name=name,
             status=status,
             command=command,
             gpio=gpio,
             confirm_timeout_s=timeout if timeout is not None else DEFAULT_CONFIRM_TIMEOUT_S,
-            tolerance=_positive(path, name, "tolerance", entry.get("tolerance"), None),
-            max_age_s=_positive(path, name, "max_age_s", entry.get("max_age_s"), default_age)
+            tolerance=_positive(path, name, "tolerance", entry, None),
+            max_age_s=_positive(path, name, "max_age_s", entry, default_age)
             or DEFAULT_MAX_AGE_S,
-            max_rate=_positive(path, name, "max_rate", entry.get("max_rate"), None),
+            max_rate=_positive(path, name, "max_rate", entry, None),
             cannot=entry.get("cannot"),
             line=line,
         )

@@ -13,14 +13,17 @@ message is on the allowlist, and only onto a virtual bus where a
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import can
+from can.io.blf import BLFParseError
 
 from firmware_bridge.bus import Frame, Value, decode, load_dbc
 from firmware_bridge.config import BridgeConfig
@@ -29,6 +32,11 @@ from firmware_bridge.mapping import load_allowlist
 
 FORMATS = (".log", ".asc", ".blf", ".csv")
 """File extensions a recording may have; python-can's writer and reader for each."""
+READ_ERRORS = (
+    OSError, ValueError, KeyError, IndexError, EOFError, can.CanError, BLFParseError, struct.error, zlib.error
+)
+"""What python-can's readers raise on a file that is not a recording of their format
+(a .blf that is not Vector's, a torn header or object, a broken deflate stream)."""
 REPLAY_GAP_CAP_S = 5.0
 """A longer silence between two commands in a recording is shortened to this."""
 
@@ -79,6 +87,27 @@ class Recorder:
             writer.stop()
 
 
+def check_complete(path: Path) -> None:
+    """Refuse a .blf shorter than the size its own header declares: a torn copy.
+
+    python-can reads such a file up to the tear without a word, so a replay would
+    quietly stop early and still say it ended as recorded.  (A writer that never
+    closed leaves the header's size at the header alone; that file is read.)
+    """
+    if path.suffix.lower() != ".blf":
+        return
+    reader = can.BLFReader(str(path))
+    try:
+        declared = reader.file_size
+    finally:
+        reader.stop()
+    actual = path.stat().st_size
+    if actual < declared:
+        raise BLFParseError(
+            f"torn: {actual} of the {declared} bytes its header declares; copy the whole file again"
+        )
+
+
 def read_recording(path: str | Path) -> list[can.Message]:
     """Every message of the recording at ``path``, in file order."""
     path = Path(path)
@@ -86,8 +115,9 @@ def read_recording(path: str | Path) -> list[can.Message]:
     if not path.is_file():
         raise MappingError(f"no recording at {path}; make one with: car-assistant monitor --log {path.name}")
     try:
+        check_complete(path)
         return list(can.LogReader(str(path)))
-    except (OSError, ValueError, KeyError, IndexError) as err:
+    except READ_ERRORS as err:
         raise MappingError(f"{path}: not a readable {path.suffix} recording: {err}") from err
 
 
@@ -142,6 +172,8 @@ def replay(
     if not speed > 0:
         raise BridgeConfigError(f"replay speed {speed!r} must be > 0")
     messages = read_recording(path)
+    if not messages:  # else "ended as recorded (0 status signals)": nothing was compared
+        raise MappingError(f"{path}: holds no frames; record a drive with: car-assistant monitor --log FILE")
     db = load_dbc(config.dbc_path)
     allowed = set(load_allowlist(config.allowlist_path).can)
     commands: list[can.Message] = []

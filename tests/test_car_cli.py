@@ -67,3 +67,19 @@ def test_check_of_a_broken_mapping_names_file_and_line(
     assert main([*argv, "--dbc", str(DBC)]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"error: {bad}:{line}: messages: BODY_CMD: unknown checksum algorithm 'crc42'")
+
+
+def test_import_kuksa_to_an_unwritable_place_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-o into a missing folder or onto a folder gave a FileNotFoundError / IsADirectoryError traceback."""
+    base = ["car", "import-kuksa", str(DATA / "kuksa_byoc_vss_dbc.json"), "--dbc", str(DBC)]
+    for extra, flag in (
+        (["-o", str(tmp_path / "no" / "such.yaml")], "-o"),
+        (["-o", str(tmp_path)], "-o"),
+        (["-o", str(tmp_path / "ok.yaml"), "--allowlist", str(tmp_path)], "--allowlist"),
+    ):
+        assert main(base + extra) == 1, extra
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and err[0].startswith("error: cannot write "), err
+        assert err[0].endswith(f"; give {flag} a writable file"), err

@@ -125,3 +125,13 @@ def test_the_language_model_is_the_default_engine() -> None:
     assert [(c["intent"], c["slots"]) for c in json.loads(p.stdout)["commands"]] == [
         ("media.volume", {"direction": "down"})
     ]
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "0", "abc"])
+def test_monitor_seconds_must_be_a_positive_number(value: str) -> None:
+    """nan or -1 ended monitor at once with exit 0 and not a word."""
+    p = run("monitor", "--seconds", value)
+    assert p.returncode == 2
+    assert p.stderr.splitlines()[-1] == (
+        f"car-assistant monitor: error: argument --seconds: {value!r}: give a number of seconds > 0, e.g. 5"
+    )

@@ -78,6 +78,23 @@ def test_a_torn_line_is_a_note_not_a_crash(log: Path, capsys: pytest.CaptureFixt
     assert "note: " in captured.err and "audit.jsonl:2: torn last line skipped" in captured.err
 
 
+
+def test_a_json_line_of_the_wrong_shape_is_a_note_not_a_crash(
+    log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Valid JSON with wrong field types (a bit flip, a hand edit): log and explain gave a TypeError."""
+    _say("turn on the air conditioning", capsys)
+    with open(log, "a") as f:
+        f.write('{"v": 1, "time": 5, "text": 7, "commands": "x", "decisions": 3}\n')
+        f.write('{"v": 1}\n')
+    for args in (["log"], ["explain", "1"]):
+        assert main(args) == 0, args
+        captured = capsys.readouterr()
+        assert "air conditioning" in captured.out
+        assert "audit.jsonl:2: not an audit entry; skipped" in captured.err
+        assert "audit.jsonl:3: not an audit entry; skipped" in captured.err
+
+
 def test_clear_and_off(log: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _say("turn on the air conditioning", capsys)
     assert log.exists()

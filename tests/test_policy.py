@@ -19,6 +19,7 @@ from assistant.policy import (
     ACTED,
     ASKED,
     DROPPED,
+    POLICY_DIR,
     Bars,
     Policy,
     Speech,
@@ -175,7 +176,7 @@ def test_bad_risk_file_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_bad_threshold_names_file_and_line(tmp_path: Path) -> None:
-    text = Path("intents/policy/thresholds.yaml").read_text().replace("parse: 0.95", "parse: 1.5", 1)
+    text = (POLICY_DIR / "thresholds.yaml").read_text().replace("parse: 0.95", "parse: 1.5", 1)
     path = tmp_path / "thresholds.yaml"
     path.write_text(text)
     line = next(i for i, s in enumerate(text.splitlines(), 1) if "parse: 1.5" in s)
@@ -279,3 +280,21 @@ def test_a_number_no_one_could_read_is_asked_back_not_opened_fully(bridge: FakeB
     assert d.handle("open the window 50 percent").decisions[0].outcome == ACTED
     turn = d.handle("open the window 1e9 percent")
     assert turn.decisions[0].outcome == ASKED and "1e9" in turn.decisions[0].reason
+
+
+def test_a_key_given_twice_in_a_policy_file_is_refused_naming_file_and_line(tmp_path: Path) -> None:
+    """Plain YAML keeps the last: a second 'trunk.open: harmless' made the trunk harmless without a word."""
+    text = (POLICY_DIR / "risk.yaml").read_text()
+    assert "  trunk.open: safety\n" in text
+    path = tmp_path / "risk.yaml"
+    path.write_text(text.replace("  trunk.open: safety\n", "  trunk.open: safety\n  trunk.open: harmless\n"))
+    line = text.splitlines().index("  trunk.open: safety") + 2
+    twice = rf"{path}:{line}: 'trunk.open' is given twice \(first on line {line - 1}\)"
+    with pytest.raises(IntentsError, match=twice):
+        load_risks(path)
+    text = (POLICY_DIR / "thresholds.yaml").read_text()
+    path = tmp_path / "thresholds.yaml"
+    zero = "    act: {parse: 0, words: 0, asr: 0, nbest: 0}\n"
+    path.write_text(text.replace("  safety:\n", "  safety:\n" + zero, 1))
+    with pytest.raises(IntentsError, match=rf"{path}:\d+: 'act' is given twice"):
+        load_bars(path)

@@ -154,3 +154,47 @@ def test_a_recorded_drive_replays_to_the_state_the_bridge_ended_with(tmp_path: P
     assert result.state == final and final[LOW] == 1
     assert result.counts["bad_checksum"] == result.counts["undecodable"] == result.counts["unknown_id"] == 0
     assert result.counts["other"] > 0, "the bridge's own switch frames were recorded too"
+
+
+def test_a_garbage_or_torn_blf_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """a .blf that is not Vector's gave a BLFParseError traceback; a torn one replayed silently."""
+    garbage = tmp_path / "garbage.blf"
+    garbage.write_bytes(bytes(range(256)) * 8)
+    whole = _reference_drive(tmp_path / "drive.blf").read_bytes()
+    torn = tmp_path / "torn.blf"
+    torn.write_bytes(whole[: len(whole) * 2 // 3])
+    for args in (["replay", str(garbage)], ["replay", str(garbage), "--sim"], ["replay", str(torn)],
+                 ["replay", str(torn), "--sim"]):
+        assert main(args) == 1, args
+        out, err = capsys.readouterr()
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (args, err)
+        assert ".blf recording" in lines[0], (args, err)
+        assert "changes" not in out and "ended as recorded" not in out
+
+
+def test_a_recording_without_frames_is_an_error_not_a_match(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--sim said 'the simulated car ended as recorded (0 status signals)' of an empty file."""
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    for args in (["replay", str(empty)], ["replay", str(empty), "--sim"]):
+        assert main(args) == 1, args
+        out, err = capsys.readouterr()
+        hint = "record a drive with: car-assistant monitor --log FILE"
+        assert err == f"error: {empty}: holds no frames; {hint}\n"
+        assert "ended as recorded" not in out
+
+
+def test_the_global_car_flag_picks_the_car(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`car-assistant --car honda replay FILE` decoded the drive as the reference car's, without a word."""
+    drive = _reference_drive(tmp_path / "drive.log")
+    assert main(["--car", "honda", "replay", str(drive)]) == 1
+    assert "--car honda --dbc honda_crv_touring_2016_can_generated.dbc" in capsys.readouterr().err
+    assert main(["--car", "honda", "replay", str(drive), "--sim"]) == 1
+    assert "--sim plays into the simulated reference car; drop --car honda" in capsys.readouterr().err
+    assert main(["--car", "honda", "replay", "--car", "ford", str(drive)]) == 1
+    assert capsys.readouterr().err == "error: --car honda and replay --car ford disagree; give one\n"
+    assert main(["--car", "reference_car", "replay", str(drive)]) == 0
+    assert "(reference_car, from " in capsys.readouterr().out

@@ -228,3 +228,33 @@ def test_a_bridge_without_bus_health_is_never_down() -> None:
     check = bus_watch(Plain(), told.append, "lost")
     check()
     assert told == []
+
+
+@pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
+def test_a_line_that_is_not_utf8_gets_an_error_and_the_service_goes_on(locale: str) -> None:
+    """Before: under a UTF-8 locale the language model's tokenizer raised TypeError on the surrogates
+    and the service died; under C (systemd's default) the reader stopped and no later line was answered."""
+    env = dict(os.environ, LC_ALL=locale, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    for name in ("CAR_ASSISTANT_CONFIG", "NOTIFY_SOCKET", "WATCHDOG_USEC", "PYTHONIOENCODING", "PYTHONUTF8"):
+        env.pop(name, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "service", "--text", "--nlu", "slm"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(b"lock the doors\n\xff\xfe\nopen the trunk\n")
+        proc.stdin.flush()
+        replies: queue.Queue[bytes] = queue.Queue()
+        stdout = proc.stdout
+        threading.Thread(target=lambda: [replies.put(line) for line in stdout], daemon=True).start()
+        got = [json.loads(replies.get(timeout=90)) for _ in range(3)]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert got[0] == {"text": "lock the doors", "reply": "I've locked all doors."}
+    assert got[1] == {"text": "\ufffd\ufffd", "error": "the text is not valid UTF-8; send UTF-8 text"}
+    assert got[2] == {"text": "open the trunk", "reply": "The trunk is open."}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,28 @@ def test_a_model_file_that_changed_is_a_mismatch(tmp_path: Path) -> None:
     assert states["a.onnx"] == f"ok {good[:16]}"
     assert states["b.json"].startswith("MISMATCH ")
     assert states["c.txt"] == "missing"
+
+
+
+@pytest.mark.parametrize("text", ['{"files": 3}', '{"files": {"model.onnx": "abc"}}', "[]", '{"files":'])
+def test_a_manifest_of_the_wrong_shape_is_unreadable_not_a_traceback(tmp_path: Path, text: str) -> None:
+    (tmp_path / "manifest.json").write_text(text, encoding="utf-8")
+    assert list(model_files(tmp_path)) == ["manifest.json"]
+    assert model_files(tmp_path)["manifest.json"].startswith("unreadable: ")
+
+
+def test_status_checks_the_model_the_parser_loads(tmp_path: Path) -> None:
+    """With nlu.model_dir set, status hashed the shipped model and said all was well (exit 0) while
+    every request failed on the configured one's broken manifest."""
+    shipped = Path(__file__).parents[1] / "models" / "slm"
+    for name in ("model.onnx", "tokenizer.json", "labels.json"):
+        (tmp_path / name).write_bytes((shipped / name).read_bytes())
+    (tmp_path / "manifest.json").write_text('{"files": 3}', encoding="utf-8")
+    env = {**os.environ, "CAR_ASSISTANT_NLU_MODEL_DIR": str(tmp_path)}
+    p = run("status", "--json", env=env)
+    assert p.returncode == 1, p.stdout
+    assert list(json.loads(p.stdout)["models"]["slm"]) == ["manifest.json"]
+    assert p.stderr.startswith("problem: model file manifest.json: unreadable")
 
 
 def test_config_file_order_xdg_then_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

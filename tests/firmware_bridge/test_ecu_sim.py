@@ -46,6 +46,34 @@ def test_scenario_errors_name_the_problem(tmp_path: Path) -> None:
         load_scenario("autobahn")
 
 
+
+PARK = "keyframes:\n  - {t_s: 0, speed_kmh: 0, gear: park}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        # a ValueError traceback
+        ("keyframes:\n  - {t_s: 0, speed_kmh: fast, gear: drive}\n", ":2: keyframe 0: speed_kmh must be"),
+        # accepted: a nan time is never reached, so the car stayed parked for the whole drive
+        (
+            PARK + "  - {t_s: .nan, speed_kmh: 50, gear: drive}\n",
+            ":3: keyframe 1: t_s must be a finite number, got nan",
+        ),
+        # accepted, the last one kept
+        ("loop: true\nloop: false\n" + PARK, ":2: 'loop' is given twice"),
+        # accepted: bool('no') is True
+        ("loop: 'no'\n" + PARK, ":1: loop must be true or false"),
+    ],
+)
+def test_a_bad_scenario_is_one_error_naming_file_and_line(tmp_path: Path, text: str, error: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(BridgeConfigError) as caught:
+        load_scenario(path)
+    assert str(caught.value).startswith(f"{path}{error}"), caught.value
+
+
 def test_drive_scenario_speed_and_gear_reach_the_bridge_state(tmp_path: Path, config: BridgeConfig) -> None:
     path = tmp_path / "pull_away.yaml"
     path.write_text(

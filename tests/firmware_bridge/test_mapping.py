@@ -111,3 +111,30 @@ def test_gpio_device_must_exist(tmp_path: Path) -> None:
     path = _broken(tmp_path, "device: interior_light", "device: reading_light")
     with pytest.raises(MappingError, match="Vehicle.Cabin.Light.IsDomeOn.*reading_light"):
         check_mapping(load_mapping(path), ALLOWLIST, DB, DEFAULT_DBC, GPIO_OUTPUTS)
+
+
+def test_a_key_given_twice_is_refused_naming_file_and_line(tmp_path: Path) -> None:
+    """Plain YAML keeps the last: a second max_rate of 100000 silently switched off the speed's
+    plausibility check."""
+    path = _broken(tmp_path, "    max_rate: 100\n", "    max_rate: 100\n    max_rate: 100000\n")
+    line = DEFAULT_MAPPING.read_text(encoding="utf-8").splitlines().index("    max_rate: 100") + 2
+    twice = rf"^{path}:{line}: 'max_rate' is given twice \(first on line {line - 1}\)"
+    with pytest.raises(MappingError, match=twice):
+        load_mapping(path)
+
+
+def test_broken_yaml_is_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("signals:\n  a: [1, 2\n", encoding="utf-8")
+    with pytest.raises(MappingError, match=rf"^{path}:3: .*; fix the YAML there$") as caught:
+        load_mapping(path)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("value", [".nan", "soon", "-1"])
+def test_a_bad_number_names_file_and_line(tmp_path: Path, value: str) -> None:
+    """The error named the file but not the line."""
+    path = _broken(tmp_path, "    max_age_s: 0.5\n", f"    max_age_s: {value}\n")
+    line = DEFAULT_MAPPING.read_text(encoding="utf-8").splitlines().index("    max_age_s: 0.5") + 1
+    with pytest.raises(MappingError, match=rf"^{path}:{line}: Vehicle.Speed: max_age_s must be a number"):
+        load_mapping(path)

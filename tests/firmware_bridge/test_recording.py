@@ -85,3 +85,28 @@ def test_unknown_format_and_missing_file_are_errors_naming_what_to_do(tmp_path: 
         Recorder(tmp_path / "drive.txt")
     with pytest.raises(MappingError, match="monitor --log"):
         read_recording(tmp_path / "nothing.asc")
+
+
+def _blf(path: Path, n: int = 300) -> Path:
+    """A .blf of n frames with varied payloads (so the compressed file is many containers' worth)."""
+    recorder = Recorder(path)
+    for i in range(n):
+        recorder(Frame(1000.0 + i / 100, "rx", 0x300 + i % 7, bytes((i * k) % 251 for k in range(1, 9)), ""))
+    recorder.close()
+    return path
+
+
+def test_a_blf_that_is_not_vectors_or_is_torn_is_one_clear_error(tmp_path: Path) -> None:
+    """python-can raises BLFParseError or struct.error on these, and reads a torn file up to the tear
+    without a word (so a replay stopped early and still said it ended as recorded)."""
+    garbage = tmp_path / "garbage.blf"
+    garbage.write_bytes(b"not a binary logging file at all" * 20)
+    with pytest.raises(MappingError, match="not a readable .blf recording"):
+        read_recording(garbage)
+    whole = _blf(tmp_path / "whole.blf").read_bytes()
+    assert len(read_recording(tmp_path / "whole.blf")) == 300
+    for cut in (50, 200, len(whole) // 2, len(whole) - 10):
+        torn = tmp_path / f"torn{cut}.blf"
+        torn.write_bytes(whole[:cut])
+        with pytest.raises(MappingError, match="not a readable .blf recording"):
+            read_recording(torn)
