@@ -102,6 +102,8 @@ def clear_yes(text: str) -> bool:
     A language model may read a stray "d" or "i" as a yes; a question is answered
     only by words that say it.
     """
+    if text.strip().endswith("?"):
+        return False  # "yes?" asks back ("what did you say?"); Whisper writes a rising yes this way
     intents, said = load_intents(), clean(text)
     rules = intents.expansion_rules
     return bool(said) and any(

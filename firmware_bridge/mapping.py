@@ -253,6 +253,18 @@ def _positive(path: Path, name: str, key: str, within: dict[str, Any], default: 
     return float(raw)
 
 
+def _age(path: Path, name: str, within: dict[str, Any], default: float) -> float:
+    """``max_age_s``: seconds a reported value stays current; 0 would make every value stale at once
+    (it used to become 1 s without a word), so it must be above 0."""
+    age = _positive(path, name, "max_age_s", within, default)
+    if not age:
+        raise MappingError(
+            f"{path}:{_line(within, 'max_age_s')}: {name}: max_age_s must be a number of seconds > 0 "
+            "(how long a reported value stays current), got 0"
+        )
+    return age
+
+
 def _ms(where: str, key: str, raw: Any, default: float | None) -> float | None:
     """A millisecond entry as seconds; must be a positive number."""
     if raw is None:
@@ -383,7 +395,7 @@ def load_mapping(path: Path) -> VehicleMapping:
     default_timeout = _positive(
         path, "defaults", "confirm_timeout_s", defaults, DEFAULT_CONFIRM_TIMEOUT_S
     )
-    default_age = _positive(path, "defaults", "max_age_s", defaults, DEFAULT_MAX_AGE_S)
+    default_age = _age(path, "defaults", defaults, DEFAULT_MAX_AGE_S)
     raw_signals = data.get("signals")
     if not isinstance(raw_signals, dict) or not raw_signals:
         raise MappingError(f"{path}: 'signals' must map vehicle signal names to DBC entries")
@@ -420,8 +432,7 @@ def load_mapping(path: Path) -> VehicleMapping:
             gpio=gpio,
             confirm_timeout_s=timeout if timeout is not None else DEFAULT_CONFIRM_TIMEOUT_S,
             tolerance=_positive(path, name, "tolerance", entry, None),
-            max_age_s=_positive(path, name, "max_age_s", entry, default_age)
-            or DEFAULT_MAX_AGE_S,
+            max_age_s=_age(path, name, entry, default_age),
             max_rate=_positive(path, name, "max_rate", entry, None),
             cannot=entry.get("cannot"),
             line=line,

@@ -313,3 +313,14 @@ def test_an_old_change_is_not_undone(dialogue: Dialogue, bridge: FakeBridge) -> 
     dialogue.handle("unlock the doors")
     now[0] += 1
     assert dialogue.handle("undo").reply == "Undone."
+
+
+def test_a_yes_said_as_a_question_is_not_a_clear_yes(bridge: FakeBridge, clock: FakeClock) -> None:
+    """Typed (or written by Whisper) "yes?" confirmed a pending unlock (hostile review)."""
+    assert clear_yes("yes") and clear_yes("yes please.") and not clear_yes("yes?")
+    bridge.values[SPEED] = 50.0
+    bridge.values[LOW_BEAM] = 1
+    dialogue = Dialogue(TemplateParser(), Vehicle(bridge, clock=clock))
+    assert "?" in dialogue.handle("turn off the headlights").reply
+    assert dialogue.handle("yes?").reply == "That wasn't a clear yes, so I left it."
+    assert bridge.sent == [] and bridge.values[LOW_BEAM] == 1

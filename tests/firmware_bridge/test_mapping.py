@@ -131,7 +131,7 @@ def test_broken_yaml_is_one_line_naming_file_and_line(tmp_path: Path) -> None:
     assert "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize("value", [".nan", "soon", "-1"])
+@pytest.mark.parametrize("value", [".nan", "soon", "-1", "0"])
 def test_a_bad_number_names_file_and_line(tmp_path: Path, value: str) -> None:
     """The error named the file but not the line."""
     path = _broken(tmp_path, "    max_age_s: 0.5\n", f"    max_age_s: {value}\n")
