@@ -287,7 +287,7 @@ def _voice_step(
 ) -> tuple[Callable[[], None], Callable[[], None], Callable[[str], None]]:
     """The live voice loop's step (one microphone chunk), what closes it, and how to say something."""
     from assistant.audio import AudioDeviceError, Speaker
-    from assistant.pipeline import Event, VoicePipeline, build_parts
+    from assistant.pipeline import Event, build_parts
 
     speaker: Speaker | None = Speaker(settings.voice.output_device)
     assert speaker is not None
@@ -302,18 +302,10 @@ def _voice_step(
     def on_event(event: Event) -> None:
         log.info("%s %s", event.kind, json.dumps(dict(event.data), ensure_ascii=False, default=str))
 
-    pipeline = VoicePipeline(
-        parts,
-        dialogue,
-        settings.voice,
-        on_event,
-        wake=True,
-        bridge=car.bridge,
-        speak=speaker.play if speaker else None,
-        stop_speaking=speaker.stop if speaker else None,
-        synthesize=speaker is not None,
-    )
-    car.bridge.on_push_to_talk(lambda pressed: pipeline.push_to_talk() if pressed else None)
+    # the same live pipeline as `run`: earcons (wake, follow-up window, error) included
+    from assistant.voice_cli import live_pipeline
+
+    pipeline = live_pipeline(parts, dialogue, settings, on_event, car, speaker)
     lost = {"since": 0.0}
 
     def step() -> None:

@@ -339,14 +339,51 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+# wake heard; nothing came after the wake word or a stage failed; the follow-up window opened;
+# a command ran with no reply (words in the window that were no command get no tone)
+TONES = {
+    "wake": "wake", "push_to_talk": "wake", "timeout": "error", "error": "error", "follow_up": "follow_up",
+}  # fmt: skip
+
+
+def live_pipeline(
+    parts: Any, dialogue: Any, settings: Settings, on_event: Callable[[Any], None], car: Any, speaker: Any
+) -> Any:
+    """The live voice loop's pipeline, for `run` and the service alike: ``on_event`` sees every event,
+    the earcons play on the speaker (when there is one and ``voice.earcons``), push-to-talk is wired."""
+    from assistant.pipeline import VoicePipeline
+    from assistant.tts.earcons import earcon
+
+    def with_tones(event: Any) -> None:
+        on_event(event)
+        tone = TONES.get(event.kind)
+        if event.kind == "reply" and not event.data.get("text") and not event.data.get("unanswered"):
+            tone = "done"
+        if tone and speaker is not None and settings.voice.earcons:
+            threading.Thread(target=speaker.play, args=(iter([earcon(tone)]),), daemon=True).start()
+
+    pipeline = VoicePipeline(
+        parts,
+        dialogue,
+        settings.voice,
+        with_tones,
+        wake=True,
+        bridge=car.bridge,
+        speak=speaker.play if speaker else None,
+        stop_speaking=speaker.stop if speaker else None,
+        synthesize=speaker is not None,
+    )
+    car.bridge.on_push_to_talk(lambda pressed: pipeline.push_to_talk() if pressed else None)
+    return pipeline
+
+
 # -- run -----------------------------------------------------------------------------------------
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from assistant.audio import AudioDeviceError, Microphone, Speaker
-    from assistant.pipeline import VoicePipeline, build_parts
+    from assistant.pipeline import build_parts
     from assistant.runtime import open_car, open_dialogue
-    from assistant.tts.earcons import earcon
 
     settings = _settings(args)
     mic = Microphone(settings.voice.input_device)
@@ -362,36 +399,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     with open_car(settings) as car:
         dialogue = open_dialogue(settings, car)
 
-        # wake heard; nothing came after the wake word or a stage failed; the follow-up window opened;
-        # a command ran with no reply (words in the window that were no command get no tone)
-        tones = {
-            "wake": "wake",
-            "push_to_talk": "wake",
-            "timeout": "error",
-            "error": "error",
-            "follow_up": "follow_up",
-        }
-
         def on_event(event: Any) -> None:
             _timeline(event)
-            tone = tones.get(event.kind)
-            if event.kind == "reply" and not event.data.get("text") and not event.data.get("unanswered"):
-                tone = "done"
-            if tone and speaker is not None and settings.voice.earcons:
-                threading.Thread(target=speaker.play, args=(iter([earcon(tone)]),), daemon=True).start()
 
-        pipeline = VoicePipeline(
-            parts,
-            dialogue,
-            settings.voice,
-            on_event,
-            wake=True,
-            bridge=car.bridge,
-            speak=speaker.play if speaker else None,
-            stop_speaking=speaker.stop if speaker else None,
-            synthesize=speaker is not None,
-        )
-        car.bridge.on_push_to_talk(lambda pressed: pipeline.push_to_talk() if pressed else None)
+        pipeline = live_pipeline(parts, dialogue, settings, on_event, car, speaker)
 
         def console() -> None:
             try:
