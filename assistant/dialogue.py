@@ -116,6 +116,22 @@ UNDO_S = 30.0
 """How long (s) after a change an undo may take it back: a stray "oops" an hour after "lock the doors"
 must not unlock them."""
 
+_OPPOSITES = {
+    frozenset(pair)
+    for pair in (("on", "off"), ("open", "close"), ("lock", "unlock"), ("up", "down"), ("fold", "unfold"))
+}
+"""Words that say one function two ways when joined by "and" ("on and off", "open and close")."""
+
+
+def said_both_ways(text: str) -> str | None:
+    """The "X and Y" of ``text`` whose X and Y are opposites ("on and off"), or None."""
+    words = clean(text).split()
+    for a, conj, b in zip(words, words[1:], words[2:], strict=False):
+        if conj == "and" and frozenset((a, b)) in _OPPOSITES:
+            return f"{a} and {b}"
+    return None
+
+
 ANSWERS = frozenset({"assistant.confirm", "assistant.deny", "assistant.repeat"})
 """Intents a turn may hold and still answer the question before it."""
 
@@ -355,6 +371,7 @@ class Dialogue:
         the reply that says so (on the first of them), or "" for the others. None of them is carried out."""
         state = self.vehicle.state()
         wants: dict[str, dict[Value, list[int]]] = {}
+        planned: dict[int, list[str]] = {}
         for i, command in enumerate(commands):
             if not self.vehicle.handles(command.intent):
                 continue
@@ -362,6 +379,7 @@ class Dialogue:
                 request = self.vehicle.plan(command, state)
             except Exception:  # _one reports a command that cannot be planned
                 continue
+            planned[i] = list(request.targets)
             for name, target in request.targets.items():
                 wants.setdefault(name, {}).setdefault(target, []).append(i)
         out: dict[int, str] = {}
@@ -373,4 +391,12 @@ class Dialogue:
                 label = FUNCTIONS[name].label
                 out[new[0]] = self.replies.say("dialogue.contradiction", label=label)
                 out.update({i: "" for i in new[1:]})
+        if not out and said_both_ways(self._text):
+            # "turn the AC on and off": the language model keeps one half and drops the other, so the
+            # plans above agree; the words still say both, so nothing that moves the car is done
+            moving = [i for i, targets in sorted(planned.items()) if targets]
+            if moving:
+                label = FUNCTIONS[planned[moving[0]][0]].label
+                out[moving[0]] = self.replies.say("dialogue.contradiction", label=label)
+                out.update({i: "" for i in moving[1:]})
         return out

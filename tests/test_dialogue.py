@@ -324,3 +324,21 @@ def test_a_yes_said_as_a_question_is_not_a_clear_yes(bridge: FakeBridge, clock: 
     assert "?" in dialogue.handle("turn off the headlights").reply
     assert dialogue.handle("yes?").reply == "That wasn't a clear yes, so I left it."
     assert bridge.sent == [] and bridge.values[LOW_BEAM] == 1
+
+
+def test_on_and_off_in_one_request_is_asked_even_when_the_language_model_drops_a_half(
+    bridge: FakeBridge,
+) -> None:
+    """The SLM reads "turn the AC on and off" as AC on alone: the words still say both ways."""
+    from assistant.nlu.slm import SlmParser
+
+    dialogue = Dialogue(SlmParser(), Vehicle(bridge))
+    turn = dialogue.handle("turn the AC on and off")
+    assert [c.intent for c in turn.commands] == ["climate.ac"]  # one half only
+    assert bridge.sent == []
+    assert turn.reply == (
+        "You asked for the air conditioning two different ways at once, so I left it. Which one do you want?"
+    )
+    # "and" between two different requests is no contradiction
+    assert dialogue.handle("close the windows and turn on the AC").actions[-1].status == "done"
+    assert bridge.sent
