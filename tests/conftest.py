@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +30,17 @@ def settings(request: pytest.FixtureRequest) -> Settings:
 @pytest.fixture
 def car(settings: Settings) -> Iterator[Car]:
     with open_car(settings) as car:
+        yield car
+
+
+@pytest.fixture
+def car_at_40(settings: Settings) -> Iterator[Car]:
+    """The simulated car driving at a steady 40 km/h (tests/data/driving_40.yaml)."""
+    scenario = Path(__file__).parent / "data" / "driving_40.yaml"
+    with open_car(dataclasses.replace(settings, sim=SimSettings(0.3, str(scenario)))) as car:
+        deadline = time.monotonic() + 2
+        while car.vehicle.state().get("Vehicle.Speed") != 40 and time.monotonic() < deadline:
+            time.sleep(0.02)
         yield car
 
 

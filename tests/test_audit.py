@@ -4,23 +4,21 @@ switch; a process killed while writing."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from assistant.audit import OFF_NAME, AuditLog, Heard, default_path, log_path, open_log
-from assistant.config import AuditSettings, Settings, SimSettings
+from assistant.config import AuditSettings
 from assistant.dialogue import Dialogue
 from assistant.nlu.templates import TemplateParser
-from assistant.runtime import Car, open_car
+from assistant.runtime import Car
 
 DATA = Path(__file__).parent / "data"
 FIELDS = {"v", "time", "source", "text", "commands", "decisions", "frames", "reply", "timings_ms", "car"}
@@ -42,16 +40,6 @@ def _dialogue(car: Car, parser: TemplateParser, path: Path) -> Dialogue:
     dialogue = Dialogue(parser, car.vehicle)
     dialogue.recorder.log = AuditLog(path)
     return dialogue
-
-
-@pytest.fixture
-def driving(settings: Settings) -> Iterator[Car]:
-    moving = dataclasses.replace(settings, sim=SimSettings(0.3, str(DATA / "driving_40.yaml")))
-    with open_car(moving) as car:
-        deadline = time.monotonic() + 2
-        while car.vehicle.state().get("Vehicle.Speed") != 40 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        yield car
 
 
 def test_acted_turn_records_commands_frames_and_confirmation(
@@ -97,10 +85,10 @@ def test_a_travelling_window_is_written_once_the_car_confirms_it(
 
 
 def test_asked_refused_and_dropped_turns_name_their_rule(
-    driving: Car, parser: TemplateParser, tmp_path: Path
+    car_at_40: Car, parser: TemplateParser, tmp_path: Path
 ) -> None:
     log = tmp_path / "audit.jsonl"
-    dialogue = _dialogue(driving, parser, log)
+    dialogue = _dialogue(car_at_40, parser, log)
 
     dialogue.handle("turn off the headlights")
     asked = dialogue.handle("why did you ask?")
@@ -110,7 +98,7 @@ def test_asked_refused_and_dropped_turns_name_their_rule(
     dialogue.handle("open the trunk")
     refused = dialogue.handle("why didn't you do that")
     assert refused.reply == "I didn't open the trunk because we were driving at 40 km/h."
-    assert driving.vehicle.state()[TRUNK] == 0
+    assert car_at_40.vehicle.state()[TRUNK] == 0
 
     dialogue.handle("what's the weather like in paris")
     dropped = dialogue.handle("what happened")
@@ -141,9 +129,9 @@ def test_asked_refused_and_dropped_turns_name_their_rule(
 
 
 def test_yes_to_a_question_is_explained_as_the_drivers_yes(
-    driving: Car, parser: TemplateParser, tmp_path: Path
+    car_at_40: Car, parser: TemplateParser, tmp_path: Path
 ) -> None:
-    dialogue = _dialogue(driving, parser, tmp_path / "audit.jsonl")
+    dialogue = _dialogue(car_at_40, parser, tmp_path / "audit.jsonl")
     dialogue.handle("turn off the headlights")
     dialogue.handle("yes")
     assert dialogue.handle("why did you do that").reply == (

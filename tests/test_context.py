@@ -3,9 +3,6 @@ engines), never from a stale or forgotten context, and always through the same g
 
 from __future__ import annotations
 
-import dataclasses
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +14,11 @@ from hypothesis import strategies as st
 
 from assistant.audit import AuditLog
 from assistant.catalog import problems
-from assistant.config import Settings, SimSettings
 from assistant.context import EXPIRE_S, Context, classify
 from assistant.dialogue import Dialogue
 from assistant.nlu.base import Command, Parser, load_parser
 from assistant.nlu.evalset import frame_ok, parse_expected
-from assistant.runtime import Car, open_car
+from assistant.runtime import Car
 from assistant.vehicle.vehicle import Vehicle
 from tests.vehicle.fakes import FakeBridge
 
@@ -119,20 +115,10 @@ def test_a_follow_up_phrase_alone_is_no_request(parser: Parser) -> None:
         assert _got(dialogue, text) == [], text
 
 
-@pytest.fixture
-def driving(settings: Settings) -> Iterator[Car]:
-    moving = dataclasses.replace(settings, sim=SimSettings(0.3, str(DATA / "driving_40.yaml")))
-    with open_car(moving) as car:
-        deadline = time.monotonic() + 2
-        while car.vehicle.state().get("Vehicle.Speed") != 40 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        yield car
-
-
 def test_follow_ups_go_through_the_same_guards_and_questions(
-    driving: Car, templates: Parser, tmp_path: Path
+    car_at_40: Car, templates: Parser, tmp_path: Path
 ) -> None:
-    dialogue = Dialogue(templates, driving.vehicle)
+    dialogue = Dialogue(templates, car_at_40.vehicle)
     dialogue.recorder.log = AuditLog(tmp_path / "audit.jsonl")
     dialogue.handle("lock the doors")
     unlock = dialogue.handle("unlock them")
@@ -143,7 +129,7 @@ def test_follow_ups_go_through_the_same_guards_and_questions(
     off = dialogue.handle("turn them off")
     assert off.actions[0].status == "confirm"
     assert off.reply == "You're driving. Turn off the headlights? Say yes or no."
-    assert driving.vehicle.state()["Vehicle.Body.Lights.Beam.Low.IsOn"] == 1
+    assert car_at_40.vehicle.state()["Vehicle.Body.Lights.Beam.Low.IsOn"] == 1
     entries = dialogue.recorder.log.read().entries
     assert [e.get("follow_up") for e in entries] == [None, "again", None, "again"]
 
