@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from assistant import __version__, bench, car_cli
+from assistant import __version__, car_cli
 from assistant.config import Settings, settings_from_args
 from assistant.errors import AssistantError, ConfigError, InputError
 from firmware_bridge.errors import BridgeError
@@ -299,34 +299,6 @@ def cmd_start(args: argparse.Namespace) -> int:
     return main([*prefix, *mode])
 
 
-# -- train ---------------------------------------------------------------------------
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    try:
-        import torch  # noqa: F401
-    except ImportError as err:
-        raise ConfigError(
-            "training needs the train extra: pip install torch==2.13.0 && pip install -e '.[train]'"
-        ) from err
-    from assistant.training import main as train_main
-
-    return train_main(args.train_args)
-
-
-def cmd_voice_bench(args: argparse.Namespace) -> int:
-    import importlib
-
-    try:
-        voice_bench = importlib.import_module("assistant.voice_bench")
-    except ImportError as err:
-        raise ConfigError(
-            f"voice-bench is part of the workbench, which cannot be imported here ({err}); "
-            "install it from a clone: pip install -e '.[bench]'"
-        ) from err
-    return int(voice_bench.main(args.train_args))
-
-
 # -- config ------------------------------------------------------------------------
 
 
@@ -433,11 +405,6 @@ def build_argparser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=_seconds, help="stop after this long (default: Ctrl-C)")
 
     add("config", cmd_config, "print the effective configuration", nlu=True, can=True)
-    # its own flags are the training pipeline's: --help there lists them
-    add("train", cmd_train, "retrain the on-device language model (the train extra)", add_help=False)
-    # likewise: voice_bench parses (and --help's) its own flags
-    add("voice-bench", cmd_voice_bench, "the voice pipeline measured: accuracy, wake, latency, idle CPU",
-        add_help=False)
     p = add("status", cmd_status, "versions, engines, model hashes, CAN bus and GPIO; exit 1 on a problem",
             nlu=True, can=True)
     p.add_argument("--json", action="store_true", help="one JSON object")
@@ -451,13 +418,59 @@ def build_argparser() -> argparse.ArgumentParser:
     p.add_argument("--text", action="store_true", help="requests from stdin, one a line, not the microphone")
     add("start", cmd_start, "live voice with a microphone, else the simulated bench drive (make run)")
     _add_voice_commands(add)
-    bench.register(add)
     car_cli.register(add)
     from assistant import log_cli, replay_cli
 
     log_cli.register(add)
     replay_cli.register(add)
+    _add_plugin_commands(add)
     return ap
+
+
+WORKBENCH_COMMANDS = {
+    "train": "pip install torch==2.13.0 && pip install -e '.[train]'",
+    "bench": "pip install -e '.[bench]'",
+    "voice-bench": "pip install -e '.[bench]'",
+}
+"""Workbench commands named here only to say how to get them when no plugin brings them."""
+
+
+def _add_plugin_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Subcommands of installed plugins (the ``car_assistant.commands`` entry point: the workbench).
+
+    The runtime imports no plugin by name; a workbench command that no plugin registered is
+    still listed, and says what to install.
+    """
+    from importlib.metadata import entry_points
+
+    added: set[str] = set()
+    broken: list[str] = []
+
+    def tracking_add(name: str, *a: Any, **kw: Any) -> argparse.ArgumentParser:
+        added.add(name)
+        return add(name, *a, **kw)
+
+    for point in entry_points(group="car_assistant.commands"):
+        try:
+            register = point.load()
+        except ImportError as err:  # a plugin whose own dependencies are missing
+            broken.append(f"{point.value}: {err}")
+            continue
+        register(tracking_add)
+    for name, hint in WORKBENCH_COMMANDS.items():
+        if name not in added:
+            p = add(name, _missing(name, hint, broken), f"(not installed) {name}: {hint}", add_help=False)
+            p.set_defaults(pass_through=[])
+
+
+def _missing(name: str, hint: str, broken: list[str]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        why = f" ({'; '.join(broken)})" if broken else ""
+        raise ConfigError(
+            f"{name} is part of the workbench, which is not installed here{why}: {hint}, from a clone"
+        )
+
+    return run
 
 
 def _add_voice_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
@@ -478,10 +491,9 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = build_argparser()
-    # train's own flags belong to the training pipeline, which parses (and --help's) them
     args, extra = ap.parse_known_args(argv)
-    if args.command in ("train", "voice-bench"):
-        args.train_args = extra
+    if hasattr(args, "pass_through"):  # train, voice-bench: their own flags, parsed (and --help'd) there
+        args.pass_through = extra
     elif extra:
         ap.error(f"unrecognized arguments: {' '.join(extra)}")
     try:

@@ -31,7 +31,7 @@ confident commands in misheard chatter: "I think we should stop for coffee
 soon" heard as "i degree shut stop for coffee sun" reads as sunroof.close).
 What passes goes through the same dialogue, guards and questions as any
 request. The window stays open while music plays, however loud: that gate is
-what keeps lyrics and chatter out, and ``python -m assistant.voice_bench
+what keeps lyrics and chatter out, and ``python -m workbench.voice_bench
 followup`` counts false starts over loud synthetic music too (no recorded
 songs: the figure says nothing about real ones). A reply or a late notice
 said while the window would be open is not listened to (live, the window opens

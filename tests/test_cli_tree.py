@@ -12,7 +12,7 @@ from assistant.config import settings_from_args
 
 
 def test_voice_bench_is_a_subcommand_that_hands_its_flags_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    import assistant.voice_bench
+    import workbench.voice_bench
 
     seen: list[list[str]] = []
 
@@ -20,7 +20,7 @@ def test_voice_bench_is_a_subcommand_that_hands_its_flags_on(monkeypatch: pytest
         seen.append(argv)
         return 7
 
-    monkeypatch.setattr(assistant.voice_bench, "main", main)
+    monkeypatch.setattr(workbench.voice_bench, "main", main)
     assert cli.main(["voice-bench", "accuracy", "--nlu", "templates", "--snr", "5"]) == 7
     assert seen == [["accuracy", "--nlu", "templates", "--snr", "5"]]
 
@@ -28,7 +28,7 @@ def test_voice_bench_is_a_subcommand_that_hands_its_flags_on(monkeypatch: pytest
 def test_voice_bench_without_the_workbench_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setitem(sys.modules, "assistant.voice_bench", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "workbench.voice_bench", None)  # as if not installed
     assert cli.main(["voice-bench", "idle"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: voice-bench is part of the workbench")

@@ -27,9 +27,9 @@ from assistant.policy import (
     load_policy,
     load_risks,
 )
-from assistant.training.calibrate_policy import random_strings
 from assistant.vehicle.vehicle import Vehicle
 from tests.vehicle.fakes import FakeBridge
+from workbench.training.calibrate_policy import random_strings
 
 UNLOCKED = "Vehicle.Cabin.Door.Row1.DriverSide.IsLocked"
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.nlu.intents import INTENTS_DIR, intents_hash, load_intents
+from assistant.package_data import data_path
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ GENERAL_WEIGHT = 0.1
 """Share of the unigram mass the general words get (the domain keeps the rest, and its bigrams and
 trigrams are scaled by 1 - this); from any domain context they are reached by backing off."""
 # training text that is not a command keeps off-domain speech from being forced into commands
-OUT_OF_SCOPE = Path(__file__).resolve().parents[1] / "training" / "data" / "out_of_scope.txt"
+OUT_OF_SCOPE = data_path("intents", "out_of_scope.txt")
 
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
          "sixteen seventeen eighteen nineteen").split()
@@ -96,13 +97,13 @@ def spoken_words(text: str) -> list[str]:
 def domain_sentences(intents_dir: Path | str = INTENTS_DIR, per_intent: int = SENTENCES_PER_INTENT,
                      seed: int = 0) -> list[str]:
     """Distinct spoken-form sentences the templates of ``intents_dir`` allow (sampled per intent)."""
-    from assistant.nlu.sampling import _intent_records
+    from assistant.nlu.sampling import intent_records
 
     intents = load_intents(intents_dir)
     seen: dict[str, None] = {}
     for name in sorted(intents.intents):
         rng = random.Random(f"{seed}:{name}")
-        for record in _intent_records(intents, name, per_intent, rng):
+        for record in intent_records(intents, name, per_intent, rng):
             words = spoken_words(record.text)
             if words:
                 seen.setdefault(" ".join(words), None)

@@ -209,7 +209,7 @@ def _record(intent: str, data: IntentData, piece: _Piece) -> SampleRecord | None
     return SampleRecord(text, intent, slots)
 
 
-def _intent_records(
+def intent_records(
     intents: Intents, intent_name: str, limit: int | None, rng: random.Random
 ) -> list[SampleRecord]:
     templates = [
@@ -249,7 +249,7 @@ def sample_with_spans(max_per_intent: int | None = None, seed: int = 0) -> list[
     out: list[SampleRecord] = []
     for intent_name in sorted(intents.intents):
         rng = random.Random(f"{seed}:{intent_name}")
-        out.extend(_intent_records(intents, intent_name, max_per_intent, rng))
+        out.extend(intent_records(intents, intent_name, max_per_intent, rng))
     return out
 
 

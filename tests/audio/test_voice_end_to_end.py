@@ -12,7 +12,7 @@ from .conftest import Recorder, SpeechMaker, is_speech_like
 
 # (what the driver says, the commands expected, whether CAN frames must go out). Phrasings that
 # pocketsphinx hears reliably in 10 dB car noise; how often it mishears others is what
-# `python -m assistant.voice_bench accuracy` measures, not what this test is for.
+# `python -m workbench.voice_bench accuracy` measures, not what this test is for.
 SPOKEN: list[tuple[str, list[tuple[str, dict[str, object]]], bool]] = [
     ("driver window down halfway", [("window.open", {"window": "driver", "amount": 50})], True),
     ("close all windows", [("window.close", {"window": "all"})], True),

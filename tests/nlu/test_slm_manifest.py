@@ -59,7 +59,7 @@ def test_the_committed_manifest_records_the_hash_of_todays_intents() -> None:
 
 
 def test_training_records_the_same_hash() -> None:
-    from assistant.training.run import _intents_hash
+    from workbench.training.run import _intents_hash
 
     assert _intents_hash() == intents_hash()
 

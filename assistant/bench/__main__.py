@@ -1,5 +1,0 @@
-import sys
-
-from assistant.bench import main
-
-sys.exit(main())

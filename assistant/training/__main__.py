@@ -1,5 +1,0 @@
-import sys
-
-from assistant.training import main
-
-sys.exit(main())

@@ -1,0 +1,51 @@
+"""The workbench's ``car-assistant`` subcommands: train, bench, voice-bench.
+
+``register(add)`` is the ``car_assistant.commands`` entry point (pyproject.toml): the
+runtime's CLI finds it through package metadata and calls it with its ``add(name, func,
+help, ...)`` helper, so the runtime never names this package in an import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable
+
+from assistant.errors import ConfigError
+
+TRAIN_HINT = "pip install torch==2.13.0 && pip install -e '.[train]'"
+BENCH_HINT = "pip install -e '.[bench]'"
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError as err:
+        raise ConfigError(f"training needs the train extra: {TRAIN_HINT}") from err
+    from workbench.training import main as train_main
+
+    return int(train_main(args.pass_through))
+
+
+def cmd_voice_bench(args: argparse.Namespace) -> int:
+    try:
+        voice_bench = importlib.import_module("workbench.voice_bench")
+    except ImportError as err:
+        raise ConfigError(
+            f"voice-bench is part of the workbench, which cannot be imported here ({err}); "
+            f"install it from a clone: {BENCH_HINT}"
+        ) from err
+    return int(voice_bench.main(args.pass_through))
+
+
+def register(add: Callable[..., argparse.ArgumentParser]) -> None:
+    from workbench import bench
+
+    bench.register(add)
+    # its own flags are the training pipeline's: --help there lists them
+    p = add("train", cmd_train, "retrain the on-device language model (the train extra)", add_help=False)
+    p.set_defaults(pass_through=[])
+    # likewise: voice_bench parses (and --help's) its own flags
+    p = add("voice-bench", cmd_voice_bench, "the voice pipeline measured: accuracy, wake, latency, idle CPU",
+            add_help=False)
+    p.set_defaults(pass_through=[])

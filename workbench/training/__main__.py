@@ -1,0 +1,5 @@
+import sys
+
+from workbench.training import main
+
+sys.exit(main())
