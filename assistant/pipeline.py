@@ -46,7 +46,6 @@ what a live listener experiences when the pipeline keeps up with real time.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import deque
@@ -64,9 +63,13 @@ from assistant.context import classify
 from assistant.dialogue import Dialogue, Turn
 from assistant.errors import AssistantError
 from assistant.nlu.base import Parser
+from assistant.nlu.rescoring import GRAMMAR_CONFIDENCE, MAX_ALTERNATIVES, rescore, sure
 from assistant.policy import Speech
+from assistant.timings import RequestClock, ms_since
 from assistant.tts.base import Synthesizer
+from assistant.tts.playback import ReplyWorker, say_later, speak_reply
 from assistant.vad.base import Endpoint, Endpointer, SpeechDetector
+from assistant.vad.semantic import SemanticEndpointer, cut_off
 from assistant.wake.base import Detection, WakeDetector
 
 log = logging.getLogger(__name__)
@@ -74,19 +77,10 @@ log = logging.getLogger(__name__)
 SORRY = "Sorry?"
 CONTEXT_MS = 1500.0
 """Audio before a request handed to the recognizer to adapt to the cabin (ms)."""
-MAX_ALTERNATIVES = 10
-"""n-best texts the parser may try besides the best."""
-GRAMMAR_CONFIDENCE = 0.9
-"""Template matches at least this sure count as exact (a whole match, or pieces cut at "and")."""
 BLOCK_MS = 30.0
 CHANNEL_MS = 10_000.0
 """Start of a streamed recording read ahead for the recognizer to adapt to (ms; it uses up to 5 s)."""
 """Audio block the pipeline is fed in (ms): 3 wake-word feature frames."""
-PIECES = re.compile(r"\s*(?:,|;|\b(?:and then|and also|and|then|also|plus)\b)\s*")
-"""Where requests said in one breath are cut, for the follow-up window's whole-piece check."""
-# a request that ends on one of these was cut off mid-sentence ("close the windows and", "open the");
-# prepositions are not here: "what temperature is it set to" is complete
-DANGLING = frozenset("and then also plus but or the a an my your".split())
 
 
 class State(Enum):
@@ -235,17 +229,6 @@ def build_parts(settings: Settings, *, wake: bool = True, tts: bool = True) -> V
     return VoiceParts(SileroSpeechDetector(), recognizer, detector, synthesizer, f"{name} ({why})", grammar)
 
 
-def cut_off(text: str, endpoint: Endpoint) -> bool:
-    """True for a request that stopped mid-sentence: it must not half-execute."""
-    if endpoint.reason == "wake":
-        return True  # the driver started again: the words before run into the wake phrase
-    words = text.lower().split()
-    if words and words[-1] in DANGLING:
-        return True
-    # still speaking when the maximum length cut in
-    return endpoint.reason == "max_length" and endpoint.speech_end_ms == endpoint.at_ms
-
-
 class VoicePipeline:
     """Feed chunks with ``feed()``; a ``VoiceTurn`` comes back when a request was answered.
 
@@ -287,6 +270,7 @@ class VoicePipeline:
             v.max_request_s * 1000,
             float("inf") if self.always_listening else v.no_speech_s * 1000,
         )
+        self.semantic = SemanticEndpointer(v.semantic_min_confidence, v.semantic_stable_ms)
         self._ptt = threading.Event()
         self._frames: list[tuple[float, Any]] = []
         self._frames_lock = threading.Lock()
@@ -296,7 +280,8 @@ class VoicePipeline:
         """What the car side said later (a window that stopped short), in order."""
         self._respond_lock = threading.Lock()
         self._context: deque[AudioChunk] = deque()
-        self._worker: threading.Thread | None = None
+        self.replies = ReplyWorker()
+        """Dialogue and reply of each request, live: in order, in a thread the wake word can interrupt."""
         self._t_ms = 0.0
         self._follow_up = False
         self._templates: Any = None  # the follow-up window's exact-match check, when no grammar is set
@@ -330,8 +315,7 @@ class VoicePipeline:
         self._ptt.set()
 
     def close(self) -> None:
-        if self._worker is not None:
-            self._worker.join()
+        self.replies.join()
         self._unlisten()
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -366,7 +350,7 @@ class VoicePipeline:
                     self._emit(
                         "wake", t_end, name=detection.name, probability=round(detection.probability, 3)
                     )
-                if self._worker is not None and self._worker.is_alive() and self.stop_speaking is not None:
+                if self.replies.busy and self.stop_speaking is not None:
                     self.stop_speaking()  # barge-in: the driver talks over the reply
                     self._emit("barge_in", t_end)
                 self._start_listening(t_end, detection)
@@ -444,8 +428,7 @@ class VoicePipeline:
             last = self._finish(Endpoint("no_speech", self._t_ms, None, None))
             if last is not None:
                 turns.append(last)
-        if self._worker is not None:
-            self._worker.join()
+        self.replies.join()
         return turns
 
     # -- internals -----------------------------------------------------------------------------
@@ -460,7 +443,7 @@ class VoicePipeline:
         return self._state is State.LISTENING and self._follow_up
 
     def _replying(self) -> bool:
-        return self._worker is not None and self._worker.is_alive()
+        return self.replies.busy
 
     def _opens_window(self, vt: VoiceTurn) -> bool:
         """A reply to what reached the car's commands: acted on, asked back about, or refused."""
@@ -499,25 +482,15 @@ class VoicePipeline:
         self._emit("notice", self._t_ms, text=text)
         if self.speak is None or not self.synthesize or self.parts.synthesizer is None:
             return
-        synthesizer, speak = self.parts.synthesizer, self.speak
         self._notice_said = True  # the microphone will hear it: no follow-up window over it
-
-        def say() -> None:
-            with self._respond_lock:
-                try:
-                    speak(synthesizer.synthesize(text))
-                except Exception:
-                    log.exception("could not say %r", text)
-
-        threading.Thread(target=say, name="notice", daemon=True).start()
+        say_later(text, self.parts.synthesizer, self.speak, self._respond_lock)
 
     def _enter_idle(self, t_ms: float) -> None:
         self._state = State.IDLE
         self._follow_up = False
         self._detection: Detection | None = None
         self._partials: list[str] = []
-        self._sem_key: str | None = None
-        self._sem_since = 0.0
+        self.semantic.begin(0.0)
 
     def _start_listening(self, t_ms: float, detection: Detection | None) -> None:
         self._state = State.LISTENING
@@ -528,8 +501,7 @@ class VoicePipeline:
         )
         self._detection = detection
         self._partials = []
-        self._sem_key = None
-        self._sem_since = t_ms
+        self.semantic.begin(t_ms)
         self.endpointer.begin(t_ms)
         self.parts.vad.reset()
         context = concat(list(self._context)) if self._context else None
@@ -548,43 +520,14 @@ class VoicePipeline:
             self._emit("partial", t_end, text=partial.text)
             # not in the follow-up window: "no, the other one" would end at "no" (a confident deny)
             if self.voice.semantic_endpointing and not self._follow_up:
-                self._semantic_update(partial, t_end)
-        if endpoint is None and self._sem_key and self._semantic_ready(t_end, probability):
+                self.semantic.update(partial.text, t_end, self.dialogue.parser)
+        if endpoint is None and self.semantic.ready(t_end, probability, self.endpointer):
             endpoint = Endpoint(
                 "semantic", t_end, self.endpointer.speech_start_ms, self.endpointer.speech_end_ms
             )
         if endpoint is None:
             return None
         return self._finish(endpoint)
-
-    def _semantic_update(self, partial: Transcript, t_ms: float) -> None:
-        """Remember when the partial's commands last changed; None when they may not end a request."""
-        key: str | None = None
-        words = partial.text.split()
-        if words and words[-1] not in DANGLING:
-            try:
-                parse = self.dialogue.parser.parse(partial.text)
-            except AssistantError:
-                parse = None
-            if (
-                parse is not None
-                and parse.commands
-                and all(c.confidence >= self.voice.semantic_min_confidence for c in parse.commands)
-            ):
-                key = repr([c.to_json() for c in parse.commands])
-        if key != self._sem_key:
-            self._sem_key = key
-            self._sem_since = t_ms
-
-    def _semantic_ready(self, t_ms: float, probability: float) -> bool:
-        stable = self.voice.semantic_stable_ms
-        speech_end = self.endpointer.speech_end_ms
-        return (
-            probability < self.endpointer.threshold
-            and speech_end is not None
-            and t_ms - speech_end >= stable
-            and t_ms - self._sem_since >= stable
-        )
 
     def _finish(self, endpoint: Endpoint) -> VoiceTurn | None:
         wall0 = time.perf_counter()
@@ -600,7 +543,7 @@ class VoicePipeline:
         except AssistantError as err:
             log.warning("ASR failed: %s", err)
             final = Transcript("")
-        asr_ms = (time.perf_counter() - wall0) * 1e3
+        asr_ms = ms_since(wall0)
         self._enter_idle(endpoint.at_ms)
         if self.always_listening:
             self._start_listening(endpoint.at_ms, None)
@@ -626,11 +569,9 @@ class VoicePipeline:
             text=final.text,
             confidence=final.confidence if final.confidence is not None else None,
         )
-        if self._worker is not None:
-            self._worker.join()  # one reply at a time, in order
+        self.replies.join()  # one reply at a time, in order
         if self.speak is not None:
-            self._worker = threading.Thread(target=self._respond, args=(vt, wall0), daemon=True)
-            self._worker.start()
+            self.replies.start(lambda: self._respond(vt, wall0))
             self._awaiting = vt  # feed() opens the window once the reply has been spoken
         else:
             self._respond(vt, wall0)
@@ -643,6 +584,7 @@ class VoicePipeline:
         endpoint = vt.endpoint
         assert endpoint is not None
         t_ms = endpoint.at_ms
+        clock = RequestClock(vt.timings_ms, wall0)
         with self._frames_lock:
             # replies are one at a time, so earlier frames are done with (a live session runs for hours)
             self._frames.clear()
@@ -682,98 +624,55 @@ class VoicePipeline:
                         t_ms,
                         message=frame.message,
                         signals=dict(frame.signals),
-                        after_endpoint_ms=round((wall - wall0) * 1e3, 1),
+                        after_endpoint_ms=round(clock.since(wall), 1),
                     )
                 if new:
-                    first = (new[0][0] - wall0) * 1e3
-                    vt.timings_ms["first_frame"] = first
-                    vt.timings_ms["eos_to_frame"] = vt.timings_ms["endpoint_delay"] + first
-                vt.timings_ms["dialogue_total"] = (time.perf_counter() - wall0) * 1e3 - vt.timings_ms[
-                    "asr_final"
-                ]
+                    clock.first("frame", new[0][0])
+                clock.dialogue_done()
                 if vt.follow_up and not (vt.turn and (vt.turn.commands or vt.turn.actions)):
                     self._emit("reply", t_ms, text="", unanswered=True)  # not for the assistant
                 else:
                     self._emit("reply", t_ms, text=vt.reply)
                 if vt.reply and self.synthesize:
-                    self._say(vt, wall0)
+                    self._say(vt, clock)
         except Exception as err:  # the assistant keeps listening whatever one request did
             log.exception("request %r failed", vt.text)
             vt.error = repr(err)
             self._emit("error", t_ms, error=str(err))
 
     def _rescore(self, vt: VoiceTurn) -> str:
-        """The text to act on among the recognizer's best and its n-best alternatives.
-
-        First the first of them that the intents' templates match exactly, or that is a follow-up
-        phrase while the last turn's commands are live: on misheard speech a
-        statistical parser still finds confident commands in garbage ("fogs" -> fog lights on),
-        while an exact template match is rare by chance. Else the best text when the parser reads
-        confident commands in it, else the first alternative it does ("is the car lock" -> "is
-        the car locked"), else the best text.
-        """
+        """The text to act on among the recognizer's best and its n-best alternatives (see
+        ``nlu.rescoring.rescore``); a ``rescored`` event when it is not the best."""
         endpoint = vt.endpoint or Endpoint("silence", 0, None, None)
-        # a best text that was cut off ("turn up the") may be completed by an alternative ("turn up
-        # the heat"), never shortened into a half request ("close the windows and" -> "... windows")
-        least_words = len(vt.text.split()) if cut_off(vt.text, endpoint) else 0
-        candidates = ([] if least_words else [vt.text]) + [
-            t
-            for t in vt.alternatives[:MAX_ALTERNATIVES]
-            if not cut_off(t, endpoint) and len(t.split()) > least_words
-        ]
-        floor = self.voice.semantic_min_confidence
-
-        def confident(parser: Parser, text: str, least: float) -> bool:
-            parse = parser.parse(text)
-            commands = parse.commands
-            if parse.refused:  # understood, and refused for its number: not to be swapped for a
-                return all(c.confidence >= least for c in commands)  # hypothesis that lost the minus
-            return bool(commands) and min(c.confidence for c in commands) >= least
-
-        # a follow-up ("and the passenger side too") matches no template on its own; while the last
-        # turn's commands are live its patterns are as exact a match ("in the passenger side to" is
-        # no request, its alternative is)
-        follow_ups = bool(self.dialogue.context.live())
-
-        def exact(grammar: Parser | None, text: str) -> bool:
-            if follow_ups and classify(text) is not None:
-                return True
-            return grammar is not None and confident(grammar, text, GRAMMAR_CONFIDENCE)
-
-        try:
-            chosen: str | None = None
-            grammar = self.parts.grammar
-            if grammar is not None or follow_ups:
-                chosen = next((t for t in candidates if exact(grammar, t)), None)
-            if chosen is None and (len(candidates) > 1 or least_words):
-                chosen = next((t for t in candidates if confident(self.dialogue.parser, t, floor)), None)
-        except AssistantError:
-            chosen = None
-        if chosen is None or chosen == vt.text:
-            return vt.text
-        self._emit("rescored", endpoint.at_ms, heard=vt.text, chosen=chosen)
+        chosen = rescore(
+            vt.text,
+            vt.alternatives,
+            parser=self.dialogue.parser,
+            grammar=self.parts.grammar,
+            floor=self.voice.semantic_min_confidence,
+            is_cut_off=lambda text: cut_off(text, endpoint),
+            follow_up=self._follow_up_phrase(),
+        )
+        if chosen != vt.text:
+            self._emit("rescored", endpoint.at_ms, heard=vt.text, chosen=chosen)
         return chosen
 
     def _sure(self, text: str) -> bool:
-        """Sure enough to act on without a wake word: a live follow-up, or every piece of ``text``
-        (cut at "and", "then", commas) matched whole by one template. Stricter than the parser's
-        own template reading, which drops pieces it cannot match: misheard chatter "i need wiper
-        and then open the way home" is wipers.set to it."""
-        if self.dialogue.context.live() and classify(text) is not None:
-            return True
-        from assistant.nlu.templates import TemplateParser, clean
+        """Sure enough to act on in the follow-up window (see ``nlu.rescoring.sure``)."""
+        from assistant.nlu.templates import TemplateParser
 
         if isinstance(self.parts.grammar, TemplateParser):
             templates = self.parts.grammar
         else:
             templates = self._templates = self._templates or TemplateParser()
-        said = clean(text)
-        try:
-            whole = templates.match_piece(said)
-            found = [whole] if whole is not None else [templates.match_piece(p) for p in PIECES.split(said)]
-        except AssistantError:
-            return False
-        return all(m is not None and m.command.confidence >= GRAMMAR_CONFIDENCE for m in found)
+        return sure(text, templates, self._follow_up_phrase())
+
+    def _follow_up_phrase(self) -> Callable[[str], bool] | None:
+        """While the last turn's commands are live, what recognises a follow-up phrase ("and the
+        passenger side too", "a bit more"): as exact a match as a template's."""
+        if not self.dialogue.context.live():
+            return None
+        return lambda text: classify(text) is not None
 
     def _log_dropped(self, vt: VoiceTurn, text: str) -> None:
         """An audit entry for words in the window that were not acted on, with the rule that dropped them."""
@@ -792,29 +691,18 @@ class VoicePipeline:
         ]
         log_file.write(entry)
 
-    def _say(self, vt: VoiceTurn, wall0: float) -> None:
+    def _say(self, vt: VoiceTurn, clock: RequestClock) -> None:
         synthesizer = self.parts.synthesizer
         assert synthesizer is not None
         t_ms = vt.endpoint.at_ms if vt.endpoint else 0.0
-        chunks: list[AudioChunk] = []
 
-        def stream() -> Iterator[AudioChunk]:
-            t_synth = time.perf_counter()
-            for i, chunk in enumerate(synthesizer.synthesize(vt.reply)):
-                if i == 0:
-                    first = (time.perf_counter() - wall0) * 1e3
-                    vt.timings_ms["first_audio"] = first
-                    vt.timings_ms["eos_to_audio"] = vt.timings_ms["endpoint_delay"] + first
-                    self._emit("reply_audio", t_ms, after_endpoint_ms=round(first, 1))
-                chunks.append(chunk)
-                yield chunk
-            vt.timings_ms["tts_total"] = (time.perf_counter() - t_synth) * 1e3
+        def first_audio() -> None:
+            self._emit("reply_audio", t_ms, after_endpoint_ms=round(clock.first("audio"), 1))
 
-        if self.speak is not None:
-            self.speak(stream())
-        else:
-            for _ in stream():
-                pass
-        if chunks:
-            vt.reply_audio = concat(chunks)
+        def synthesized(ms: float) -> None:
+            vt.timings_ms["tts_total"] = ms
+
+        audio = speak_reply(synthesizer, vt.reply, self.speak, first_audio, synthesized)
+        if audio is not None:
+            vt.reply_audio = audio
             self._emit("reply_done", t_ms, seconds=round(vt.reply_audio.duration_ms / 1000, 2))

@@ -300,12 +300,12 @@ def test_live_the_window_opens_once_the_reply_has_been_said_not_while_it_plays(
                 turns.append(turn)
 
     feed(concat([silence(200), buzz(700), silence(600)]))
-    assert [t.text for t in turns] == ["lock the doors"] and pipeline._worker is not None
+    assert [t.text for t in turns] == ["lock the doors"] and pipeline.replies.busy
     # the speaker's own reply, heard by the microphone while it plays: no window, not a request
     feed(concat([buzz(700), silence(600)]))
     assert "follow_up" not in events.kinds() and not pipeline.in_follow_up and len(turns) == 1
     release.set()
-    pipeline._worker.join()
+    pipeline.replies.join()
     feed(silence(90))
     assert pipeline.in_follow_up
     opened = next(e.t_ms for e in events.events if e.kind == "follow_up")
