@@ -1,8 +1,8 @@
 """The voice pipeline: wake -> VAD + streaming ASR -> dialogue (text) -> reply TTS.
 
 One explicit orchestrator over five fixed stages, fed one audio chunk at a
-time from a microphone or a file. Progress goes to one callback as ``Event``s
-(the CLI timeline, the tests and the benchmarks all read the same events).
+time from a microphone or a file. Progress goes to one callback as typed events
+(``assistant.events``: the CLI timeline, the service log and the tests all read the same events).
 
 A request ends on trailing silence, on its maximum length, or early
 (semantic endpointing) when the partial transcript already parses into
@@ -18,7 +18,7 @@ Follow-ups: after the reply to a request that reached the car's commands
 (acted, asked back, refused), the pipeline listens for ``follow_up_s`` more
 without the wake word ("and the passenger side too", "yes"). The window opens
 when the reply has been spoken (live) or, on a recording, which holds no
-reply, where the request ended; a ``follow_up`` event marks it (the CLI plays
+reply, where the request ended; a ``FollowUpOpened`` event marks it (the CLI plays
 an earcon). Silence for ``follow_up_s`` closes it; a wake word or push-to-talk
 in it starts an ordinary request. With no wake word to say the words were for
 the assistant, the window takes only what it can be sure of: a text (best or
@@ -49,12 +49,13 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from itertools import chain
 from typing import Any
 
+from assistant import events as ev
 from assistant.asr.base import Recognizer, Transcript, choose_engine, load_recognizer
 from assistant.audio import AudioChunk, concat, silence, split, to_stream_format
 from assistant.audit import Heard, entry_of
@@ -62,6 +63,7 @@ from assistant.config import Settings, VoiceSettings
 from assistant.context import classify
 from assistant.dialogue import Dialogue, Turn
 from assistant.errors import AssistantError
+from assistant.events import Event, WindowEnd
 from assistant.nlu.base import Parser
 from assistant.nlu.rescoring import GRAMMAR_CONFIDENCE, MAX_ALTERNATIVES, rescore, sure
 from assistant.policy import Speech
@@ -88,40 +90,6 @@ class State(Enum):
     """Waiting for the wake word or push-to-talk."""
     LISTENING = "listening"
     """A request is being heard."""
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something the pipeline did; ``kind`` is one of the names in ``EVENT_KINDS``."""
-
-    kind: str
-    t_ms: float
-    """Stream time (ms since the audio started)."""
-    wall: float
-    """time.perf_counter() when it happened."""
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-
-EVENT_KINDS = (
-    "wake",
-    "push_to_talk",
-    "speech_start",
-    "partial",
-    "endpoint",
-    "transcript",
-    "rescored",
-    "commands",
-    "frame",
-    "reply",
-    "reply_audio",
-    "reply_done",
-    "notice",
-    "barge_in",
-    "timeout",
-    "follow_up",
-    "follow_up_end",
-    "error",
-)
 
 
 @dataclass
@@ -344,15 +312,13 @@ class VoicePipeline:
             if self._ptt.is_set():
                 self._ptt.clear()
                 detection = Detection("push_to_talk", t_end)
-                self._emit("push_to_talk", t_end)
+                self._emit(ev.PushToTalk(t_end))
             if detection is not None:
                 if detection.name != "push_to_talk":
-                    self._emit(
-                        "wake", t_end, name=detection.name, probability=round(detection.probability, 3)
-                    )
+                    self._emit_wake(t_end, detection)
                 if self.replies.busy and self.stop_speaking is not None:
                     self.stop_speaking()  # barge-in: the driver talks over the reply
-                    self._emit("barge_in", t_end)
+                    self._emit(ev.BargeIn(t_end))
                 self._start_listening(t_end, detection)
             return None
         if self.use_wake and self.parts.wake is not None:
@@ -360,24 +326,24 @@ class VoicePipeline:
             detection = self.parts.wake.process(chunk)
             if detection is not None and self._follow_up:
                 # the driver used the wake word in the window: what came before it was the wake phrase
-                self._close_window(t_end, "wake")
-                self._emit("wake", t_end, name=detection.name, probability=round(detection.probability, 3))
+                self._close_window(t_end, WindowEnd.WAKE)
+                self._emit_wake(t_end, detection)
                 self._start_listening(t_end, detection)
                 return None
             if detection is not None:
                 # a new wake word: the request so far is over, the new one starts here
                 e = self.endpointer
                 turn = self._finish(Endpoint("wake", t_end, e.speech_start_ms, e.speech_end_ms))
-                self._emit("wake", t_end, name=detection.name, probability=round(detection.probability, 3))
+                self._emit_wake(t_end, detection)
                 self._start_listening(t_end, detection)
                 return turn
         if self._follow_up and self._notice_said and not self.endpointer.in_speech:
-            self._close_window(t_end, "notice")
+            self._close_window(t_end, WindowEnd.NOTICE)
             return None
         if self._follow_up and self._ptt.is_set() and not self.endpointer.in_speech:
             self._ptt.clear()
-            self._close_window(t_end, "push_to_talk")
-            self._emit("push_to_talk", t_end)
+            self._close_window(t_end, WindowEnd.PUSH_TO_TALK)
+            self._emit(ev.PushToTalk(t_end))
             self._start_listening(t_end, Detection("push_to_talk", t_end))
             return None
         return self._listen(chunk, t0, t_end)
@@ -422,7 +388,7 @@ class VoicePipeline:
             if last is not None:
                 turns.append(last)
         elif self.state is State.LISTENING and self._follow_up:
-            self._close_window(self._t_ms, "end_of_audio")
+            self._close_window(self._t_ms, WindowEnd.END_OF_AUDIO)
         elif self.state is State.LISTENING and self._detection is not None:
             # woken, then nothing was said before the recording ended
             last = self._finish(Endpoint("no_speech", self._t_ms, None, None))
@@ -456,19 +422,22 @@ class VoicePipeline:
         self._start_listening(t_ms, None)
         self._follow_up = True
         self.endpointer.no_speech_ms = self.voice.follow_up_s * 1000
-        self._emit("follow_up", t_ms, seconds=self.voice.follow_up_s)
+        self._emit(ev.FollowUpOpened(t_ms, self.voice.follow_up_s))
 
-    def _close_window(self, t_ms: float, reason: str) -> None:
+    def _close_window(self, t_ms: float, reason: WindowEnd) -> None:
         """The window ends with no request in it (silence, a wake word, push-to-talk, the file's end)."""
-        self._emit("follow_up_end", t_ms, reason=reason)
+        self._emit(ev.FollowUpClosed(t_ms, reason))
         self._enter_idle(t_ms)
 
-    def _emit(self, kind: str, t_ms: float, **data: Any) -> None:
+    def _emit(self, event: Event) -> None:
         if self.on_event is not None:
             try:
-                self.on_event(Event(kind, t_ms, time.perf_counter(), data))
+                self.on_event(event)
             except Exception:  # a display bug must not stop the assistant
-                log.exception("event callback failed on %s", kind)
+                log.exception("event callback failed on %s", event.kind)
+
+    def _emit_wake(self, t_ms: float, detection: Detection) -> None:
+        self._emit(ev.WakeDetected(t_ms, detection.name, round(detection.probability, 3)))
 
     def _on_frame(self, frame: Any) -> None:
         if frame.direction != "tx":
@@ -479,7 +448,7 @@ class VoicePipeline:
     def _on_notice(self, text: str) -> None:
         """A late report from the car (a window jammed on its way): said after any reply in progress."""
         self.notices.append(text)
-        self._emit("notice", self._t_ms, text=text)
+        self._emit(ev.Notice(self._t_ms, text))
         if self.speak is None or not self.synthesize or self.parts.synthesizer is None:
             return
         self._notice_said = True  # the microphone will hear it: no follow-up window over it
@@ -513,11 +482,11 @@ class VoicePipeline:
         probability = self.parts.vad.process(chunk)
         endpoint = self.endpointer.update(t0, chunk.duration_ms, probability)
         if not was_speech and self.endpointer.in_speech:
-            self._emit("speech_start", self.endpointer.speech_start_ms or t0)
+            self._emit(ev.SpeechStarted(self.endpointer.speech_start_ms or t0))
         partial = self.parts.recognizer.accept(chunk)
         if partial is not None and partial.text:
             self._partials.append(partial.text)
-            self._emit("partial", t_end, text=partial.text)
+            self._emit(ev.PartialTranscript(t_end, partial.text))
             # not in the follow-up window: "no, the other one" would end at "no" (a confident deny)
             if self.voice.semantic_endpointing and not self._follow_up:
                 self.semantic.update(partial.text, t_end, self.dialogue.parser)
@@ -534,10 +503,10 @@ class VoicePipeline:
         detection, partials, follow_up = self._detection, self._partials, self._follow_up
         if follow_up and endpoint.reason == "no_speech":
             # silence closes the window; the recognizer's utterance is left to the next begin()
-            self._close_window(endpoint.at_ms, "silence")
+            self._close_window(endpoint.at_ms, WindowEnd.SILENCE)
             return None
         delay = endpoint.at_ms - endpoint.speech_end_ms if endpoint.speech_end_ms is not None else 0.0
-        self._emit("endpoint", endpoint.at_ms, reason=endpoint.reason, after_speech_ms=round(delay, 1))
+        self._emit(ev.EndpointDetected(endpoint.at_ms, endpoint.reason, round(delay, 1)))
         try:
             final = self.parts.recognizer.end()
         except AssistantError as err:
@@ -561,14 +530,9 @@ class VoicePipeline:
         if detection is not None:
             vt.timings_ms["wake_at"] = detection.timestamp_ms
         if endpoint.reason == "no_speech":
-            self._emit("timeout", endpoint.at_ms)
+            self._emit(ev.NoSpeech(endpoint.at_ms))
             return vt
-        self._emit(
-            "transcript",
-            endpoint.at_ms,
-            text=final.text,
-            confidence=final.confidence if final.confidence is not None else None,
-        )
+        self._emit(ev.Transcript(endpoint.at_ms, final.text, final.confidence))
         self.replies.join()  # one reply at a time, in order
         if self.speak is not None:
             self.replies.start(lambda: self._respond(vt, wall0))
@@ -614,31 +578,26 @@ class VoicePipeline:
                     # in the window, words that are no command were not for the assistant: no answer
                     vt.reply = "" if vt.follow_up and not (turn.commands or turn.actions) else turn.reply
                     vt.timings_ms.update({f"dialogue_{k}": v for k, v in turn.timings_ms.items()})
-                    self._emit("commands", t_ms, commands=vt.commands)
+                    self._emit(ev.Commands(t_ms, tuple(vt.commands)))
                 with self._frames_lock:
                     new = self._frames[first_new:]
                 vt.frames = [f for _, f in new] or list(vt.turn.frames if vt.turn else [])
                 for wall, frame in new:
-                    self._emit(
-                        "frame",
-                        t_ms,
-                        message=frame.message,
-                        signals=dict(frame.signals),
-                        after_endpoint_ms=round(clock.since(wall), 1),
-                    )
+                    after = round(clock.since(wall), 1)
+                    self._emit(ev.FrameSent(t_ms, frame.message, dict(frame.signals), after))
                 if new:
                     clock.first("frame", new[0][0])
                 clock.dialogue_done()
                 if vt.follow_up and not (vt.turn and (vt.turn.commands or vt.turn.actions)):
-                    self._emit("reply", t_ms, text="", unanswered=True)  # not for the assistant
+                    self._emit(ev.Reply(t_ms, "", unanswered=True))  # not for the assistant
                 else:
-                    self._emit("reply", t_ms, text=vt.reply)
+                    self._emit(ev.Reply(t_ms, vt.reply))
                 if vt.reply and self.synthesize:
                     self._say(vt, clock)
         except Exception as err:  # the assistant keeps listening whatever one request did
             log.exception("request %r failed", vt.text)
             vt.error = repr(err)
-            self._emit("error", t_ms, error=str(err))
+            self._emit(ev.Failed(t_ms, str(err)))
 
     def _rescore(self, vt: VoiceTurn) -> str:
         """The text to act on among the recognizer's best and its n-best alternatives (see
@@ -654,7 +613,7 @@ class VoicePipeline:
             follow_up=self._follow_up_phrase(),
         )
         if chosen != vt.text:
-            self._emit("rescored", endpoint.at_ms, heard=vt.text, chosen=chosen)
+            self._emit(ev.Rescored(endpoint.at_ms, vt.text, chosen))
         return chosen
 
     def _sure(self, text: str) -> bool:
@@ -697,7 +656,7 @@ class VoicePipeline:
         t_ms = vt.endpoint.at_ms if vt.endpoint else 0.0
 
         def first_audio() -> None:
-            self._emit("reply_audio", t_ms, after_endpoint_ms=round(clock.first("audio"), 1))
+            self._emit(ev.ReplyAudio(t_ms, round(clock.first("audio"), 1)))
 
         def synthesized(ms: float) -> None:
             vt.timings_ms["tts_total"] = ms
@@ -705,4 +664,4 @@ class VoicePipeline:
         audio = speak_reply(synthesizer, vt.reply, self.speak, first_audio, synthesized)
         if audio is not None:
             vt.reply_audio = audio
-            self._emit("reply_done", t_ms, seconds=round(vt.reply_audio.duration_ms / 1000, 2))
+            self._emit(ev.ReplyDone(t_ms, round(vt.reply_audio.duration_ms / 1000, 2)))
