@@ -1,8 +1,8 @@
 """The voice pipeline: wake -> VAD + streaming ASR -> dialogue (text) -> reply TTS.
 
 One explicit orchestrator over five fixed stages, fed one audio chunk at a
-time from a microphone or a file. Progress goes to one callback as ``Event``s
-(the CLI timeline, the tests and the benchmarks all read the same events).
+time from a microphone or a file. Progress goes to one callback as typed events
+(``assistant.events``: the CLI timeline, the service log and the tests all read the same events).
 
 A request ends on trailing silence, on its maximum length, or early
 (semantic endpointing) when the partial transcript already parses into
@@ -18,7 +18,7 @@ Follow-ups: after the reply to a request that reached the car's commands
 (acted, asked back, refused), the pipeline listens for ``follow_up_s`` more
 without the wake word ("and the passenger side too", "yes"). The window opens
 when the reply has been spoken (live) or, on a recording, which holds no
-reply, where the request ended; a ``follow_up`` event marks it (the CLI plays
+reply, where the request ended; a ``FollowUpOpened`` event marks it (the CLI plays
 an earcon). Silence for ``follow_up_s`` closes it; a wake word or push-to-talk
 in it starts an ordinary request. With no wake word to say the words were for
 the assistant, the window takes only what it can be sure of: a text (best or
@@ -46,16 +46,16 @@ what a live listener experiences when the pipeline keeps up with real time.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from itertools import chain
 from typing import Any
 
+from assistant import events as ev
 from assistant.asr.base import Recognizer, Transcript, choose_engine, load_recognizer
 from assistant.audio import AudioChunk, concat, silence, split, to_stream_format
 from assistant.audit import Heard, entry_of
@@ -63,10 +63,15 @@ from assistant.config import Settings, VoiceSettings
 from assistant.context import classify
 from assistant.dialogue import Dialogue, Turn
 from assistant.errors import AssistantError
+from assistant.events import Event, WindowEnd
 from assistant.nlu.base import Parser
+from assistant.nlu.rescoring import GRAMMAR_CONFIDENCE, MAX_ALTERNATIVES, rescore, sure
 from assistant.policy import Speech
+from assistant.timings import RequestClock, ms_since
 from assistant.tts.base import Synthesizer
+from assistant.tts.playback import ReplyWorker, say_later, speak_reply
 from assistant.vad.base import Endpoint, Endpointer, SpeechDetector
+from assistant.vad.semantic import SemanticEndpointer, cut_off
 from assistant.wake.base import Detection, WakeDetector
 
 log = logging.getLogger(__name__)
@@ -74,19 +79,10 @@ log = logging.getLogger(__name__)
 SORRY = "Sorry?"
 CONTEXT_MS = 1500.0
 """Audio before a request handed to the recognizer to adapt to the cabin (ms)."""
-MAX_ALTERNATIVES = 10
-"""n-best texts the parser may try besides the best."""
-GRAMMAR_CONFIDENCE = 0.9
-"""Template matches at least this sure count as exact (a whole match, or pieces cut at "and")."""
 BLOCK_MS = 30.0
 CHANNEL_MS = 10_000.0
 """Start of a streamed recording read ahead for the recognizer to adapt to (ms; it uses up to 5 s)."""
 """Audio block the pipeline is fed in (ms): 3 wake-word feature frames."""
-PIECES = re.compile(r"\s*(?:,|;|\b(?:and then|and also|and|then|also|plus)\b)\s*")
-"""Where requests said in one breath are cut, for the follow-up window's whole-piece check."""
-# a request that ends on one of these was cut off mid-sentence ("close the windows and", "open the");
-# prepositions are not here: "what temperature is it set to" is complete
-DANGLING = frozenset("and then also plus but or the a an my your".split())
 
 
 class State(Enum):
@@ -94,40 +90,6 @@ class State(Enum):
     """Waiting for the wake word or push-to-talk."""
     LISTENING = "listening"
     """A request is being heard."""
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something the pipeline did; ``kind`` is one of the names in ``EVENT_KINDS``."""
-
-    kind: str
-    t_ms: float
-    """Stream time (ms since the audio started)."""
-    wall: float
-    """time.perf_counter() when it happened."""
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-
-EVENT_KINDS = (
-    "wake",
-    "push_to_talk",
-    "speech_start",
-    "partial",
-    "endpoint",
-    "transcript",
-    "rescored",
-    "commands",
-    "frame",
-    "reply",
-    "reply_audio",
-    "reply_done",
-    "notice",
-    "barge_in",
-    "timeout",
-    "follow_up",
-    "follow_up_end",
-    "error",
-)
 
 
 @dataclass
@@ -235,17 +197,6 @@ def build_parts(settings: Settings, *, wake: bool = True, tts: bool = True) -> V
     return VoiceParts(SileroSpeechDetector(), recognizer, detector, synthesizer, f"{name} ({why})", grammar)
 
 
-def cut_off(text: str, endpoint: Endpoint) -> bool:
-    """True for a request that stopped mid-sentence: it must not half-execute."""
-    if endpoint.reason == "wake":
-        return True  # the driver started again: the words before run into the wake phrase
-    words = text.lower().split()
-    if words and words[-1] in DANGLING:
-        return True
-    # still speaking when the maximum length cut in
-    return endpoint.reason == "max_length" and endpoint.speech_end_ms == endpoint.at_ms
-
-
 class VoicePipeline:
     """Feed chunks with ``feed()``; a ``VoiceTurn`` comes back when a request was answered.
 
@@ -287,6 +238,7 @@ class VoicePipeline:
             v.max_request_s * 1000,
             float("inf") if self.always_listening else v.no_speech_s * 1000,
         )
+        self.semantic = SemanticEndpointer(v.semantic_min_confidence, v.semantic_stable_ms)
         self._ptt = threading.Event()
         self._frames: list[tuple[float, Any]] = []
         self._frames_lock = threading.Lock()
@@ -296,7 +248,8 @@ class VoicePipeline:
         """What the car side said later (a window that stopped short), in order."""
         self._respond_lock = threading.Lock()
         self._context: deque[AudioChunk] = deque()
-        self._worker: threading.Thread | None = None
+        self.replies = ReplyWorker()
+        """Dialogue and reply of each request, live: in order, in a thread the wake word can interrupt."""
         self._t_ms = 0.0
         self._follow_up = False
         self._templates: Any = None  # the follow-up window's exact-match check, when no grammar is set
@@ -330,8 +283,7 @@ class VoicePipeline:
         self._ptt.set()
 
     def close(self) -> None:
-        if self._worker is not None:
-            self._worker.join()
+        self.replies.join()
         self._unlisten()
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -360,15 +312,13 @@ class VoicePipeline:
             if self._ptt.is_set():
                 self._ptt.clear()
                 detection = Detection("push_to_talk", t_end)
-                self._emit("push_to_talk", t_end)
+                self._emit(ev.PushToTalk(t_end))
             if detection is not None:
                 if detection.name != "push_to_talk":
-                    self._emit(
-                        "wake", t_end, name=detection.name, probability=round(detection.probability, 3)
-                    )
-                if self._worker is not None and self._worker.is_alive() and self.stop_speaking is not None:
+                    self._emit_wake(t_end, detection)
+                if self.replies.busy and self.stop_speaking is not None:
                     self.stop_speaking()  # barge-in: the driver talks over the reply
-                    self._emit("barge_in", t_end)
+                    self._emit(ev.BargeIn(t_end))
                 self._start_listening(t_end, detection)
             return None
         if self.use_wake and self.parts.wake is not None:
@@ -376,24 +326,24 @@ class VoicePipeline:
             detection = self.parts.wake.process(chunk)
             if detection is not None and self._follow_up:
                 # the driver used the wake word in the window: what came before it was the wake phrase
-                self._close_window(t_end, "wake")
-                self._emit("wake", t_end, name=detection.name, probability=round(detection.probability, 3))
+                self._close_window(t_end, WindowEnd.WAKE)
+                self._emit_wake(t_end, detection)
                 self._start_listening(t_end, detection)
                 return None
             if detection is not None:
                 # a new wake word: the request so far is over, the new one starts here
                 e = self.endpointer
                 turn = self._finish(Endpoint("wake", t_end, e.speech_start_ms, e.speech_end_ms))
-                self._emit("wake", t_end, name=detection.name, probability=round(detection.probability, 3))
+                self._emit_wake(t_end, detection)
                 self._start_listening(t_end, detection)
                 return turn
         if self._follow_up and self._notice_said and not self.endpointer.in_speech:
-            self._close_window(t_end, "notice")
+            self._close_window(t_end, WindowEnd.NOTICE)
             return None
         if self._follow_up and self._ptt.is_set() and not self.endpointer.in_speech:
             self._ptt.clear()
-            self._close_window(t_end, "push_to_talk")
-            self._emit("push_to_talk", t_end)
+            self._close_window(t_end, WindowEnd.PUSH_TO_TALK)
+            self._emit(ev.PushToTalk(t_end))
             self._start_listening(t_end, Detection("push_to_talk", t_end))
             return None
         return self._listen(chunk, t0, t_end)
@@ -438,14 +388,13 @@ class VoicePipeline:
             if last is not None:
                 turns.append(last)
         elif self.state is State.LISTENING and self._follow_up:
-            self._close_window(self._t_ms, "end_of_audio")
+            self._close_window(self._t_ms, WindowEnd.END_OF_AUDIO)
         elif self.state is State.LISTENING and self._detection is not None:
             # woken, then nothing was said before the recording ended
             last = self._finish(Endpoint("no_speech", self._t_ms, None, None))
             if last is not None:
                 turns.append(last)
-        if self._worker is not None:
-            self._worker.join()
+        self.replies.join()
         return turns
 
     # -- internals -----------------------------------------------------------------------------
@@ -460,7 +409,7 @@ class VoicePipeline:
         return self._state is State.LISTENING and self._follow_up
 
     def _replying(self) -> bool:
-        return self._worker is not None and self._worker.is_alive()
+        return self.replies.busy
 
     def _opens_window(self, vt: VoiceTurn) -> bool:
         """A reply to what reached the car's commands: acted on, asked back about, or refused."""
@@ -473,19 +422,22 @@ class VoicePipeline:
         self._start_listening(t_ms, None)
         self._follow_up = True
         self.endpointer.no_speech_ms = self.voice.follow_up_s * 1000
-        self._emit("follow_up", t_ms, seconds=self.voice.follow_up_s)
+        self._emit(ev.FollowUpOpened(t_ms, self.voice.follow_up_s))
 
-    def _close_window(self, t_ms: float, reason: str) -> None:
+    def _close_window(self, t_ms: float, reason: WindowEnd) -> None:
         """The window ends with no request in it (silence, a wake word, push-to-talk, the file's end)."""
-        self._emit("follow_up_end", t_ms, reason=reason)
+        self._emit(ev.FollowUpClosed(t_ms, reason))
         self._enter_idle(t_ms)
 
-    def _emit(self, kind: str, t_ms: float, **data: Any) -> None:
+    def _emit(self, event: Event) -> None:
         if self.on_event is not None:
             try:
-                self.on_event(Event(kind, t_ms, time.perf_counter(), data))
+                self.on_event(event)
             except Exception:  # a display bug must not stop the assistant
-                log.exception("event callback failed on %s", kind)
+                log.exception("event callback failed on %s", event.kind)
+
+    def _emit_wake(self, t_ms: float, detection: Detection) -> None:
+        self._emit(ev.WakeDetected(t_ms, detection.name, round(detection.probability, 3)))
 
     def _on_frame(self, frame: Any) -> None:
         if frame.direction != "tx":
@@ -496,28 +448,18 @@ class VoicePipeline:
     def _on_notice(self, text: str) -> None:
         """A late report from the car (a window jammed on its way): said after any reply in progress."""
         self.notices.append(text)
-        self._emit("notice", self._t_ms, text=text)
+        self._emit(ev.Notice(self._t_ms, text))
         if self.speak is None or not self.synthesize or self.parts.synthesizer is None:
             return
-        synthesizer, speak = self.parts.synthesizer, self.speak
         self._notice_said = True  # the microphone will hear it: no follow-up window over it
-
-        def say() -> None:
-            with self._respond_lock:
-                try:
-                    speak(synthesizer.synthesize(text))
-                except Exception:
-                    log.exception("could not say %r", text)
-
-        threading.Thread(target=say, name="notice", daemon=True).start()
+        say_later(text, self.parts.synthesizer, self.speak, self._respond_lock)
 
     def _enter_idle(self, t_ms: float) -> None:
         self._state = State.IDLE
         self._follow_up = False
         self._detection: Detection | None = None
         self._partials: list[str] = []
-        self._sem_key: str | None = None
-        self._sem_since = 0.0
+        self.semantic.begin(0.0)
 
     def _start_listening(self, t_ms: float, detection: Detection | None) -> None:
         self._state = State.LISTENING
@@ -528,8 +470,7 @@ class VoicePipeline:
         )
         self._detection = detection
         self._partials = []
-        self._sem_key = None
-        self._sem_since = t_ms
+        self.semantic.begin(t_ms)
         self.endpointer.begin(t_ms)
         self.parts.vad.reset()
         context = concat(list(self._context)) if self._context else None
@@ -541,15 +482,15 @@ class VoicePipeline:
         probability = self.parts.vad.process(chunk)
         endpoint = self.endpointer.update(t0, chunk.duration_ms, probability)
         if not was_speech and self.endpointer.in_speech:
-            self._emit("speech_start", self.endpointer.speech_start_ms or t0)
+            self._emit(ev.SpeechStarted(self.endpointer.speech_start_ms or t0))
         partial = self.parts.recognizer.accept(chunk)
         if partial is not None and partial.text:
             self._partials.append(partial.text)
-            self._emit("partial", t_end, text=partial.text)
+            self._emit(ev.PartialTranscript(t_end, partial.text))
             # not in the follow-up window: "no, the other one" would end at "no" (a confident deny)
             if self.voice.semantic_endpointing and not self._follow_up:
-                self._semantic_update(partial, t_end)
-        if endpoint is None and self._sem_key and self._semantic_ready(t_end, probability):
+                self.semantic.update(partial.text, t_end, self.dialogue.parser)
+        if endpoint is None and self.semantic.ready(t_end, probability, self.endpointer):
             endpoint = Endpoint(
                 "semantic", t_end, self.endpointer.speech_start_ms, self.endpointer.speech_end_ms
             )
@@ -557,50 +498,21 @@ class VoicePipeline:
             return None
         return self._finish(endpoint)
 
-    def _semantic_update(self, partial: Transcript, t_ms: float) -> None:
-        """Remember when the partial's commands last changed; None when they may not end a request."""
-        key: str | None = None
-        words = partial.text.split()
-        if words and words[-1] not in DANGLING:
-            try:
-                parse = self.dialogue.parser.parse(partial.text)
-            except AssistantError:
-                parse = None
-            if (
-                parse is not None
-                and parse.commands
-                and all(c.confidence >= self.voice.semantic_min_confidence for c in parse.commands)
-            ):
-                key = repr([c.to_json() for c in parse.commands])
-        if key != self._sem_key:
-            self._sem_key = key
-            self._sem_since = t_ms
-
-    def _semantic_ready(self, t_ms: float, probability: float) -> bool:
-        stable = self.voice.semantic_stable_ms
-        speech_end = self.endpointer.speech_end_ms
-        return (
-            probability < self.endpointer.threshold
-            and speech_end is not None
-            and t_ms - speech_end >= stable
-            and t_ms - self._sem_since >= stable
-        )
-
     def _finish(self, endpoint: Endpoint) -> VoiceTurn | None:
         wall0 = time.perf_counter()
         detection, partials, follow_up = self._detection, self._partials, self._follow_up
         if follow_up and endpoint.reason == "no_speech":
             # silence closes the window; the recognizer's utterance is left to the next begin()
-            self._close_window(endpoint.at_ms, "silence")
+            self._close_window(endpoint.at_ms, WindowEnd.SILENCE)
             return None
         delay = endpoint.at_ms - endpoint.speech_end_ms if endpoint.speech_end_ms is not None else 0.0
-        self._emit("endpoint", endpoint.at_ms, reason=endpoint.reason, after_speech_ms=round(delay, 1))
+        self._emit(ev.EndpointDetected(endpoint.at_ms, endpoint.reason, round(delay, 1)))
         try:
             final = self.parts.recognizer.end()
         except AssistantError as err:
             log.warning("ASR failed: %s", err)
             final = Transcript("")
-        asr_ms = (time.perf_counter() - wall0) * 1e3
+        asr_ms = ms_since(wall0)
         self._enter_idle(endpoint.at_ms)
         if self.always_listening:
             self._start_listening(endpoint.at_ms, None)
@@ -618,19 +530,12 @@ class VoicePipeline:
         if detection is not None:
             vt.timings_ms["wake_at"] = detection.timestamp_ms
         if endpoint.reason == "no_speech":
-            self._emit("timeout", endpoint.at_ms)
+            self._emit(ev.NoSpeech(endpoint.at_ms))
             return vt
-        self._emit(
-            "transcript",
-            endpoint.at_ms,
-            text=final.text,
-            confidence=final.confidence if final.confidence is not None else None,
-        )
-        if self._worker is not None:
-            self._worker.join()  # one reply at a time, in order
+        self._emit(ev.Transcript(endpoint.at_ms, final.text, final.confidence))
+        self.replies.join()  # one reply at a time, in order
         if self.speak is not None:
-            self._worker = threading.Thread(target=self._respond, args=(vt, wall0), daemon=True)
-            self._worker.start()
+            self.replies.start(lambda: self._respond(vt, wall0))
             self._awaiting = vt  # feed() opens the window once the reply has been spoken
         else:
             self._respond(vt, wall0)
@@ -643,6 +548,7 @@ class VoicePipeline:
         endpoint = vt.endpoint
         assert endpoint is not None
         t_ms = endpoint.at_ms
+        clock = RequestClock(vt.timings_ms, wall0)
         with self._frames_lock:
             # replies are one at a time, so earlier frames are done with (a live session runs for hours)
             self._frames.clear()
@@ -672,108 +578,60 @@ class VoicePipeline:
                     # in the window, words that are no command were not for the assistant: no answer
                     vt.reply = "" if vt.follow_up and not (turn.commands or turn.actions) else turn.reply
                     vt.timings_ms.update({f"dialogue_{k}": v for k, v in turn.timings_ms.items()})
-                    self._emit("commands", t_ms, commands=vt.commands)
+                    self._emit(ev.Commands(t_ms, tuple(vt.commands)))
                 with self._frames_lock:
                     new = self._frames[first_new:]
                 vt.frames = [f for _, f in new] or list(vt.turn.frames if vt.turn else [])
                 for wall, frame in new:
-                    self._emit(
-                        "frame",
-                        t_ms,
-                        message=frame.message,
-                        signals=dict(frame.signals),
-                        after_endpoint_ms=round((wall - wall0) * 1e3, 1),
-                    )
+                    after = round(clock.since(wall), 1)
+                    self._emit(ev.FrameSent(t_ms, frame.message, dict(frame.signals), after))
                 if new:
-                    first = (new[0][0] - wall0) * 1e3
-                    vt.timings_ms["first_frame"] = first
-                    vt.timings_ms["eos_to_frame"] = vt.timings_ms["endpoint_delay"] + first
-                vt.timings_ms["dialogue_total"] = (time.perf_counter() - wall0) * 1e3 - vt.timings_ms[
-                    "asr_final"
-                ]
+                    clock.first("frame", new[0][0])
+                clock.dialogue_done()
                 if vt.follow_up and not (vt.turn and (vt.turn.commands or vt.turn.actions)):
-                    self._emit("reply", t_ms, text="", unanswered=True)  # not for the assistant
+                    self._emit(ev.Reply(t_ms, "", unanswered=True))  # not for the assistant
                 else:
-                    self._emit("reply", t_ms, text=vt.reply)
+                    self._emit(ev.Reply(t_ms, vt.reply))
                 if vt.reply and self.synthesize:
-                    self._say(vt, wall0)
+                    self._say(vt, clock)
         except Exception as err:  # the assistant keeps listening whatever one request did
             log.exception("request %r failed", vt.text)
             vt.error = repr(err)
-            self._emit("error", t_ms, error=str(err))
+            self._emit(ev.Failed(t_ms, str(err)))
 
     def _rescore(self, vt: VoiceTurn) -> str:
-        """The text to act on among the recognizer's best and its n-best alternatives.
-
-        First the first of them that the intents' templates match exactly, or that is a follow-up
-        phrase while the last turn's commands are live: on misheard speech a
-        statistical parser still finds confident commands in garbage ("fogs" -> fog lights on),
-        while an exact template match is rare by chance. Else the best text when the parser reads
-        confident commands in it, else the first alternative it does ("is the car lock" -> "is
-        the car locked"), else the best text.
-        """
+        """The text to act on among the recognizer's best and its n-best alternatives (see
+        ``nlu.rescoring.rescore``); a ``rescored`` event when it is not the best."""
         endpoint = vt.endpoint or Endpoint("silence", 0, None, None)
-        # a best text that was cut off ("turn up the") may be completed by an alternative ("turn up
-        # the heat"), never shortened into a half request ("close the windows and" -> "... windows")
-        least_words = len(vt.text.split()) if cut_off(vt.text, endpoint) else 0
-        candidates = ([] if least_words else [vt.text]) + [
-            t
-            for t in vt.alternatives[:MAX_ALTERNATIVES]
-            if not cut_off(t, endpoint) and len(t.split()) > least_words
-        ]
-        floor = self.voice.semantic_min_confidence
-
-        def confident(parser: Parser, text: str, least: float) -> bool:
-            parse = parser.parse(text)
-            commands = parse.commands
-            if parse.refused:  # understood, and refused for its number: not to be swapped for a
-                return all(c.confidence >= least for c in commands)  # hypothesis that lost the minus
-            return bool(commands) and min(c.confidence for c in commands) >= least
-
-        # a follow-up ("and the passenger side too") matches no template on its own; while the last
-        # turn's commands are live its patterns are as exact a match ("in the passenger side to" is
-        # no request, its alternative is)
-        follow_ups = bool(self.dialogue.context.live())
-
-        def exact(grammar: Parser | None, text: str) -> bool:
-            if follow_ups and classify(text) is not None:
-                return True
-            return grammar is not None and confident(grammar, text, GRAMMAR_CONFIDENCE)
-
-        try:
-            chosen: str | None = None
-            grammar = self.parts.grammar
-            if grammar is not None or follow_ups:
-                chosen = next((t for t in candidates if exact(grammar, t)), None)
-            if chosen is None and (len(candidates) > 1 or least_words):
-                chosen = next((t for t in candidates if confident(self.dialogue.parser, t, floor)), None)
-        except AssistantError:
-            chosen = None
-        if chosen is None or chosen == vt.text:
-            return vt.text
-        self._emit("rescored", endpoint.at_ms, heard=vt.text, chosen=chosen)
+        chosen = rescore(
+            vt.text,
+            vt.alternatives,
+            parser=self.dialogue.parser,
+            grammar=self.parts.grammar,
+            floor=self.voice.semantic_min_confidence,
+            is_cut_off=lambda text: cut_off(text, endpoint),
+            follow_up=self._follow_up_phrase(),
+        )
+        if chosen != vt.text:
+            self._emit(ev.Rescored(endpoint.at_ms, vt.text, chosen))
         return chosen
 
     def _sure(self, text: str) -> bool:
-        """Sure enough to act on without a wake word: a live follow-up, or every piece of ``text``
-        (cut at "and", "then", commas) matched whole by one template. Stricter than the parser's
-        own template reading, which drops pieces it cannot match: misheard chatter "i need wiper
-        and then open the way home" is wipers.set to it."""
-        if self.dialogue.context.live() and classify(text) is not None:
-            return True
-        from assistant.nlu.templates import TemplateParser, clean
+        """Sure enough to act on in the follow-up window (see ``nlu.rescoring.sure``)."""
+        from assistant.nlu.templates import TemplateParser
 
         if isinstance(self.parts.grammar, TemplateParser):
             templates = self.parts.grammar
         else:
             templates = self._templates = self._templates or TemplateParser()
-        said = clean(text)
-        try:
-            whole = templates.match_piece(said)
-            found = [whole] if whole is not None else [templates.match_piece(p) for p in PIECES.split(said)]
-        except AssistantError:
-            return False
-        return all(m is not None and m.command.confidence >= GRAMMAR_CONFIDENCE for m in found)
+        return sure(text, templates, self._follow_up_phrase())
+
+    def _follow_up_phrase(self) -> Callable[[str], bool] | None:
+        """While the last turn's commands are live, what recognises a follow-up phrase ("and the
+        passenger side too", "a bit more"): as exact a match as a template's."""
+        if not self.dialogue.context.live():
+            return None
+        return lambda text: classify(text) is not None
 
     def _log_dropped(self, vt: VoiceTurn, text: str) -> None:
         """An audit entry for words in the window that were not acted on, with the rule that dropped them."""
@@ -792,29 +650,18 @@ class VoicePipeline:
         ]
         log_file.write(entry)
 
-    def _say(self, vt: VoiceTurn, wall0: float) -> None:
+    def _say(self, vt: VoiceTurn, clock: RequestClock) -> None:
         synthesizer = self.parts.synthesizer
         assert synthesizer is not None
         t_ms = vt.endpoint.at_ms if vt.endpoint else 0.0
-        chunks: list[AudioChunk] = []
 
-        def stream() -> Iterator[AudioChunk]:
-            t_synth = time.perf_counter()
-            for i, chunk in enumerate(synthesizer.synthesize(vt.reply)):
-                if i == 0:
-                    first = (time.perf_counter() - wall0) * 1e3
-                    vt.timings_ms["first_audio"] = first
-                    vt.timings_ms["eos_to_audio"] = vt.timings_ms["endpoint_delay"] + first
-                    self._emit("reply_audio", t_ms, after_endpoint_ms=round(first, 1))
-                chunks.append(chunk)
-                yield chunk
-            vt.timings_ms["tts_total"] = (time.perf_counter() - t_synth) * 1e3
+        def first_audio() -> None:
+            self._emit(ev.ReplyAudio(t_ms, round(clock.first("audio"), 1)))
 
-        if self.speak is not None:
-            self.speak(stream())
-        else:
-            for _ in stream():
-                pass
-        if chunks:
-            vt.reply_audio = concat(chunks)
-            self._emit("reply_done", t_ms, seconds=round(vt.reply_audio.duration_ms / 1000, 2))
+        def synthesized(ms: float) -> None:
+            vt.timings_ms["tts_total"] = ms
+
+        audio = speak_reply(synthesizer, vt.reply, self.speak, first_audio, synthesized)
+        if audio is not None:
+            vt.reply_audio = audio
+            self._emit(ev.ReplyDone(t_ms, round(vt.reply_audio.duration_ms / 1000, 2)))

@@ -287,7 +287,8 @@ def _voice_step(
 ) -> tuple[Callable[[], None], Callable[[], None], Callable[[str], None]]:
     """The live voice loop's step (one microphone chunk), what closes it, and how to say something."""
     from assistant.audio import AudioDeviceError, Speaker
-    from assistant.pipeline import Event, build_parts
+    from assistant.events import Event
+    from assistant.pipeline import build_parts
 
     speaker: Speaker | None = Speaker(settings.voice.output_device)
     assert speaker is not None
@@ -300,7 +301,7 @@ def _voice_step(
     log.info("asr: %s", parts.asr_choice)
 
     def on_event(event: Event) -> None:
-        log.info("%s %s", event.kind, json.dumps(dict(event.data), ensure_ascii=False, default=str))
+        log.info("%s %s", event.kind, json.dumps(event.data(), ensure_ascii=False, default=str))
 
     # the same live pipeline as `run`: earcons (wake, follow-up window, error) included
     from assistant.voice_cli import live_pipeline

@@ -13,9 +13,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.config import Settings, settings_from_args
+
+if TYPE_CHECKING:
+    from assistant.events import Event
 
 DEFAULT_DRIVE = [
     "close the windows and turn on the AC",
@@ -96,31 +99,34 @@ def _note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _timeline(event: Any) -> None:
-    from assistant.pipeline import Event
+def _timeline(event: Event) -> None:
+    from assistant import events as ev
 
-    assert isinstance(event, Event)
-    d = dict(event.data)
-    detail = {
-        "wake": lambda: f"{d.get('name')} (p={d.get('probability')})",
-        "partial": lambda: repr(d.get("text")),
-        "endpoint": lambda: f"{d.get('reason')}, {d.get('after_speech_ms')} ms after speech",
-        "transcript": lambda: repr(d.get("text")),
-        "commands": lambda: (
-            ", ".join(f"{c['intent']}{json.dumps(c['slots'])}" for c in d["commands"]) or "(none)"
-        ),
-        "frame": lambda: (
-            f"CAN tx {d.get('message')} {json.dumps(d.get('signals'))} (+{d.get('after_endpoint_ms')} ms)"
-        ),
-        "reply": lambda: repr(d.get("text")),
-        "reply_audio": lambda: f"first sample +{d.get('after_endpoint_ms')} ms",
-        "reply_done": lambda: f"{d.get('seconds')} s of speech",
-        "follow_up": lambda: f"listening {d.get('seconds')} s without the wake word",
-        "follow_up_end": lambda: f"closed ({d.get('reason')})",
-        "error": lambda: str(d.get("error")),
-    }.get(event.kind, lambda: " ".join(f"{k}={v}" for k, v in d.items()))()
-    if event.kind == "partial":
-        return  # too chatty for a timeline
+    match event:
+        case ev.PartialTranscript():
+            return  # too chatty for a timeline
+        case ev.WakeDetected():
+            detail = f"{event.name} (p={event.probability})"
+        case ev.EndpointDetected():
+            detail = f"{event.reason}, {event.after_speech_ms} ms after speech"
+        case ev.Transcript() | ev.Reply():
+            detail = repr(event.text)
+        case ev.Commands():
+            detail = ", ".join(f"{c['intent']}{json.dumps(c['slots'])}" for c in event.commands) or "(none)"
+        case ev.FrameSent():
+            detail = f"CAN tx {event.message} {json.dumps(event.signals)} (+{event.after_endpoint_ms} ms)"
+        case ev.ReplyAudio():
+            detail = f"first sample +{event.after_endpoint_ms} ms"
+        case ev.ReplyDone():
+            detail = f"{event.seconds} s of speech"
+        case ev.FollowUpOpened():
+            detail = f"listening {event.seconds} s without the wake word"
+        case ev.FollowUpClosed():
+            detail = f"closed ({event.reason})"
+        case ev.Failed():
+            detail = event.error
+        case _:
+            detail = " ".join(f"{k}={v}" for k, v in event.data().items())
     print(f"  {event.t_ms / 1000:7.2f}s  {event.kind:<12} {detail}", flush=True)
 
 
@@ -142,7 +148,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     with open_car(settings) as car:
         dialogue = open_dialogue(settings, car)
         on_event = (
-            (lambda e: print(f"  {e.t_ms:8.0f} ms {e.kind} {dict(e.data)}", file=sys.stderr))
+            (lambda e: print(f"  {e.t_ms:8.0f} ms {e.kind} {e.data()}", file=sys.stderr))
             if args.events
             else None
         )
@@ -339,26 +345,35 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-# wake heard; nothing came after the wake word or a stage failed; the follow-up window opened;
-# a command ran with no reply (words in the window that were no command get no tone)
-TONES = {
-    "wake": "wake", "push_to_talk": "wake", "timeout": "error", "error": "error", "follow_up": "follow_up",
-}  # fmt: skip
+def _tone(event: Event) -> str | None:
+    """The earcon an event plays: wake heard; nothing came after the wake word or a stage failed;
+    the follow-up window opened; a command ran with no reply (words in the window that were no
+    command get no tone)."""
+    from assistant import events as ev
+
+    match event:
+        case ev.WakeDetected() | ev.PushToTalk():
+            return "wake"
+        case ev.NoSpeech() | ev.Failed():
+            return "error"
+        case ev.FollowUpOpened():
+            return "follow_up"
+        case ev.Reply() if not event.text and not event.unanswered:
+            return "done"
+    return None
 
 
 def live_pipeline(
-    parts: Any, dialogue: Any, settings: Settings, on_event: Callable[[Any], None], car: Any, speaker: Any
+    parts: Any, dialogue: Any, settings: Settings, on_event: Callable[[Event], None], car: Any, speaker: Any
 ) -> Any:
     """The live voice loop's pipeline, for `run` and the service alike: ``on_event`` sees every event,
     the earcons play on the speaker (when there is one and ``voice.earcons``), push-to-talk is wired."""
     from assistant.pipeline import VoicePipeline
     from assistant.tts.earcons import earcon
 
-    def with_tones(event: Any) -> None:
+    def with_tones(event: Event) -> None:
         on_event(event)
-        tone = TONES.get(event.kind)
-        if event.kind == "reply" and not event.data.get("text") and not event.data.get("unanswered"):
-            tone = "done"
+        tone = _tone(event)
         if tone and speaker is not None and settings.voice.earcons:
             threading.Thread(target=speaker.play, args=(iter([earcon(tone)]),), daemon=True).start()
 
@@ -399,7 +414,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with open_car(settings) as car:
         dialogue = open_dialogue(settings, car)
 
-        def on_event(event: Any) -> None:
+        def on_event(event: Event) -> None:
             _timeline(event)
 
         pipeline = live_pipeline(parts, dialogue, settings, on_event, car, speaker)

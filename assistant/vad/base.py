@@ -30,11 +30,15 @@ class SpeechDetector(ABC):
         """Start a new stream."""
 
 
+EndpointReason = Literal["silence", "max_length", "no_speech", "semantic", "wake"]
+"""Why a request ended."""
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """Why and when a request ended."""
 
-    reason: Literal["silence", "max_length", "no_speech", "semantic", "wake"]
+    reason: EndpointReason
     """"wake": a new wake word was heard while the request was still being listened to."""
     at_ms: float
     """Stream time of the decision."""

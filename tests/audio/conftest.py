@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
 
 from assistant.audio import AudioChunk, read_wav, write_wav
 from assistant.config import Settings
-from assistant.pipeline import Event, VoiceParts, VoicePipeline, build_parts
+from assistant.events import Event, PipelineEvent
+from assistant.pipeline import VoiceParts, VoicePipeline, build_parts
 from assistant.runtime import Car, open_dialogue
 from assistant.tts.piper import PiperSynthesizer
 from assistant.voice_sim import mix_at_snr, request_audio, speak
@@ -77,6 +79,9 @@ def voice_parts(synth: PiperSynthesizer) -> VoiceParts:
     return parts
 
 
+E = TypeVar("E", bound=PipelineEvent)
+
+
 class Recorder:
     def __init__(self) -> None:
         self.events: list[Event] = []
@@ -86,6 +91,10 @@ class Recorder:
 
     def kinds(self) -> list[str]:
         return [e.kind for e in self.events]
+
+    def of(self, kind: type[E]) -> list[E]:
+        """The recorded events of one type, in order."""
+        return [e for e in self.events if isinstance(e, kind)]
 
 
 @pytest.fixture

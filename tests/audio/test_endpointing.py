@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from assistant.pipeline import cut_off
 from assistant.vad.base import Endpoint, Endpointer
+from assistant.vad.semantic import cut_off
 
 
 def run(ep: Endpointer, pattern: str, ms: float = 30.0) -> Endpoint | None:
@@ -50,3 +50,23 @@ def test_cut_off_requests() -> None:
     assert not cut_off("two degrees warmer please", silence)
     assert cut_off("open the window", Endpoint("max_length", 8000, 0, 8000))
     assert not cut_off("open the window", Endpoint("max_length", 8000, 0, 7000))
+
+
+def test_semantic_endpointing_waits_for_stable_complete_commands() -> None:
+    from assistant.nlu.templates import TemplateParser
+    from assistant.vad.semantic import SemanticEndpointer
+
+    parser = TemplateParser()
+    ep = Endpointer(trailing_silence_ms=3000, start_ms=60)
+    semantic = SemanticEndpointer(min_confidence=0.5, stable_ms=300)
+    ep.begin(0.0)
+    semantic.begin(0.0)
+    run(ep, "ssssssss")  # speech until 240 ms
+    semantic.update("close the windows and", 240.0, parser)  # dangling: may not end the request
+    assert not semantic.ready(900.0, 0.0, ep)
+    semantic.update("close the windows", 300.0, parser)
+    assert not semantic.ready(500.0, 0.0, ep)  # not stable for 300 ms yet
+    assert not semantic.ready(700.0, 1.0, ep)  # still speech
+    assert semantic.ready(700.0, 0.0, ep)
+    semantic.update("close the", 720.0, parser)
+    assert not semantic.ready(2000.0, 0.0, ep)

@@ -17,6 +17,7 @@ import pytest
 
 from assistant.audio import AudioChunk, concat, silence, split, write_wav
 from assistant.config import Settings, SimSettings
+from assistant.events import FollowUpClosed, FollowUpOpened, Reply, WindowEnd
 from assistant.nlu.base import Parser
 from assistant.pipeline import VoicePipeline, VoiceTurn
 from assistant.runtime import Car, open_car, open_dialogue
@@ -28,8 +29,8 @@ from .test_pipeline import buzz, fake_pipeline
 WINDOW_S = 4.0  # VoiceSettings.follow_up_s's default
 
 
-def _window_events(events: Recorder) -> list[tuple[str, float, dict[str, object]]]:
-    return [(e.kind, e.t_ms, dict(e.data)) for e in events.events if e.kind.startswith("follow_up")]
+def _window_events(events: Recorder) -> list[FollowUpOpened | FollowUpClosed]:
+    return [e for e in events.events if isinstance(e, FollowUpOpened | FollowUpClosed)]
 
 
 def test_a_follow_up_needs_no_wake_word_and_silence_closes_the_window(
@@ -65,13 +66,14 @@ def test_a_follow_up_needs_no_wake_word_and_silence_closes_the_window(
     window = _window_events(events)
     # a window after each of the three replies; the first taken by the follow-up, the second closed
     # by silence a window's length after it opened, the third by the end of the recording
-    assert [k for k, _, _ in window] == [
+    assert [e.kind for e in window] == [
         "follow_up", "follow_up", "follow_up_end", "follow_up", "follow_up_end"
     ]
-    (_, opened, data), (_, closed, why) = window[1], window[2]
-    assert data == {"seconds": WINDOW_S} and why == {"reason": "silence"}
-    assert closed - opened >= WINDOW_S * 1000
-    assert turns[2].wake is not None and turns[2].wake.timestamp_ms > closed
+    opened, closed = window[1], window[2]
+    assert isinstance(opened, FollowUpOpened) and opened.seconds == WINDOW_S
+    assert isinstance(closed, FollowUpClosed) and closed.reason is WindowEnd.SILENCE
+    assert closed.t_ms - opened.t_ms >= WINDOW_S * 1000
+    assert turns[2].wake is not None and turns[2].wake.timestamp_ms > closed.t_ms
 
 
 def _feed_with_earcon(pipeline: VoicePipeline, audio: AudioChunk) -> Iterator[VoiceTurn]:
@@ -98,7 +100,7 @@ def test_the_earcon_does_not_start_a_request_in_its_window(
     kinds = events.kinds()
     opened = kinds.index("follow_up")
     assert kinds[opened:] == ["follow_up", "follow_up_end"]  # no speech_start: the tone is no speech
-    assert _window_events(events)[-1][2] == {"reason": "silence"}
+    assert [e.reason for e in events.of(FollowUpClosed)][-1:] == [WindowEnd.SILENCE]
 
 
 def test_a_question_asked_back_is_answered_yes_without_the_wake_word(settings: Settings) -> None:
@@ -150,7 +152,7 @@ def test_chatter_in_the_window_is_not_answered_and_opens_no_window(car: Car, set
     dropped = log.read().entries[-1]
     assert dropped["text"] == "how was your day" and dropped["source"] == "speech"
     assert [(d["decision"], d["rule"]) for d in dropped["decisions"]] == [("dropped", "follow_up_not_exact")]
-    assert ("reply", {"text": "", "unanswered": True}) in [(e.kind, dict(e.data)) for e in events.events]
+    assert ("", True) in [(e.text, e.unanswered) for e in events.of(Reply)]
     assert events.kinds().count("follow_up") == 1
     changed = {k for k, v in car.bridge.state().items() if before.get(k) != v and k != "Vehicle.Speed"}
     assert changed <= {k for k in changed if "Lock" in k}
@@ -223,7 +225,7 @@ def test_push_to_talk_in_the_window_starts_an_ordinary_request(car: Car, setting
             turns.append(turn)
     assert [(t.text, t.follow_up) for t in turns] == [("lock the doors", False), ("unlock the doors", False)]
     assert turns[1].wake is not None and turns[1].wake.name == "push_to_talk"
-    assert ("follow_up_end", {"reason": "push_to_talk"}) in [(e.kind, dict(e.data)) for e in events.events]
+    assert WindowEnd.PUSH_TO_TALK in [e.reason for e in events.of(FollowUpClosed)]
 
 
 def test_no_window_after_a_request_that_found_no_command(car: Car, settings: Settings) -> None:
@@ -300,15 +302,15 @@ def test_live_the_window_opens_once_the_reply_has_been_said_not_while_it_plays(
                 turns.append(turn)
 
     feed(concat([silence(200), buzz(700), silence(600)]))
-    assert [t.text for t in turns] == ["lock the doors"] and pipeline._worker is not None
+    assert [t.text for t in turns] == ["lock the doors"] and pipeline.replies.busy
     # the speaker's own reply, heard by the microphone while it plays: no window, not a request
     feed(concat([buzz(700), silence(600)]))
     assert "follow_up" not in events.kinds() and not pipeline.in_follow_up and len(turns) == 1
     release.set()
-    pipeline._worker.join()
+    pipeline.replies.join()
     feed(silence(90))
     assert pipeline.in_follow_up
-    opened = next(e.t_ms for e in events.events if e.kind == "follow_up")
+    opened = next(e.t_ms for e in events.of(FollowUpOpened))
     assert opened >= said[0]
     feed(concat([buzz(700), silence(600)]))  # the driver's follow-up, after the reply
     pipeline.close()

@@ -9,7 +9,8 @@ from typing import Any
 
 from assistant.audio import AudioChunk
 from assistant.config import Settings
-from assistant.pipeline import Event, VoiceParts
+from assistant.events import FollowUpOpened, Transcript, WakeDetected
+from assistant.pipeline import VoiceParts
 from assistant.runtime import Car, open_dialogue
 from assistant.voice_cli import live_pipeline
 
@@ -38,8 +39,8 @@ def test_the_service_and_run_hear_the_same_events_and_play_the_earcons(
     pipeline: Any = live_pipeline(
         voice_parts, open_dialogue(settings, car), settings, lambda e: seen.append(e.kind), car, speaker
     )
-    for kind in ("wake", "follow_up", "transcript"):
-        pipeline.on_event(Event(kind, 0.0, time.perf_counter(), {}))
+    for event in (WakeDetected(0.0, "hey_jarvis", 0.9), FollowUpOpened(0.0, 4.0), Transcript(0.0, "", None)):
+        pipeline.on_event(event)
     deadline = time.monotonic() + 5
     while len(speaker.played) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -11,6 +11,7 @@ import numpy as np
 from assistant.asr.fake import FakeRecognizer
 from assistant.audio import AudioChunk, concat, silence, split
 from assistant.config import Settings, VoiceSettings
+from assistant.events import Commands, Rescored
 from assistant.pipeline import SORRY, VoiceParts, VoicePipeline
 from assistant.runtime import Car, open_dialogue
 from assistant.tts.fake import FakeSynthesizer
@@ -101,7 +102,7 @@ def test_a_hypothesis_the_templates_match_beats_a_confident_parse_of_the_best(
     pipeline.parts.grammar = TemplateParser()
     turns = pipeline.run(concat([buzz(600), silence(700), buzz(600), silence(200)]))
     assert turns[0].text == "pause" and turns[0].commands[0]["intent"] == "media.control"
-    assert {"heard": "fogs", "chosen": "pause"} in [e.data for e in events.events if e.kind == "rescored"]
+    assert ("fogs", "pause") in [(e.heard, e.chosen) for e in events.of(Rescored)]
     # no hypothesis in the grammar: the best one is parsed as it is
     assert turns[1].text == "fogs" and turns[1].commands[0]["intent"] == "lights.set"
 
@@ -224,7 +225,7 @@ def test_the_wake_word_interrupts_a_reply(car: Car, settings: Settings) -> None:
         pipeline.feed(chunk)
     pipeline.close()
     assert speaker.stopped and "barge_in" in recorder.kinds()
-    assert [e.data["commands"][0]["intent"] for e in recorder.events if e.kind == "commands"] == [
+    assert [e.commands[0]["intent"] for e in recorder.of(Commands)] == [
         "assistant.help",
         "doors.lock",
     ]

@@ -1,0 +1,44 @@
+"""n-best rescoring and the follow-up window's whole-piece check, with the real template parser."""
+
+from __future__ import annotations
+
+from assistant.nlu.rescoring import rescore, sure
+from assistant.nlu.templates import TemplateParser
+
+TEMPLATES = TemplateParser()
+
+
+def _rescore(text: str, alternatives: tuple[str, ...], **kw: object) -> str:
+    options: dict[str, object] = {
+        "parser": TEMPLATES, "grammar": TEMPLATES, "floor": 0.5, "is_cut_off": lambda t: t.endswith(" the")
+    }  # fmt: skip
+    options.update(kw)
+    return rescore(text, alternatives, **options)  # type: ignore[arg-type]
+
+
+def test_an_alternative_the_templates_match_exactly_is_taken_over_the_best() -> None:
+    # "fogs" is pocketsphinx mishearing "pause" in noise
+    assert _rescore("fogs", ("boss", "pause")) == "pause"
+
+
+def test_with_no_exact_match_the_best_text_stays() -> None:
+    assert _rescore("fogs", ("boss",)) == "fogs"
+
+
+def test_a_cut_off_best_text_is_completed_never_shortened() -> None:
+    assert _rescore("turn up the", ("turn up", "turn up the heat")) == "turn up the heat"
+    assert _rescore("turn up the", ("turn up",)) == "turn up the"
+
+
+def test_a_follow_up_phrase_counts_as_exact_only_when_given() -> None:
+    follow_up = lambda t: t == "and the passenger side too"  # noqa: E731
+    heard, alternatives = "in the passenger side to", ("and the passenger side too",)
+    assert _rescore(heard, alternatives, grammar=None, follow_up=follow_up) == alternatives[0]
+    assert _rescore(heard, alternatives, grammar=None) == heard
+
+
+def test_sure_needs_every_piece_matched_whole() -> None:
+    assert sure("lock the doors and turn on the fog lights", TEMPLATES)
+    assert not sure("i need wiper and then open the way home", TEMPLATES)
+    assert sure("a bit more", TEMPLATES, follow_up=lambda t: t == "a bit more")
+    assert not sure("a bit more", TEMPLATES)
