@@ -8,7 +8,11 @@ raised while the car moves), and every class a bar per kind of evidence in
 - ``words``: the share of the request's words that the intents' templates use at all (random letters and
   talk about other things score low, however sure the language model is);
 - ``asr``: the recogniser's posterior of what it heard (speech only);
-- ``nbest``: the share of the recogniser's n-best texts that carry the same command (speech only).
+- ``nbest``: the share of the recogniser's n-best texts that carry the same command (speech only);
+- ``templates``: the confidence with which the intents' templates read the same command from the heard
+  text, 0 when they read none (speech only). The recogniser's domain model is built from the templates, so
+  a request heard right lands on words they match; speech that was not for the car, forced into car
+  words ("cheers mate" -> "mirrors make"), rarely does, however sure the language model is of it.
 
 A command whose evidence clears its class's ``act`` bar on every kind is carried out. Below it a safety
 or comfort command that still clears the ``ask`` bar is asked back ("Do you want me to unlock the
@@ -36,7 +40,7 @@ RISK_FILE = POLICY_DIR / "risk.yaml"
 THRESHOLDS_FILE = POLICY_DIR / "thresholds.yaml"
 
 RISKS = ("safety", "comfort", "harmless")
-EVIDENCE = ("parse", "words", "asr", "nbest")
+EVIDENCE = ("parse", "words", "asr", "nbest", "templates")
 ACTED, ASKED, DROPPED = "acted", "asked", "dropped"
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+")
@@ -304,10 +308,36 @@ class Policy:
         risks: RiskTable | None = None,
         bars: Mapping[str, Bars] | None = None,
         vocabulary: frozenset[str] | None = None,
+        templates: Parser | None = None,
     ) -> None:
         self.risks = risks or load_risks()
         self.bars = dict(bars or load_bars())
         self.vocabulary = vocabulary if vocabulary is not None else domain_words()
+        self._templates = templates
+
+    @property
+    def templates(self) -> Parser:
+        """The intents' template parser (built on first use: typed text never needs it)."""
+        if self._templates is None:
+            from assistant.nlu.templates import TemplateParser
+
+            self._templates = TemplateParser()
+        return self._templates
+
+    def template_agreement(self, command: Command, text: str) -> float:
+        """The templates' confidence in ``command`` read from ``text``; 0 when they read it differently.
+
+        A follow-up said whole ("and the passenger side too", "a bit more") is as exact a match: the
+        dialogue made ``command`` from it and the last request, which the templates cannot see."""
+        from assistant.context import classify
+
+        if classify(text) is not None:
+            return 1.0
+        try:
+            read = self.templates.parse(text).commands
+        except AssistantError:
+            return 0.0
+        return max((c.confidence for c in read if same(command, c)), default=0.0)
 
     def evidence(
         self, command: Command, text: str, speech: Speech | None = None, parser: Parser | None = None
@@ -327,15 +357,18 @@ class Policy:
                 except AssistantError:
                     pass
             out["nbest"] = agree / len(texts)
+        if text.strip():
+            out["templates"] = self.template_agreement(command, text)
         return out
 
     def decide(self, command: Command, evidence: Mapping[str, float], moving: bool = False) -> Decision:
         risk = self.risks.risk(command, moving)
         bars = self.bars[risk]
-        short = [f"{k} {v:.2f} < {bars.act[k]:.2f}" for k, v in evidence.items() if v < bars.act[k]]
+        # a kind the bars leave out (a policy built in code before it existed) sets no bar
+        short = [f"{k} {v:.2f} < {bars.act[k]:.2f}" for k, v in evidence.items() if v < bars.act.get(k, 0)]
         if not short:
             return Decision(ACTED, risk, f"clears the {risk} bar", dict(evidence))
-        weak = [f"{k} {v:.2f} < {bars.ask[k]:.2f}" for k, v in evidence.items() if v < bars.ask[k]]
+        weak = [f"{k} {v:.2f} < {bars.ask[k]:.2f}" for k, v in evidence.items() if v < bars.ask.get(k, 0)]
         why = f"{', '.join(short)} ({risk} bar)"
         # a yes is not asked back ("do you want me to yes?"): unclear, it is no yes
         if risk != "harmless" and not weak and command.intent != "assistant.confirm":

@@ -298,3 +298,30 @@ def test_a_key_given_twice_in_a_policy_file_is_refused_naming_file_and_line(tmp_
     path.write_text(text.replace("  safety:\n", "  safety:\n" + zero, 1))
     with pytest.raises(IntentsError, match=rf"{path}:\d+: 'act' is given twice"):
         load_bars(path)
+
+
+def test_speech_the_templates_do_not_read_as_that_command_is_not_acted_on(bridge: FakeBridge) -> None:
+    """'cheers mate' heard as 'mirrors make': the language model reads a fold at 0.99, the templates
+    read nothing; 'sandwich' heard as 'fan which' set the fan (issue 10, out-of-domain speech)."""
+    policy = load_policy()
+    fold = Command("mirrors.fold", {}, 0.99)
+    heard = Speech(0.12, (), "mirrors make")
+    assert policy.evidence(fold, "mirrors make", heard)["templates"] == 0.0
+    assert policy.evidence(fold, "fold the mirrors", Speech(0.12, (), "fold the mirrors"))["templates"] == 1.0
+    assert "templates" not in policy.evidence(fold, "mirrors make")  # typed text: the text bars alone
+    for text, outcome in (("mirrors make", ASKED), ("fan which", ASKED), ("fold the mirrors", ACTED)):
+        d = Dialogue(load_parser("slm"), Vehicle(bridge))
+        bridge.sent.clear()
+        turn = d.handle(text, Speech(0.12, (), text))
+        assert [x.outcome for x in turn.decisions] == [outcome], (text, turn.decisions)
+        assert bool(bridge.sent) == (outcome == ACTED), text
+        if outcome == ASKED:
+            assert "templates 0.00 < 0.90" in turn.decisions[0].reason
+
+
+def test_a_spoken_follow_up_counts_as_read_by_the_templates(bridge: FakeBridge) -> None:
+    d = Dialogue(load_parser("slm"), Vehicle(bridge))
+    d.handle("open the driver window", Speech(0.3, (), "open the driver window"))
+    turn = d.handle("and the passenger side too", Speech(0.3, (), "and the passenger side too"))
+    assert [c.intent for c in turn.commands] == ["window.open"]
+    assert turn.decisions[0].evidence["templates"] == 1.0 and turn.decisions[0].outcome == ACTED
