@@ -44,6 +44,8 @@ EVIDENCE = ("parse", "words", "asr", "nbest", "templates")
 ACTED, ASKED, DROPPED = "acted", "asked", "dropped"
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+")
+_SKIPPED = frozenset("and then also plus but after that".split())
+"""Words that join two requests: the templates read the requests, not these."""
 
 
 @dataclass(frozen=True)
@@ -325,19 +327,33 @@ class Policy:
         return self._templates
 
     def template_agreement(self, command: Command, text: str) -> float:
-        """The templates' confidence in ``command`` read from ``text``; 0 when they read it differently.
+        """The templates' confidence in ``command`` read from ``text``; 0 when they read it differently,
+        or leave words of ``text`` unread ("heat then open mind about it": they read "heat" and drop
+        the rest, where the language model heard a request for more heat).
 
         A follow-up said whole ("and the passenger side too", "a bit more") is as exact a match: the
         dialogue made ``command`` from it and the last request, which the templates cannot see."""
         from assistant.context import classify
+        from assistant.nlu.normalize import NUMBER_WORDS
+        from assistant.nlu.templates import TemplateParser, clean
 
         if classify(text) is not None:
             return 1.0
+        templates = self.templates
         try:
-            read = self.templates.parse(text).commands
+            if not isinstance(templates, TemplateParser):  # a parser given in a test: its commands only
+                read = templates.parse(text).commands
+                return max((c.confidence for c in read if same(command, c)), default=0.0)
+            said = clean(text)
+            matches = [m for m in templates.matches(said) if m.refusal is None]
         except AssistantError:
             return 0.0
-        return max((c.confidence for c in read if same(command, c)), default=0.0)
+        agree = max((m.command.confidence for m in matches if same(command, m.command)), default=0.0)
+        read = {w for m in matches for w in _WORD.findall(m.text)}
+        ignored = _SKIPPED | {w for s in templates.intents.skip_words for w in _WORD.findall(s)}
+        unread = [w for w in _WORD.findall(said) if w not in read and w not in ignored
+                  and w not in NUMBER_WORDS and not w.isdigit()]
+        return 0.0 if unread else agree
 
     def evidence(
         self, command: Command, text: str, speech: Speech | None = None, parser: Parser | None = None

@@ -325,3 +325,17 @@ def test_a_spoken_follow_up_counts_as_read_by_the_templates(bridge: FakeBridge) 
     turn = d.handle("and the passenger side too", Speech(0.3, (), "and the passenger side too"))
     assert [c.intent for c in turn.commands] == ["window.open"]
     assert turn.decisions[0].evidence["templates"] == 1.0 and turn.decisions[0].outcome == ACTED
+
+
+def test_words_the_templates_leave_unread_are_no_agreement() -> None:
+    """'keep an open mind about it' heard as 'heat then open mind about it': the templates read 'heat' and
+    dropped the rest, the language model acted on more heat at 0.99 (10 dB, piper joe)."""
+    policy = load_policy()
+    heat = Command("climate.adjust_temperature", {"direction": "up"}, 0.99)
+    assert [c.intent for c in policy.templates.parse("heat then open mind about it").commands] == [heat.intent]
+    assert policy.template_agreement(heat, "heat then open mind about it") == 0.0
+    # what joins two requests, skip words and numbers are no unread words
+    both = "turn on the headlights and the wipers please"
+    lights = Command("lights.set", {"light": "headlights", "state": "on"})
+    assert policy.template_agreement(lights, both) == 1.0
+    assert policy.template_agreement(Command("climate.set_fan", {"level": 3}), "set the fan to three") == 1.0
