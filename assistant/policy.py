@@ -342,8 +342,8 @@ class Policy:
         templates = self.templates
         try:
             if not isinstance(templates, TemplateParser):  # a parser given in a test: its commands only
-                read = templates.parse(text).commands
-                return max((c.confidence for c in read if same(command, c)), default=0.0)
+                parsed = templates.parse(text).commands
+                return max((c.confidence for c in parsed if same(command, c)), default=0.0)
             said = clean(text)
             matches = [m for m in templates.matches(said) if m.refusal is None]
         except AssistantError:

@@ -99,7 +99,8 @@ def non_speech(kind: str, seed: int = 0) -> AudioChunk:
             env = np.exp(-np.linspace(0, 6 if kind != "claps" else 12, m))
             x[start : start + m] += 0.4 * env * burst / (np.std(burst) + 1e-9)
     elif kind == "hum":
-        x = 0.1 * sum(np.sin(2 * np.pi * 100 * k * t) / k for k in (1, 2, 3))
+        x = 0.1 * np.sin(2 * np.pi * 100 * t) + 0.05 * np.sin(4 * np.pi * 100 * t) + 0.033 * np.sin(
+            6 * np.pi * 100 * t)
     elif kind == "whistle":
         x = 0.2 * np.sin(2 * np.pi * (900 + 300 * np.sin(2 * np.pi * 0.8 * t)) * t)
     else:
