@@ -326,6 +326,13 @@ class Policy:
             self._templates = TemplateParser()
         return self._templates
 
+    def use_templates(self, parser: Parser | None = None) -> None:
+        """Read speech against ``parser`` (the voice pipeline's template grammar), or build the templates
+        now: at start-up, not at the first spoken request (a second and more on a Pi)."""
+        if parser is not None:
+            self._templates = parser
+        self.templates  # noqa: B018 - built here, not at the first request
+
     def template_agreement(self, command: Command, text: str) -> float:
         """The templates' confidence in ``command`` read from ``text``; 0 when they read it differently,
         or leave words of ``text`` unread ("heat then open mind about it": they read "heat" and drop

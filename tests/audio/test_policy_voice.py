@@ -85,3 +85,12 @@ def test_a_spoken_unlock_with_weak_evidence_is_asked_back_and_only_a_spoken_yes_
         assert [t.text for t in turns] == ["unlock the doors", "yes"] and turns[1].frames
     else:
         assert not any(t.frames for t in turns)
+
+
+def test_the_policy_reads_speech_with_the_pipelines_own_templates(
+    voice: tuple[VoicePipeline, Recorder]
+) -> None:
+    """One template parser, built with the engines: not a second one at the first spoken request."""
+    pipeline, _ = voice
+    assert pipeline.parts.grammar is not None
+    assert pipeline.dialogue.policy.templates is pipeline.parts.grammar
