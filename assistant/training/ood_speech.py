@@ -16,9 +16,10 @@ those that moved a safety function (risk class ``safety`` of intents/policy/risk
 In-domain (``--set``, a dev_text.tsv file): per condition, the requests carried out right, asked back,
 dropped (nothing done, nothing asked) and wrong (something else done).
 
-``--dump`` writes each recording's evidence and decisions as JSON lines; ``--rebar`` reads such dumps
-and applies other bars offline (the policy's own decide(), on the evidence the dump kept), which is how
-the speech bars of intents/policy/thresholds.yaml were chosen. Audio is synthesised once and cached under
+``--bars`` measures with another thresholds.yaml. ``--dump`` writes each recording's evidence and
+decisions as JSON lines; ``--rebar`` reads such dumps and applies other bars offline (the policy's own
+decide(), on the evidence the dump kept), which is how the speech bars of intents/policy/thresholds.yaml
+were chosen. Audio is synthesised once and cached under
 the system's temp folder (``--cache`` to move it).
 """
 
@@ -294,7 +295,7 @@ def main() -> None:
     ap.add_argument("--sentences", type=Path, default=SENTENCES_FILE, help="out-of-domain sentences file")
     ap.add_argument("--dump", type=Path, help="write each recording's evidence and decisions as JSON lines")
     ap.add_argument("--rebar", type=Path, nargs="+", help="dumps to decide again offline (with --bars)")
-    ap.add_argument("--bars", type=Path, help="a thresholds.yaml for --rebar (default: the shipped one)")
+    ap.add_argument("--bars", type=Path, help="a thresholds.yaml to decide with (default: the shipped one)")
     ap.add_argument("--cache", type=Path, default=CACHE, help="where synthesised audio is kept")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every recording that sent a frame")
     args = ap.parse_args()
@@ -304,13 +305,14 @@ def main() -> None:
 
     from assistant.config import CanSettings, Settings, SimSettings
     from assistant.pipeline import VoicePipeline, build_parts
-    from assistant.policy import load_risks
+    from assistant.policy import Policy, load_bars, load_risks
     from assistant.runtime import open_car, open_dialogue
 
     settings = Settings(can=CanSettings(interface="virtual", channel="ood", simulate=True),
                         sim=SimSettings(window_travel_s=0.3))
     parts = build_parts(settings, wake=False, tts=False)
     risks = load_risks()
+    policy = Policy(bars=load_bars(args.bars)) if args.bars else None
     voices = Voices(args.cache)
     items: list[tuple[str, Any]] = []  # (text or sound name, expected or None)
     if args.set:
@@ -327,8 +329,11 @@ def main() -> None:
     with open_car(settings) as car:
 
         def run(audio: AudioChunk) -> list[Any]:
-            pipeline = VoicePipeline(parts, open_dialogue(settings, car), settings.voice, wake=False,
-                                     bridge=car.bridge, synthesize=False)
+            dialogue = open_dialogue(settings, car)
+            if policy is not None:
+                dialogue.policy = policy
+            pipeline = VoicePipeline(parts, dialogue, settings.voice, wake=False, bridge=car.bridge,
+                                     synthesize=False)
             try:
                 turns = pipeline.run(audio)
             finally:
