@@ -332,10 +332,29 @@ def test_words_the_templates_leave_unread_are_no_agreement() -> None:
     dropped the rest, the language model acted on more heat at 0.99 (10 dB, piper joe)."""
     policy = load_policy()
     heat = Command("climate.adjust_temperature", {"direction": "up"}, 0.99)
-    assert [c.intent for c in policy.templates.parse("heat then open mind about it").commands] == [heat.intent]
-    assert policy.template_agreement(heat, "heat then open mind about it") == 0.0
+    heard = "heat then open mind about it"
+    assert [c.intent for c in policy.templates.parse(heard).commands] == [heat.intent]
+    assert policy.template_agreement(heat, heard) == 0.0
     # what joins two requests, skip words and numbers are no unread words
     both = "turn on the headlights and the wipers please"
     lights = Command("lights.set", {"light": "headlights", "state": "on"})
     assert policy.template_agreement(lights, both) == 1.0
     assert policy.template_agreement(Command("climate.set_fan", {"level": 3}), "set the fan to three") == 1.0
+
+
+def test_a_safety_command_the_recogniser_hardly_believes_is_not_acted_on(bridge: FakeBridge) -> None:
+    """'the high beam of the lighthouse' (espeak-ng, 10 dB) heard 'the highbeam and the lights off' at a
+    posterior of 0.000008: the templates read 'the lights off' whole, and the headlights went off."""
+    d = Dialogue(load_parser("slm"), Vehicle(bridge))
+    text = "the highbeam and the lights off"
+    turn = d.handle(text, Speech(0.000008, (), text))
+    pairs = zip(turn.commands, turn.decisions, strict=True)
+    off = [(c, x) for c, x in pairs if c.slots.get("state") == "off"]
+    assert off and off[0][1].evidence["templates"] == 1.0
+    # asked back, or dropped as the second question of the turn (the high beams are asked first)
+    assert off[0][1].outcome in (ASKED, DROPPED) and "asr 0.00 < 0.00" in off[0][1].reason
+    assert not any(t.get("Vehicle.Body.Lights.Beam.Low.IsOn") == 0 for t in bridge.sent)
+    # heard as plainly as a request is, it is carried out
+    assert Dialogue(load_parser("slm"), Vehicle(bridge)).handle(
+        "turn off the headlights", Speech(0.04, (), "turn off the headlights")
+    ).decisions[0].outcome == ACTED
