@@ -244,6 +244,9 @@ class VoicePipeline:
         self._frames_lock = threading.Lock()
         self._unsubscribe = bridge.subscribe(self._on_frame) if bridge is not None else None
         self._unlisten = dialogue.vehicle.listen(self._on_notice)
+        # the policy reads what was heard against the templates: the same parser, built now, not at the
+        # first request
+        dialogue.policy.use_templates(parts.grammar)
         self.notices: list[str] = []
         """What the car side said later (a window that stopped short), in order."""
         self._respond_lock = threading.Lock()

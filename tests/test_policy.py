@@ -298,3 +298,63 @@ def test_a_key_given_twice_in_a_policy_file_is_refused_naming_file_and_line(tmp_
     path.write_text(text.replace("  safety:\n", "  safety:\n" + zero, 1))
     with pytest.raises(IntentsError, match=rf"{path}:\d+: 'act' is given twice"):
         load_bars(path)
+
+
+def test_speech_the_templates_do_not_read_as_that_command_is_not_acted_on(bridge: FakeBridge) -> None:
+    """'cheers mate' heard as 'mirrors make': the language model reads a fold at 0.99, the templates
+    read nothing; 'sandwich' heard as 'fan which' set the fan (issue 10, out-of-domain speech)."""
+    policy = load_policy()
+    fold = Command("mirrors.fold", {}, 0.99)
+    heard = Speech(0.12, (), "mirrors make")
+    assert policy.evidence(fold, "mirrors make", heard)["templates"] == 0.0
+    assert policy.evidence(fold, "fold the mirrors", Speech(0.12, (), "fold the mirrors"))["templates"] == 1.0
+    assert "templates" not in policy.evidence(fold, "mirrors make")  # typed text: the text bars alone
+    for text, outcome in (("mirrors make", ASKED), ("fan which", ASKED), ("fold the mirrors", ACTED)):
+        d = Dialogue(load_parser("slm"), Vehicle(bridge))
+        bridge.sent.clear()
+        turn = d.handle(text, Speech(0.12, (), text))
+        assert [x.outcome for x in turn.decisions] == [outcome], (text, turn.decisions)
+        assert bool(bridge.sent) == (outcome == ACTED), text
+        if outcome == ASKED:
+            assert "templates 0.00 < 0.90" in turn.decisions[0].reason
+
+
+def test_a_spoken_follow_up_counts_as_read_by_the_templates(bridge: FakeBridge) -> None:
+    d = Dialogue(load_parser("slm"), Vehicle(bridge))
+    d.handle("open the driver window", Speech(0.3, (), "open the driver window"))
+    turn = d.handle("and the passenger side too", Speech(0.3, (), "and the passenger side too"))
+    assert [c.intent for c in turn.commands] == ["window.open"]
+    assert turn.decisions[0].evidence["templates"] == 1.0 and turn.decisions[0].outcome == ACTED
+
+
+def test_words_the_templates_leave_unread_are_no_agreement() -> None:
+    """'keep an open mind about it' heard as 'heat then open mind about it': the templates read 'heat' and
+    dropped the rest, the language model acted on more heat at 0.99 (10 dB, piper joe)."""
+    policy = load_policy()
+    heat = Command("climate.adjust_temperature", {"direction": "up"}, 0.99)
+    heard = "heat then open mind about it"
+    assert [c.intent for c in policy.templates.parse(heard).commands] == [heat.intent]
+    assert policy.template_agreement(heat, heard) == 0.0
+    # what joins two requests, skip words and numbers are no unread words
+    both = "turn on the headlights and the wipers please"
+    lights = Command("lights.set", {"light": "headlights", "state": "on"})
+    assert policy.template_agreement(lights, both) == 1.0
+    assert policy.template_agreement(Command("climate.set_fan", {"level": 3}), "set the fan to three") == 1.0
+
+
+def test_a_safety_command_the_recogniser_hardly_believes_is_not_acted_on(bridge: FakeBridge) -> None:
+    """'the high beam of the lighthouse' (espeak-ng, 10 dB) heard 'the highbeam and the lights off' at a
+    posterior of 0.000008: the templates read 'the lights off' whole, and the headlights went off."""
+    d = Dialogue(load_parser("slm"), Vehicle(bridge))
+    text = "the highbeam and the lights off"
+    turn = d.handle(text, Speech(0.000008, (), text))
+    pairs = zip(turn.commands, turn.decisions, strict=True)
+    off = [(c, x) for c, x in pairs if c.slots.get("state") == "off"]
+    assert off and off[0][1].evidence["templates"] == 1.0
+    # asked back, or dropped as the second question of the turn (the high beams are asked first)
+    assert off[0][1].outcome in (ASKED, DROPPED) and "asr 0.00 < 0.00" in off[0][1].reason
+    assert not any(t.get("Vehicle.Body.Lights.Beam.Low.IsOn") == 0 for t in bridge.sent)
+    # heard as plainly as a request is, it is carried out
+    assert Dialogue(load_parser("slm"), Vehicle(bridge)).handle(
+        "turn off the headlights", Speech(0.04, (), "turn off the headlights")
+    ).decisions[0].outcome == ACTED

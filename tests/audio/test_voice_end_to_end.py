@@ -75,6 +75,15 @@ def test_spoken_request_moves_the_car_and_is_answered(
     assert turn.wake is not None and turn.wake.name == "hey_jarvis"
     got = [(c["intent"], c["slots"]) for c in turn.commands]
     assert got == expected, f"heard {turn.text!r}"
+    decision = turn.commands[0].get("decision", {})
+    if decision.get("outcome") == "asked":
+        # weak evidence for a safety function in noise ("unlock all the four": the templates do not read
+        # it) is asked back, not done (issue 10); the spoken yes carries it out
+        assert snr is not None and decision["risk"] == "safety", decision
+        assert turn.frames == [] and turn.reply.startswith("Do you want me to"), turn.reply
+        answer = pipeline.run(speech("yes", snr=snr))
+        assert [t.text for t in answer] == ["yes"]
+        turn = answer[0]
     assert turn.turn is not None
     if actuates:
         assert turn.frames, "no CAN frame went out"

@@ -1,9 +1,9 @@
 """False actuation: out-of-domain speech through wake-less ``listen``, per recognizer.
 
-Each recording is a sentence of ``ood_sentences.txt`` (general English, none a
-request to the car) spoken by one voice of ``VOICES`` in turn (piper joe and
-two espeak-ng voices), clean and with car noise at 10 dB. A recording counts
-once for "sent a frame" if any CAN frame left for it, and once for "moved a
+Each recording is a sentence of ``workbench/training/data/ood_speech_sentences.txt``
+(general English, none a request to the car; the bench takes an even spread of it) spoken
+by one voice of ``VOICES`` in turn (piper joe and two espeak-ng voices), clean and with car
+noise at 10 dB. A recording counts once for "sent a frame" if any CAN frame left for it, and once for "moved a
 security or safety function" if an action of ``SECURITY_SAFETY`` (or
 headlights off) sent a frame. Each recording gets a fresh dialogue on one
 simulated car, so a question left open by one cannot be answered by the next.
@@ -23,7 +23,9 @@ from typing import Any
 
 from assistant.audio import AudioChunk, concat, read_wav, silence, to_stream_format, write_wav
 
-OOD_SENTENCES = Path(__file__).with_name("ood_sentences.txt")
+OOD_SENTENCES = Path(__file__).parents[1] / "training" / "data" / "ood_speech_sentences.txt"
+"""The out-of-domain speech set of ``python -m workbench.training.ood_speech`` (small talk, passengers,
+radio, questions, dictation, single words, car words in other senses)."""
 VOICES = ("piper:joe", "espeak-ng:en-us+f3", "espeak-ng:en-gb-x-rp+m3")
 """piper's en_US joe (the voice the tests and the dev set use) and two espeak-ng voices it never heard."""
 
@@ -42,7 +44,9 @@ def ood_sentences(n: int | None = None) -> list[str]:
         s.strip() for s in OOD_SENTENCES.read_text(encoding="utf-8").splitlines()
         if s.strip() and not s.startswith("#")
     ]
-    return lines if n is None else lines[:n]
+    if n is None or n >= len(lines):
+        return lines
+    return [lines[i * len(lines) // n] for i in range(n)]  # every kind of talk, not the first kind only
 
 
 def moves_security(action: Any) -> bool:
@@ -240,8 +244,8 @@ def run(bench: Any) -> Any:
     }
     sec.markdown += [
         "Each recognizer in a process of its own, one after the other: the first "
-        f"{dev_n} lines of the dev set (piper joe) and {ood_n} out-of-domain sentences of "
-        "`workbench/bench/ood_sentences.txt` (general "
+        f"{dev_n} lines of the dev set (piper joe) and {ood_n} out-of-domain sentences spread over "
+        "`workbench/training/data/ood_speech_sentences.txt` (general "
         f"English, none a request; voices in turn: {', '.join(VOICES)}), clean and with car noise at 10 dB, "
         "through wake-less `listen` on the simulated car. OOD sent a frame: share of those recordings after "
         "which any CAN frame left; moved security/safety: share that unlocked, opened a window, the sunroof "
