@@ -194,9 +194,12 @@ class Actuator:
         label = FUNCTIONS[name].label
         if self.signals[FUNCTIONS[name].signal].kind == "bool":
             if name == "trunk":
-                return f"{label} is {'open' if value else 'closed'}"
-            return f"{label} is {'folded' if value else 'unfolded'}"
-        return f"{label} is {value} percent open" if value else f"{label} is closed"
+                key = "where.open" if value else "where.closed"
+            else:
+                key = "where.folded" if value else "where.unfolded"
+        else:
+            key = "where.percent" if value else "where.closed"
+        return self.replies.words(key, label=label, percent=value)
 
     def hold(self, targets: Mapping[str, Value]) -> Actuation | None:
         """Send ``targets`` past the guards (a stop, a retreat to safety) and settle their machines on

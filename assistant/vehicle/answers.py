@@ -48,10 +48,6 @@ def fmt(value: float) -> str:
     return f"{value:g}"
 
 
-def _on_off(flag: Value) -> str:
-    return "on" if flag else "off"
-
-
 class Answers:
     """Queries answered from the car's reported values."""
 
@@ -85,54 +81,70 @@ class Answers:
         return self.replies.say("query.age_hours", n=round(age_s / 3600)).lower()
 
     def answer(self, subject: str, state: Mapping[str, Value]) -> str:
+        """What the car reports about ``subject``, said in the words of replies.yaml's ``answer``."""
+
         def get(fn: str) -> Value | None:
             return state.get(FUNCTIONS[fn].signal)
 
+        say, words = self.replies.say, self.replies.words
         if subject == "windows":
             opened = [(s, get(f"window.{s}")) for s in SIDES if get(f"window.{s}")]
             if not opened:
-                return "All windows are closed."
-            return "Open: " + ", ".join(f"the {SIDE_LABEL[s]} window {v} percent" for s, v in opened) + "."
+                return say("answer.windows_closed")
+            items = (words("answer.window_item", side=SIDE_LABEL[s], percent=v) for s, v in opened)
+            return say("answer.windows_open", list=", ".join(items))
         if subject == "doors":
             unlocked = [s for s in SIDES if get(f"lock.{s}") == 0]
             if not unlocked:
-                return "All doors are locked."
+                return say("answer.doors_locked")
             if len(unlocked) == len(SIDES):
-                return "The car is unlocked."
-            return "Unlocked: " + ", ".join(f"the {SIDE_LABEL[s]} door" for s in unlocked) + "."
+                return say("answer.doors_unlocked")
+            items = (words("answer.door_item", side=SIDE_LABEL[s]) for s in unlocked)
+            return say("answer.doors_some_unlocked", list=", ".join(items))
         if subject == "trunk":
-            return "The trunk is open." if get("trunk") else "The trunk is closed."
+            return say("answer.trunk_open") if get("trunk") else say("answer.trunk_closed")
         if subject == "sunroof":
             pos = get("sunroof")
-            return f"The sunroof is {pos} percent open." if pos else "The sunroof is closed."
+            return say("answer.sunroof_open", percent=pos) if pos else say("answer.sunroof_closed")
         if subject == "climate":
-            fan = get("fan")
-            return (
-                f"Driver side {fmt(float(get('temp.driver') or 0))} degrees, passenger side "
-                f"{fmt(float(get('temp.passenger') or 0))} degrees, fan {f'level {fan}' if fan else 'off'}, "
-                f"air conditioning {_on_off(get('ac') or 0)}."
+            return say(
+                "answer.climate",
+                driver=fmt(float(get("temp.driver") or 0)),
+                passenger=fmt(float(get("temp.passenger") or 0)),
+                fan_text=self.fan_text(get("fan") or 0),
+                ac=words("answer.on") if get("ac") else words("answer.off"),
             )
         if subject == "lights":
             on = [LIGHT_TEXT[k.split(".")[1]] for k in FUNCTIONS if k.startswith("light.") and get(k)]
-            return "On: " + ", ".join(on) + "." if on else "All lights are off."
+            return say("answer.lights_on", list=", ".join(on)) if on else say("answer.lights_off")
         if subject == "wipers":
-            return f"The wipers are {WIPER_TEXT.get(str(get('wipers')), 'off')}."
+            return say("answer.wipers", mode_text=WIPER_TEXT.get(str(get("wipers")), "off"))
         if subject == "seat_heating":
             heated = [(s, get(f"seat_heat.{s}")) for s in SIDES if get(f"seat_heat.{s}")]
             if not heated:
-                return "Seat heating is off."
-            return (
-                "Seat heating: "
-                + ", ".join(f"{SIDE_LABEL[s]} {SEAT_LEVEL_TEXT[int(v or 0)]}" for s, v in heated)
-                + "."
+                return say("answer.seat_heating_off")
+            items = (
+                words("answer.seat_item", side=SIDE_LABEL[s], level_text=SEAT_LEVEL_TEXT[int(v or 0)])
+                for s, v in heated
             )
+            return say("answer.seat_heating", list=", ".join(items))
         if subject == "media":
             source = str(get("source") or "radio")
-            where = SOURCE_TEXT.get(source, source)
-            if source == "radio":
-                band, khz = str(get("band") or "fm"), float(get("frequency") or 0)
-                where += f", {band.upper()} {fmt(khz / 1000) if band == 'fm' else fmt(khz)}"
-            muted = ", muted" if get("mute") else ""
-            playing = str(get("playback") or "paused").capitalize()
-            return f"{playing} from {where}, volume {get('volume')}{muted}."
-        return "I don't know about that."
+            fields: dict[str, Any] = {
+                "playback": str(get("playback") or "paused"),
+                "source_text": SOURCE_TEXT.get(source, source),
+                "volume": get("volume"),
+                "muted": words("answer.muted") if get("mute") else "",
+            }
+            if source != "radio":
+                return say("answer.media", **fields)
+            band, khz = str(get("band") or "fm"), float(get("frequency") or 0)
+            station = f"{band.upper()} {fmt(khz / 1000) if band == 'fm' else fmt(khz)}"
+            return say("answer.media_radio", station=station, **fields)
+        return say("answer.unknown_subject")
+
+    def fan_text(self, level: Value) -> str:
+        """The fan as said: "off" or "level 3"."""
+        if not level:
+            return self.replies.words("answer.fan_off")
+        return self.replies.words("answer.fan_level", level=level)

@@ -171,7 +171,7 @@ class Planner:
         else:
             wanted = FAN_ON_LEVEL if current == 0 else current
         level, notes = self._clamp("fan", wanted)
-        return Request({"fan": level}, {"fan_text": "off" if level == 0 else f"level {level}"}, notes)
+        return Request({"fan": level}, {"fan_text": self.answers.fan_text(level)}, notes)
 
     def _defrost(self, slots: Slots, state: State) -> Request:
         target = slots.get("target", "front")
@@ -208,7 +208,7 @@ class Planner:
         elif "direction" in slots:
             wanted = current + (VOLUME_STEP if slots["direction"] == "up" else -VOLUME_STEP)
         else:
-            return Request(answer=f"The volume is {current}.")
+            return Request(answer=self.replies.say("answer.volume", level=current))
         level, notes = self._clamp("volume", wanted)
         return Request({"volume": level}, {"level": level}, notes)
 

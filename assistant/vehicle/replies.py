@@ -16,6 +16,33 @@ REPLIES_FILE = data_path("intents", "replies.yaml")
 
 REPLY_KEYS = frozenset(
     {
+        "answer.climate",
+        "answer.door_item",
+        "answer.doors_locked",
+        "answer.doors_some_unlocked",
+        "answer.doors_unlocked",
+        "answer.fan_level",
+        "answer.fan_off",
+        "answer.lights_off",
+        "answer.lights_on",
+        "answer.media",
+        "answer.media_radio",
+        "answer.muted",
+        "answer.off",
+        "answer.on",
+        "answer.seat_heating",
+        "answer.seat_heating_off",
+        "answer.seat_item",
+        "answer.sunroof_closed",
+        "answer.sunroof_open",
+        "answer.trunk_closed",
+        "answer.trunk_open",
+        "answer.unknown_subject",
+        "answer.volume",
+        "answer.window_item",
+        "answer.windows_closed",
+        "answer.windows_open",
+        "answer.wipers",
         "ask.assistant.undo",
         "cancel.stopped",
         "cancel.unconfirmed",
@@ -55,9 +82,17 @@ REPLY_KEYS = frozenset(
         "query.age_seconds",
         "query.stale",
         "query.unknown",
+        "refused.mirrors_at_walking_speed",
         "refused.radio_band",
+        "refused.trunk_at_walking_speed",
+        "refused.unlock_below_speed",
         "stopped.moving",
         "stopped.unconfirmed",
+        "where.closed",
+        "where.folded",
+        "where.open",
+        "where.percent",
+        "where.unfolded",
         "why.acted",
         "why.acted_after_yes",
         "why.acted_moving",
@@ -94,6 +129,12 @@ class Replies:
 
     def say(self, key: str, **fields: Any) -> str:
         """The reply at ``key`` ("section.name") with ``fields`` filled, first letter capitalised."""
+        text = self.words(key, **fields)
+        return text[:1].upper() + text[1:]
+
+    def words(self, key: str, **fields: Any) -> str:
+        """The text at ``key`` with ``fields`` filled, as written: a part of a sentence ("the driver
+        door") that another reply puts in the middle of itself."""
         # "done.window.open": a section, then a name that may itself hold dots
         section, _, name = key.partition(".")
         node: Any = self.table.get(section)
@@ -101,8 +142,7 @@ class Replies:
             node = node.get(name) if isinstance(node, dict) else None
         if not isinstance(node, str):
             raise KeyError(f"no reply {key!r} in {REPLIES_FILE.name}")
-        text = str(node).format_map(_Blank(fields))
-        return text[:1].upper() + text[1:]
+        return str(node).format_map(_Blank(fields))
 
     def has(self, key: str) -> bool:
         try:

@@ -133,7 +133,7 @@ class Vehicle:
         for name, target in request.targets.items():
             refusal = self.machines[name].refusal(state, target, self.limits)
             if refusal:
-                return Action(intent, "refused", refusal)
+                return Action(intent, "refused", self.replies.say(refusal))
         if request.targets and self.health():
             return Action(intent, "failed", self.replies.say("failure.unhealthy"))
         signal_targets = {FUNCTIONS[name].signal: target for name, target in request.targets.items()}
