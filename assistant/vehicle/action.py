@@ -8,11 +8,39 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from assistant.nlu.base import Command
 from assistant.vehicle.planning import Request
 from assistant.vehicle.signals import Value
+
+
+class Status(StrEnum):
+    """What became of one command; its value is what the JSON output and the audit log say."""
+
+    DONE = "done"
+    """The car confirmed every target."""
+    MOVING = "moving"
+    """A window or sunroof the car reports on its way; ``Action.then`` holds how it ends."""
+    REPLACED = "replaced"
+    """A newer request re-targeted it before it arrived; that request speaks for it."""
+    REFUSED = "refused"
+    """A guard, the car or the request itself forbade it: nothing was sent."""
+    TIMEOUT = "timeout"
+    """Sent, but the car did not confirm every target in time."""
+    FAILED = "failed"
+    """Not sent, or only part of it (bus down, a worker stopped, an error)."""
+    ANSWERED = "answered"
+    """A reply that needed no actuation (a query, help, repeat)."""
+    CONFIRM = "confirm"
+    """A question is asked; nothing moves until a clear yes (``Action.question``)."""
+    EXPIRED = "expired"
+    """The yes came for a question no longer open."""
+    STOPPED = "stopped"
+    """A travel was stopped where it stood (cancel, or the car started moving)."""
+    DROPPED = "dropped"
+    """The dialogue did not act on it (the policy, an unclear yes)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,8 +67,7 @@ class Action:
     """What the vehicle did with one command."""
 
     intent: str
-    status: str
-    """done | moving | replaced | refused | timeout | failed | answered | confirm | expired | stopped"""
+    status: Status
     reply: str
     targets: dict[str, Value] = field(default_factory=dict)  # signal -> target
     confirmed: dict[str, Value] = field(default_factory=dict)  # signal -> value the car reported
@@ -61,7 +88,7 @@ class Action:
     def to_json(self) -> dict[str, Any]:
         return {
             "intent": self.intent,
-            "status": self.status,
+            "status": self.status.value,
             "targets": self.targets,
             "confirmed": self.confirmed,
             "timed_out": list(self.timed_out),

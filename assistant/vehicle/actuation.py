@@ -13,9 +13,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from assistant.vehicle.action import Action
+from assistant.vehicle.action import Action, Status
 from assistant.vehicle.functions import BY_SIGNAL, FUNCTIONS, SIDES, WINDOW_GROUP_LABEL, WINDOW_GROUPS
 from assistant.vehicle.guards import GuardLimits
 from assistant.vehicle.machines import FunctionMachine, Travel
@@ -41,11 +41,43 @@ class Actuation(Protocol):
 
 
 class VehicleBridge(Protocol):
-    """The part of firmware_bridge.CanBridge the vehicle uses."""
+    """The part of firmware_bridge.CanBridge the vehicle needs (firmware_bridge imports nothing of
+    ours, so this side says what it uses). Three more parts are used when a bridge has them, as
+    CanBridge does and a unit test's fake need not: ``reported()`` (``ReportingBridge``: a query
+    says an old value with its age), ``health()`` (``CheckedBridge``: a stopped receive thread
+    refuses actuation) and ``mapping.signals[signal].cannot`` (a status-only function is refused
+    before any frame)."""
 
-    def state(self) -> dict[str, Value]: ...
+    def state(self) -> dict[str, Value]:
+        """Vehicle signal -> its current value (stale ones left out)."""
+        ...
 
-    def actuate(self, targets: Mapping[str, Value], timeout_s: float | None = None) -> Actuation: ...
+    def actuate(self, targets: Mapping[str, Value], timeout_s: float | None = None) -> Actuation:
+        """Send ``targets`` (vehicle signal -> value) and wait for the car's status to confirm them."""
+        ...
+
+
+class Reading(Protocol):
+    """One signal as last reported (firmware_bridge.Reading)."""
+
+    @property
+    def value(self) -> Value: ...
+    @property
+    def age_s(self) -> float: ...
+
+
+@runtime_checkable
+class ReportingBridge(Protocol):
+    def reported(self) -> Mapping[str, Reading]:
+        """Vehicle signal -> its last report, however old."""
+        ...
+
+
+@runtime_checkable
+class CheckedBridge(Protocol):
+    def health(self) -> Sequence[str]:
+        """What is wrong with the bridge's own workers; empty when all is well."""
+        ...
 
 
 MOTION_WAIT_S = 1.0
@@ -151,7 +183,7 @@ class Actuator:
                 then.set_exception(err)
                 log.exception("travel of %s failed", intent)
                 return
-            if action.status != "done" and action.reply:
+            if action.status != Status.DONE and action.reply:
                 self._tell(action.reply)
             then.set_result(action)
 
@@ -162,7 +194,7 @@ class Actuator:
         key = f"moving.{intent}"
         moving = self.replies.say(key, **request.fields) if self.replies.has(key) else ""
         reply = " ".join(x for x in (moving, *request.notes) if x)
-        return Action(intent, "moving", reply, signal_targets, {}, (), previous, then=then)
+        return Action(intent, Status.MOVING, reply, signal_targets, {}, (), previous, then=then)
 
     def stop_travel(self) -> Action | None:
         """Stop every window, sunroof, trunk and mirror under way where it stands (its reported
@@ -181,13 +213,13 @@ class Actuator:
         if result is None or set(confirmed) != {FUNCTIONS[n].signal for n in moving}:
             labels = " and ".join(FUNCTIONS[n].label for n in moving)
             return Action(
-                "assistant.cancel", "timeout", self.replies.say("cancel.unconfirmed", labels=labels)
+                "assistant.cancel", Status.TIMEOUT, self.replies.say("cancel.unconfirmed", labels=labels)
             )
         where = " and ".join(self.where(n, confirmed[FUNCTIONS[n].signal]) for n in moving)
         targets = {FUNCTIONS[n].signal: v for n, v in moving.items()}
         frames = tuple(result.frames)
         reply = self.replies.say("cancel.stopped", where=where)
-        return Action("assistant.cancel", "stopped", reply, targets, confirmed, frames=frames)
+        return Action("assistant.cancel", Status.STOPPED, reply, targets, confirmed, frames=frames)
 
     def where(self, name: str, value: Value) -> str:
         """Where a stopped travel stands, for a reply: "the driver window is 40 percent open"."""
@@ -296,14 +328,14 @@ class Actuator:
             self._fail({n: v for n, v in request.targets.items() if n in current})
             # bus_down: the bus was known down and nothing left; send: a frame failed on the way
             key = "failure.bus_down" if error.code == "bus_down" else "failure.send"
-            return Action(intent, "failed", self.replies.say(key), signal_targets)
+            return Action(intent, Status.FAILED, self.replies.say(key), signal_targets)
         if isinstance(error, CarCannotError):
             # a status-only function on this car: refused before any frame, the car is as it was
             self._fail({n: v for n, v in request.targets.items() if n in current})
-            return Action(intent, "refused", self.replies.say("failure.car_cannot"), signal_targets)
+            return Action(intent, Status.REFUSED, self.replies.say("failure.car_cannot"), signal_targets)
         if isinstance(error, BridgeError):
             self._fail({n: v for n, v in request.targets.items() if n in current})
-            return Action(intent, "failed", self.replies.say("failure.rejected"), signal_targets)
+            return Action(intent, Status.FAILED, self.replies.say("failure.rejected"), signal_targets)
         if error is not None:
             raise error
         result = outcome["result"]
@@ -324,7 +356,7 @@ class Actuator:
         changed = {s: previous[s] for s in confirmed if s in previous and previous[s] != confirmed[s]}
         if (timed_out or superseded or unsent) and len(current) < len(request.targets):
             # re-targeted before it arrived: the newer request speaks for it
-            return Action(intent, "replaced", "", signal_targets, confirmed, (), changed, frames)
+            return Action(intent, Status.REPLACED, "", signal_targets, confirmed, (), changed, frames)
         if timed_out or unsent:
             parts = []
             if confirmed:
@@ -335,7 +367,7 @@ class Actuator:
                     parts.append(self.replies.say(key + many, label=labels(sigs)))
             return Action(
                 intent,
-                "failed" if unsent else "timeout",
+                Status.FAILED if unsent else Status.TIMEOUT,
                 " ".join(parts),
                 signal_targets,
                 confirmed,
@@ -347,7 +379,7 @@ class Actuator:
         key = f"done.{intent}"
         done = self.replies.say(key, **request.fields) if self.replies.has(key) else ""
         reply = " ".join(x for x in (done, *request.notes) if x)
-        return Action(intent, "done", reply, signal_targets, confirmed, (), changed, frames)
+        return Action(intent, Status.DONE, reply, signal_targets, confirmed, (), changed, frames)
 
     def _partly_done(self, intent: str, request: Request, confirmed: Mapping[str, Value]) -> str:
         """What the car confirmed of a change that only partly happened ("I've locked the front doors.")."""
@@ -415,13 +447,13 @@ class _GuardWatch:
         targets = {FUNCTIONS[n].signal: value for n, value in safe.items()}
         if result is None or set(result.confirmed) != set(targets):
             reply = a.replies.say("stopped.unconfirmed", labels=said)
-            status = "timeout"
+            status = Status.TIMEOUT
             confirmed = {} if result is None else dict(result.confirmed)
         else:
             confirmed = dict(result.confirmed)
             where = " and ".join(a.where(n, confirmed[FUNCTIONS[n].signal]) for n in live)
             reply = a.replies.say("stopped.moving", where=where)
-            status = "stopped"
+            status = Status.STOPPED
         frames = () if result is None else tuple(result.frames)
         self.stopped = Action("guard.moving", status, reply, targets, confirmed, frames=frames)
 

@@ -7,11 +7,14 @@ said with its age, and one it never reported is not guessed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.vehicle.functions import FUNCTIONS, SIDE_LABEL, SIDES
 from assistant.vehicle.replies import Replies
 from assistant.vehicle.signals import Value
+
+if TYPE_CHECKING:
+    from assistant.vehicle.actuation import Reading
 
 SEAT_LEVEL_TEXT = {0: "off", 1: "low", 2: "medium", 3: "high"}
 WIPER_TEXT = {
@@ -51,7 +54,7 @@ def fmt(value: float) -> str:
 class Answers:
     """Queries answered from the car's reported values."""
 
-    def __init__(self, replies: Replies, reported: Callable[[], Mapping[str, Any]]) -> None:
+    def __init__(self, replies: Replies, reported: Callable[[], Mapping[str, Reading]]) -> None:
         self.replies = replies
         self.reported = reported
         """Signal -> its last report with ``value`` and ``age_s`` (the bridge's ``reported()``)."""

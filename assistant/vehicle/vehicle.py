@@ -18,11 +18,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from assistant.nlu.base import Command
-from assistant.vehicle.action import Action, Question
-from assistant.vehicle.actuation import Actuation, Actuator, VehicleBridge
+from assistant.vehicle.action import Action, Question, Status
+from assistant.vehicle.actuation import (
+    Actuation,
+    Actuator,
+    CheckedBridge,
+    Reading,
+    ReportingBridge,
+    VehicleBridge,
+)
 from assistant.vehicle.answers import Answers
 from assistant.vehicle.functions import FUNCTIONS
 from assistant.vehicle.guards import ASKS, Ask, GuardLimits
@@ -31,7 +37,7 @@ from assistant.vehicle.planning import Planner, Request
 from assistant.vehicle.replies import Replies, load_replies
 from assistant.vehicle.signals import SignalSpec, Value, load_signals
 
-__all__ = ["Action", "Actuation", "Question", "Request", "Vehicle", "VehicleBridge"]
+__all__ = ["Action", "Actuation", "Question", "Request", "Status", "Vehicle", "VehicleBridge"]
 
 
 class Vehicle:
@@ -59,9 +65,8 @@ class Vehicle:
         self.health_checks: list[Callable[[], Sequence[str]]] = []
         """Each returns what is wrong with a worker the car side needs (the bridge's receive thread,
         the simulator's); any problem refuses actuation."""
-        bridge_health = getattr(bridge, "health", None)
-        if callable(bridge_health):
-            self.health_checks.append(bridge_health)
+        if isinstance(bridge, CheckedBridge):
+            self.health_checks.append(bridge.health)
 
     # -- public -------------------------------------------------------------
 
@@ -80,9 +85,9 @@ class Vehicle:
         state = self.state()
         request = self.planner.plan(command, state)
         if request.refusal:
-            return Action(command.intent, "refused", request.refusal)
+            return Action(command.intent, Status.REFUSED, request.refusal)
         if request.answer is not None:
-            return Action(command.intent, "answered", request.answer)
+            return Action(command.intent, Status.ANSWERED, request.answer)
         return self.apply(command.intent, request, state, yes_to=yes_to, command=command)
 
     def confirm(self, question: Question) -> Action:
@@ -125,17 +130,17 @@ class Vehicle:
         given, is planned again at the yes).
         """
         if yes_to is not None and not self._take(yes_to):
-            return Action(intent, "expired", self.replies.say("dialogue.confirm_expired"))
+            return Action(intent, Status.EXPIRED, self.replies.say("dialogue.confirm_expired"))
         cannot = self._car_cannot(request.targets)
         if cannot:
-            return Action(intent, "refused", self.replies.say(cannot))
+            return Action(intent, Status.REFUSED, self.replies.say(cannot))
         state = dict(self.state() if state is None else state)
         for name, target in request.targets.items():
             refusal = self.machines[name].refusal(state, target, self.limits)
             if refusal:
-                return Action(intent, "refused", self.replies.say(refusal))
+                return Action(intent, Status.REFUSED, self.replies.say(refusal))
         if request.targets and self.health():
-            return Action(intent, "failed", self.replies.say("failure.unhealthy"))
+            return Action(intent, Status.FAILED, self.replies.say("failure.unhealthy"))
         signal_targets = {FUNCTIONS[name].signal: target for name, target in request.targets.items()}
         asks = self._asks(request, state)
         if asks and not (yes_to is not None and set(asks) <= yes_to.asks):
@@ -182,9 +187,8 @@ class Vehicle:
 
     # -- the gate's checks --------------------------------------------------
 
-    def _reported(self) -> Mapping[str, Any]:
-        reported = getattr(self.bridge, "reported", None)
-        return reported() if callable(reported) else {}
+    def _reported(self) -> Mapping[str, Reading]:
+        return self.bridge.reported() if isinstance(self.bridge, ReportingBridge) else {}
 
     def _car_cannot(self, targets: Mapping[str, Value]) -> str:
         """The reply key when this car's mapping has a target's signal as status only, or not at all
@@ -234,7 +238,7 @@ class Vehicle:
         with self._lock:
             now = question.asked_at
             self._questions = [q for q in self._questions if self._fresh(q, now)] + [question]
-        return Action(intent, "confirm", prompt, signal_targets, question=question)
+        return Action(intent, Status.CONFIRM, prompt, signal_targets, question=question)
 
     def _fresh(self, question: Question, now: float) -> bool:
         return 0 <= now - question.asked_at <= self.limits.question_timeout_s

@@ -92,12 +92,13 @@ def sentences_in(root: Path) -> list[str]:
         for node in ast.walk(tree):
             if id(node) in docs or id(node) in parts:
                 continue
-            text = None
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 text = node.value
             elif isinstance(node, ast.JoinedStr):
-                text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
-            if text and shape.match(text):
+                text = "".join(str(v.value) if isinstance(v, ast.Constant) else "{}" for v in node.values)
+            else:
+                continue
+            if shape.match(text):
                 found.append(f"{where}:{node.lineno}: {text}")
     return found
 
