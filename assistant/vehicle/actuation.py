@@ -21,7 +21,7 @@ from assistant.vehicle.guards import GuardLimits
 from assistant.vehicle.machines import FunctionMachine, Travel
 from assistant.vehicle.planning import Request
 from assistant.vehicle.replies import Replies
-from assistant.vehicle.signals import SignalSpec, Value
+from assistant.vehicle.signals import Kind, SignalSpec, Value
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class Actuator:
         # only a position (a window, the sunroof) can show being on its way; trunk and mirrors
         # report open/folded on arrival, so their reply waits for that
         travels = all(
-            FUNCTIONS[name].shape is Travel and self.signals[FUNCTIONS[name].signal].kind != "bool"
+            FUNCTIONS[name].shape is Travel and self.signals[FUNCTIONS[name].signal].kind is not Kind.BOOL
             for name in request.targets
         )
         if not travels:
@@ -224,7 +224,7 @@ class Actuator:
     def where(self, name: str, value: Value) -> str:
         """Where a stopped travel stands, for a reply: "the driver window is 40 percent open"."""
         label = FUNCTIONS[name].label
-        if self.signals[FUNCTIONS[name].signal].kind == "bool":
+        if self.signals[FUNCTIONS[name].signal].kind is Kind.BOOL:
             if name == "trunk":
                 key = "where.open" if value else "where.closed"
             else:

@@ -10,6 +10,7 @@ from assistant.nlu.base import Command
 from assistant.vehicle.actuation import CheckedBridge, ReportingBridge
 from assistant.vehicle.guards import GuardLimits
 from assistant.vehicle.machines import Switch, Travel
+from assistant.vehicle.signals import Kind, load_signals
 from assistant.vehicle.vehicle import Request, Status, Vehicle
 from firmware_bridge import BridgeConfig, CanBridge
 from tests.vehicle.fakes import FakeBridge, FakeClock
@@ -317,3 +318,9 @@ def test_the_bridge_protocols_describe_what_can_bridge_has() -> None:
     # a fake with neither part still drives the vehicle; they are simply not used
     assert not isinstance(FakeBridge(), ReportingBridge) and not isinstance(FakeBridge(), CheckedBridge)
     assert Vehicle(FakeBridge()).health_checks == []
+
+
+def test_signal_kinds_are_an_enum() -> None:
+    specs = load_signals()
+    assert specs[TRUNK].kind is Kind.BOOL and specs[DRV_TEMP].kind is Kind.NUMBER
+    assert {s.kind for s in specs.values()} <= set(Kind)
