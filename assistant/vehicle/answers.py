@@ -16,22 +16,6 @@ from assistant.vehicle.signals import Value
 if TYPE_CHECKING:
     from assistant.vehicle.actuation import Reading
 
-SEAT_LEVEL_TEXT = {0: "off", 1: "low", 2: "medium", 3: "high"}
-WIPER_TEXT = {
-    "off": "off",
-    "intermittent": "on intermittent",
-    "low": "on low",
-    "high": "on high",
-    "auto": "on automatic",
-}
-LIGHT_TEXT = {
-    "headlights": "headlights",
-    "high_beams": "high beams",
-    "fog_lights": "fog lights",
-    "interior": "interior light",
-    "hazards": "hazard lights",
-}
-SOURCE_TEXT = {"radio": "the radio", "bluetooth": "Bluetooth audio", "usb": "USB"}
 QUERY_SIGNALS: dict[str, tuple[str, ...]] = {
     "windows": tuple(f"window.{s}" for s in SIDES),
     "doors": tuple(f"lock.{s}" for s in SIDES),
@@ -83,6 +67,10 @@ class Answers:
             return self.replies.say(key, n=minutes).lower()
         return self.replies.say("query.age_hours", n=round(age_s / 3600)).lower()
 
+    def word(self, group: str, value: Value) -> str:
+        """A slot or signal value as said ("auto" -> "on automatic"): ``words.<group>.<value>``."""
+        return self.replies.words(f"words.{group}.{value}")
+
     def answer(self, subject: str, state: Mapping[str, Value]) -> str:
         """What the car reports about ``subject``, said in the words of replies.yaml's ``answer``."""
 
@@ -118,24 +106,27 @@ class Answers:
                 ac=words("answer.on") if get("ac") else words("answer.off"),
             )
         if subject == "lights":
-            on = [LIGHT_TEXT[k.split(".")[1]] for k in FUNCTIONS if k.startswith("light.") and get(k)]
+            on = [self.word("light", k.split(".")[1]) for k in FUNCTIONS if k.startswith("light.") and get(k)]
             return say("answer.lights_on", list=", ".join(on)) if on else say("answer.lights_off")
         if subject == "wipers":
-            return say("answer.wipers", mode_text=WIPER_TEXT.get(str(get("wipers")), "off"))
+            mode = str(get("wipers"))
+            known = self.replies.has(f"words.wipers.{mode}")
+            return say("answer.wipers", mode_text=self.word("wipers", mode if known else "off"))
         if subject == "seat_heating":
             heated = [(s, get(f"seat_heat.{s}")) for s in SIDES if get(f"seat_heat.{s}")]
             if not heated:
                 return say("answer.seat_heating_off")
             items = (
-                words("answer.seat_item", side=SIDE_LABEL[s], level_text=SEAT_LEVEL_TEXT[int(v or 0)])
+                words("answer.seat_item", side=SIDE_LABEL[s], level_text=self.word("seat_level", int(v or 0)))
                 for s, v in heated
             )
             return say("answer.seat_heating", list=", ".join(items))
         if subject == "media":
             source = str(get("source") or "radio")
+            known = self.replies.has(f"words.source.{source}")
             fields: dict[str, Any] = {
                 "playback": str(get("playback") or "paused"),
-                "source_text": SOURCE_TEXT.get(source, source),
+                "source_text": self.word("source", source) if known else source,
                 "volume": get("volume"),
                 "muted": words("answer.muted") if get("mute") else "",
             }

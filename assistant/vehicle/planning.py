@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.nlu.base import Command
-from assistant.vehicle.answers import LIGHT_TEXT, SEAT_LEVEL_TEXT, SOURCE_TEXT, WIPER_TEXT, Answers, fmt
+from assistant.vehicle.answers import Answers, fmt
 from assistant.vehicle.functions import (
     DOOR_GROUP_LABEL,
     FUNCTIONS,
@@ -42,7 +42,6 @@ SEAT_ON_LEVEL = 2
 VOLUME_STEP = 3
 FM_MHZ = (87.5, 108.0)
 AM_KHZ = (530, 1710)
-ACTION_TEXT = {"play": "playing", "pause": "paused", "next": "next track", "previous": "previous track"}
 
 Slots = Mapping[str, Any]
 State = dict[str, Value]
@@ -74,7 +73,9 @@ class Planner:
             "doors.unlock": lambda s, st: self._doors(s, 0),
             "trunk.open": lambda s, st: Request({"trunk": 1}),
             "trunk.close": lambda s, st: Request({"trunk": 0}),
-            "wipers.set": lambda s, st: Request({"wipers": s["mode"]}, {"mode_text": WIPER_TEXT[s["mode"]]}),
+            "wipers.set": lambda s, st: Request(
+                {"wipers": s["mode"]}, {"mode_text": self.answers.word("wipers", s["mode"])}
+            ),
             "mirrors.fold": lambda s, st: Request({"mirror.driver": 1, "mirror.passenger": 1}),
             "mirrors.unfold": lambda s, st: Request({"mirror.driver": 0, "mirror.passenger": 0}),
             "media.volume": self._volume,
@@ -82,7 +83,7 @@ class Planner:
             "media.unmute": lambda s, st: Request({"mute": 0}),
             "media.control": self._media_control,
             "media.source": lambda s, st: Request(
-                {"source": s["source"]}, {"source_text": SOURCE_TEXT[s["source"]]}
+                {"source": s["source"]}, {"source_text": self.answers.word("source", s["source"])}
             ),
             "radio.tune": self._radio_tune,
             "vehicle.query": lambda s, st: Request(answer=self.answers.query(s["subject"], st)),
@@ -187,13 +188,15 @@ class Planner:
         wanted = float(slots["level"]) if "level" in slots else (SEAT_ON_LEVEL if current == 0 else current)
         level, notes = self._clamp(fn, wanted)
         return Request(
-            {fn: level}, {"seat_text": SIDE_LABEL[seat], "level_text": SEAT_LEVEL_TEXT[int(level)]}, notes
+            {fn: level},
+            {"seat_text": SIDE_LABEL[seat], "level_text": self.answers.word("seat_level", int(level))},
+            notes,
         )
 
     def _lights(self, slots: Slots, state: State) -> Request:
         light, on = slots["light"], slots["state"] == "on"
         # headlights off while driving: the ask in guards.ASKS, checked by apply() for every path
-        fields = {"light_text": LIGHT_TEXT[light], "state": slots["state"]}
+        fields = {"light_text": self.answers.word("light", light), "state": slots["state"]}
         return Request({f"light.{light}": int(on)}, fields)
 
     def _doors(self, slots: Slots, locked: int) -> Request:
@@ -214,7 +217,7 @@ class Planner:
 
     def _media_control(self, slots: Slots, state: State) -> Request:
         action = slots["action"]
-        fields = {"action_text": ACTION_TEXT[action]}
+        fields = {"action_text": self.answers.word("media_action", action)}
         if action in ("play", "pause"):
             return Request({"playback": "playing" if action == "play" else "paused"}, fields)
         track = int(state.get(FUNCTIONS["track"].signal, 0))

@@ -111,11 +111,29 @@ _ANSWERED = ("assistant.", "vehicle.query")
 """Intents that answer rather than actuate: they have no ``done.<intent>`` reply."""
 
 
-def required_keys() -> frozenset[str]:
-    """REPLY_KEYS plus ``done.<intent>`` for every catalog intent that moves something."""
-    from assistant.catalog import INTENTS
+WORD_SLOTS = {
+    "wipers": ("wipers.set", "mode"),
+    "light": ("lights.set", "light"),
+    "source": ("media.source", "source"),
+    "media_action": ("media.control", "action"),
+}
+"""``words.<group>.<value>`` groups whose values are a catalog slot's (intent, slot)."""
+SEAT_LEVELS = range(4)
+"""``words.seat_level.<n>``: the seat heating levels the car has (signals.yaml, 0..3)."""
 
-    return REPLY_KEYS | {f"done.{i}" for i in INTENTS if not i.startswith(_ANSWERED)}
+
+def required_keys() -> frozenset[str]:
+    """REPLY_KEYS, ``done.<intent>`` for every catalog intent that moves something, and the word for
+    every value a reply may name."""
+    from assistant.catalog import INTENTS, SLOT_SPECS
+
+    words = {
+        f"words.{group}.{value}"
+        for group, (intent, slot) in WORD_SLOTS.items()
+        for value in SLOT_SPECS[intent][slot].values
+    }
+    words |= {f"words.seat_level.{n}" for n in SEAT_LEVELS}
+    return REPLY_KEYS | words | {f"done.{i}" for i in INTENTS if not i.startswith(_ANSWERED)}
 
 
 class _Blank(dict[str, Any]):

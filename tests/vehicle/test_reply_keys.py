@@ -65,6 +65,8 @@ def _edited(tmp_path: Path, old: str, new: str) -> Path:
         ("  doors.lock:", "  doors.locked:", r"no reply for done\.doors\.lock, which the assistant says"),
         ('{what}{to_percent}."', '{what{to_percent}."', r"reply 'done\.window\.open' has a broken \{field\}"),
         ('  undo_done: "Undone."', "  undo_done: [Undone]", r"reply 'dialogue\.undo_done' is not a string"),
+        ('  wipers.auto: "on automatic"\n', "", r"no reply for words\.wipers\.auto, which"),
+        ('  unlock_below_speed: "I', '  unlock_moving: "I', r"no reply for refused\.unlock_below_speed"),
     ],
 )
 def test_a_missing_or_broken_reply_stops_the_load(tmp_path: Path, old: str, new: str, message: str) -> None:
