@@ -33,13 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.vehicle.functions import FUNCTIONS
 from assistant.vehicle.guards import GEAR, SPEED
+from assistant.vehicle.replies import Replies, load_replies
 
 if TYPE_CHECKING:
     from assistant.config import AuditSettings
     from assistant.context import Context
     from assistant.dialogue import Turn
     from assistant.nlu.base import Parser
-    from assistant.vehicle.replies import Replies
     from assistant.vehicle.vehicle import Action, Vehicle
 
 log = logging.getLogger(__name__)
@@ -111,10 +111,10 @@ class Heard:
 # ---- one turn -> one entry ---------------------------------------------------------------
 
 
-def _guard_of(action: Action) -> str | None:
+def _guard_of(action: Action, replies: Replies) -> str | None:
     for fn in FUNCTIONS.values():
         for guard in fn.guards:
-            if guard.refusal == action.reply:
+            if replies.say(guard.refusal) == action.reply:
                 return guard.name
     return None
 
@@ -151,7 +151,7 @@ def decide(
         decision = DECISIONS.get(action.status, action.status)
         detail = {}
         if decision == "refused":
-            guard = _guard_of(action)
+            guard = _guard_of(action, vehicle.replies if vehicle is not None else load_replies())
             rule = guard or "request_refused"
             if guard:
                 detail["speed_kmh"] = speed
@@ -182,7 +182,7 @@ def decide(
             rule = "error"
         entry.update(
             decision=decision,
-            status=action.status,
+            status=action.status.value,
             rule=rule,
             detail=detail,
             acted_on=action.intent,
@@ -392,10 +392,8 @@ class AuditLog:
 
     def last(self) -> dict[str, Any] | None:
         """The newest entry that "why" may explain (not a why or repeat turn), or None."""
-        for entry in reversed(self.read().entries):
-            if explainable(entry):
-                return entry
-        return None
+        entries: list[dict[str, Any]] = self.read().entries
+        return next((e for e in reversed(entries) if explainable(e)), None)
 
 
 def explainable(entry: Mapping[str, Any]) -> bool:

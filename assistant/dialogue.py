@@ -38,7 +38,7 @@ from assistant.policy import (
 from assistant.vehicle.functions import BY_SIGNAL, FUNCTIONS
 from assistant.vehicle.replies import Replies, load_replies
 from assistant.vehicle.signals import Value
-from assistant.vehicle.vehicle import Action, Question, Request, Vehicle
+from assistant.vehicle.vehicle import Action, Question, Request, Status, Vehicle
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +71,8 @@ class Turn:
         """This turn once every travel it started has ended (waits): each action as it ended, and
         the reply with what went wrong on the way ("The driver window didn't confirm ...")."""
         finals = tuple(a.settled(timeout_s) for a in self.actions)
-        late = [
-            f.reply for a, f in zip(self.actions, finals, strict=True) if a is not f and f.status != "done"
-        ]
+        pairs = zip(self.actions, finals, strict=True)
+        late = [f.reply for a, f in pairs if a is not f and f.status != Status.DONE]
         return replace(self, actions=finals, reply=" ".join(x for x in (self.reply, *late) if x))
 
     def to_json(self) -> dict[str, Any]:
@@ -179,7 +178,7 @@ class Dialogue:
         if not {c.intent for c in parse.commands} <= ANSWERS or not parse.commands:
             self._drop_question()  # the driver moved on: the question lapses unanswered
         # a number outside what its slot can mean: the reason is said, nothing moves
-        refused = [Action(r.intent, "refused", r.reply(self.replies.say)) for r in parse.refused]
+        refused = [Action(r.intent, Status.REFUSED, r.reply(self.replies.say)) for r in parse.refused]
         if not parse.commands and refused:
             return self._done(
                 Turn(text, (), tuple(refused), self._join(refused), timings_ms={"parse": (t1 - t0) * 1e3})
@@ -196,13 +195,13 @@ class Dialogue:
         for i, (command, decision) in enumerate(zip(parse.commands, decisions, strict=True)):
             if i in clashes:
                 if clashes[i]:
-                    actions.append(Action(command.intent, "refused", clashes[i]))
+                    actions.append(Action(command.intent, Status.REFUSED, clashes[i]))
                 continue
             try:
                 actions.append(self._decided(command, decision))
             except Exception as err:  # one bad command must not stop the assistant
                 log.exception("command %s failed", command.intent)
-                actions.append(Action(command.intent, "failed", self.replies.say("dialogue.error")))
+                actions.append(Action(command.intent, Status.FAILED, self.replies.say("dialogue.error")))
                 return self._done(
                     Turn(
                         text, parse.commands, tuple(actions), self._join(actions), error=repr(err),
@@ -251,25 +250,25 @@ class Dialogue:
         if command.intent == "assistant.confirm" and self.pending is not None:
             # an unclear yes is no yes: the question is closed, nothing is done
             self._drop_question()
-            return Action(command.intent, "dropped", self.replies.say("dialogue.confirm_unclear"))
+            return Action(command.intent, Status.DROPPED, self.replies.say("dialogue.confirm_unclear"))
         if decision.outcome == ASKED and self.replies.has(f"ask.{command.intent}"):
             # the question goes through the vehicle's one gate: a clear yes in time, re-planned and
             # re-checked against the car at the yes (Vehicle.confirm), like any other question
             if command.intent == "assistant.undo":
                 change = self._undoable()
                 if change is None:
-                    return Action(command.intent, "answered", self.replies.say("dialogue.undo_nothing"))
+                    return Action(command.intent, Status.ANSWERED, self.replies.say("dialogue.undo_nothing"))
                 request = Request({BY_SIGNAL[sig].name: value for sig, value in change.previous.items()})
                 prompt = self.replies.say("ask.assistant.undo")
                 return self._settle_question(self.vehicle.ask(command.intent, request, prompt))
             if not self.vehicle.handles(command.intent):
-                return Action(command.intent, "dropped", self.replies.say("policy.sorry"))
+                return Action(command.intent, Status.DROPPED, self.replies.say("policy.sorry"))
             request = self.vehicle.plan(command)
             if request.refusal:
-                return Action(command.intent, "refused", request.refusal)
+                return Action(command.intent, Status.REFUSED, request.refusal)
             prompt = self.replies.say(f"ask.{command.intent}", **request.fields)
             return self._settle_question(self.vehicle.ask(command.intent, request, prompt, command))
-        return Action(command.intent, "dropped", self.replies.say("policy.sorry"))
+        return Action(command.intent, Status.DROPPED, self.replies.say("policy.sorry"))
 
     @staticmethod
     def _join(actions: list[Action]) -> str:
@@ -292,33 +291,33 @@ class Dialogue:
             self._drop_question()
             # a window still on its way stops where it stands, and the reply says where
             stopped = self.vehicle.stop_travel()
-            return stopped or Action(intent, "answered", say("dialogue.cancel"))
+            return stopped or Action(intent, Status.ANSWERED, say("dialogue.cancel"))
         if intent == "assistant.confirm":
             question = self.pending
             if question is None:
                 if self._dropped:
-                    return Action(intent, "answered", say("dialogue.confirm_unclear"))
+                    return Action(intent, Status.ANSWERED, say("dialogue.confirm_unclear"))
                 # a stray word the parser took for a yes, with nothing asked: not understood
                 key = "dialogue.confirm_nothing" if clear_yes(self._text) else "dialogue.no_command"
-                return Action(intent, "answered", say(key))
+                return Action(intent, Status.ANSWERED, say(key))
             if not clear_yes(self._text):
                 self._drop_question()
-                return Action(intent, "answered", say("dialogue.confirm_unclear"))
+                return Action(intent, Status.ANSWERED, say("dialogue.confirm_unclear"))
             self.pending = None
             return self._settle_question(self.vehicle.confirm(question))
         if intent == "assistant.deny":
             if self.pending is None and not self._dropped:
-                return Action(intent, "answered", say("dialogue.deny_nothing"))
+                return Action(intent, Status.ANSWERED, say("dialogue.deny_nothing"))
             self._drop_question()
-            return Action(intent, "answered", say("dialogue.deny_pending"))
+            return Action(intent, Status.ANSWERED, say("dialogue.deny_pending"))
         if intent == "assistant.undo":
             return self._undo()
         if intent == "assistant.repeat":
-            return Action(intent, "answered", self.last_reply or say("dialogue.repeat_nothing"))
+            return Action(intent, Status.ANSWERED, self.last_reply or say("dialogue.repeat_nothing"))
         if intent == "assistant.why":
-            return Action(intent, "answered", why(self.recorder.last_entry(), self.replies))
+            return Action(intent, Status.ANSWERED, why(self.recorder.last_entry(), self.replies))
         if intent == "assistant.help":
-            return Action(intent, "answered", say("dialogue.help"))
+            return Action(intent, Status.ANSWERED, say("dialogue.help"))
         return self._settle_question(self.vehicle.execute(command))
 
     def _settle_question(self, action: Action) -> Action:
@@ -328,7 +327,7 @@ class Dialogue:
             self.pending = action.question
             return action
         if action.intent == "assistant.undo":
-            if action.status in ("done", "moving"):
+            if action.status in (Status.DONE, Status.MOVING):
                 self.last_change = None
                 return replace(action, reply=self.replies.say("dialogue.undo_done"))
             return action
@@ -342,7 +341,7 @@ class Dialogue:
 
     def _remember(self, action: Action) -> Action:
         # ``previous`` holds only what the car confirmed it changed (a partial send included)
-        if action.status in ("done", "moving", "timeout", "failed") and action.previous:
+        if action.status in (Status.DONE, Status.MOVING, Status.TIMEOUT, Status.FAILED) and action.previous:
             self.last_change, self._change_at = action, self.context.clock()
         return action
 
@@ -361,7 +360,7 @@ class Dialogue:
     def _undo(self) -> Action:
         change = self._undoable()
         if change is None:
-            return Action("assistant.undo", "answered", self.replies.say("dialogue.undo_nothing"))
+            return Action("assistant.undo", Status.ANSWERED, self.replies.say("dialogue.undo_nothing"))
         request = Request({BY_SIGNAL[sig].name: value for sig, value in change.previous.items()})
         # the same gate as any request: guards and questions on the car's state now
         return self._settle_question(self.vehicle.apply("assistant.undo", request))

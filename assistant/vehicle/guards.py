@@ -1,9 +1,10 @@
 """Guards and asks: small named predicates over live vehicle signals.
 
 A guard that fails refuses a request before any frame leaves, and its
-``refusal`` is what the driver hears. An ask does not refuse: it holds a change
-until the driver answers its question with a clear, fresh yes
-(``Vehicle.apply`` checks both for every actuation, whatever asked for it).
+``refusal`` (a key of intents/replies.yaml) is what the driver hears. An ask
+does not refuse: it holds a change until the driver answers its question with
+a clear, fresh yes (``Vehicle.apply`` checks both for every actuation,
+whatever asked for it).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class GuardLimits:
 class Guard:
     name: str
     refusal: str
+    """The replies.yaml key said when the guard refuses."""
     allows: Callable[[Mapping[str, Value], GuardLimits], bool]
     applies_to: Callable[[Value], bool] = lambda target: True
     """Which targets the guard checks (for example only unlocking, not locking)."""
@@ -58,16 +60,16 @@ def is_driving(state: Mapping[str, Value], limits: GuardLimits) -> bool:
 
 TRUNK_WHILE_DRIVING = Guard(
     "trunk_at_walking_speed",
-    "I can't open the trunk while driving.",
+    "refused.trunk_at_walking_speed",
     at_walking_speed,
     applies_to=lambda target: target == 1,
 )
 MIRRORS_WHILE_DRIVING = Guard(
-    "mirrors_at_walking_speed", "I can't fold or unfold the mirrors while driving.", at_walking_speed
+    "mirrors_at_walking_speed", "refused.mirrors_at_walking_speed", at_walking_speed
 )
 UNLOCK_WHILE_MOVING = Guard(
     "unlock_below_speed",
-    "I can't unlock the doors while the car is moving.",
+    "refused.unlock_below_speed",
     below_unlock_speed,
     applies_to=lambda target: target == 0,
 )

@@ -106,6 +106,7 @@ class FunctionMachine:
         )
 
     def refusal(self, state: Mapping[str, Value], target: Value, limits: GuardLimits) -> str | None:
+        """The replies.yaml key of the first guard that forbids ``target`` now; None when all allow it."""
         for guard in self.function.guards:
             if guard.applies_to(target) and not guard.allows(state, limits):
                 return guard.refusal

@@ -16,6 +16,33 @@ REPLIES_FILE = data_path("intents", "replies.yaml")
 
 REPLY_KEYS = frozenset(
     {
+        "answer.climate",
+        "answer.door_item",
+        "answer.doors_locked",
+        "answer.doors_some_unlocked",
+        "answer.doors_unlocked",
+        "answer.fan_level",
+        "answer.fan_off",
+        "answer.lights_off",
+        "answer.lights_on",
+        "answer.media",
+        "answer.media_radio",
+        "answer.muted",
+        "answer.off",
+        "answer.on",
+        "answer.seat_heating",
+        "answer.seat_heating_off",
+        "answer.seat_item",
+        "answer.sunroof_closed",
+        "answer.sunroof_open",
+        "answer.trunk_closed",
+        "answer.trunk_open",
+        "answer.unknown_subject",
+        "answer.volume",
+        "answer.window_item",
+        "answer.windows_closed",
+        "answer.windows_open",
+        "answer.wipers",
         "ask.assistant.undo",
         "cancel.stopped",
         "cancel.unconfirmed",
@@ -55,9 +82,17 @@ REPLY_KEYS = frozenset(
         "query.age_seconds",
         "query.stale",
         "query.unknown",
+        "refused.mirrors_at_walking_speed",
         "refused.radio_band",
+        "refused.trunk_at_walking_speed",
+        "refused.unlock_below_speed",
         "stopped.moving",
         "stopped.unconfirmed",
+        "where.closed",
+        "where.folded",
+        "where.open",
+        "where.percent",
+        "where.unfolded",
         "why.acted",
         "why.acted_after_yes",
         "why.acted_moving",
@@ -76,11 +111,29 @@ _ANSWERED = ("assistant.", "vehicle.query")
 """Intents that answer rather than actuate: they have no ``done.<intent>`` reply."""
 
 
-def required_keys() -> frozenset[str]:
-    """REPLY_KEYS plus ``done.<intent>`` for every catalog intent that moves something."""
-    from assistant.catalog import INTENTS
+WORD_SLOTS = {
+    "wipers": ("wipers.set", "mode"),
+    "light": ("lights.set", "light"),
+    "source": ("media.source", "source"),
+    "media_action": ("media.control", "action"),
+}
+"""``words.<group>.<value>`` groups whose values are a catalog slot's (intent, slot)."""
+SEAT_LEVELS = range(4)
+"""``words.seat_level.<n>``: the seat heating levels the car has (signals.yaml, 0..3)."""
 
-    return REPLY_KEYS | {f"done.{i}" for i in INTENTS if not i.startswith(_ANSWERED)}
+
+def required_keys() -> frozenset[str]:
+    """REPLY_KEYS, ``done.<intent>`` for every catalog intent that moves something, and the word for
+    every value a reply may name."""
+    from assistant.catalog import INTENTS, SLOT_SPECS
+
+    words = {
+        f"words.{group}.{value}"
+        for group, (intent, slot) in WORD_SLOTS.items()
+        for value in SLOT_SPECS[intent][slot].values
+    }
+    words |= {f"words.seat_level.{n}" for n in SEAT_LEVELS}
+    return REPLY_KEYS | words | {f"done.{i}" for i in INTENTS if not i.startswith(_ANSWERED)}
 
 
 class _Blank(dict[str, Any]):
@@ -94,6 +147,12 @@ class Replies:
 
     def say(self, key: str, **fields: Any) -> str:
         """The reply at ``key`` ("section.name") with ``fields`` filled, first letter capitalised."""
+        text = self.words(key, **fields)
+        return text[:1].upper() + text[1:]
+
+    def words(self, key: str, **fields: Any) -> str:
+        """The text at ``key`` with ``fields`` filled, as written: a part of a sentence ("the driver
+        door") that another reply puts in the middle of itself."""
         # "done.window.open": a section, then a name that may itself hold dots
         section, _, name = key.partition(".")
         node: Any = self.table.get(section)
@@ -101,8 +160,7 @@ class Replies:
             node = node.get(name) if isinstance(node, dict) else None
         if not isinstance(node, str):
             raise KeyError(f"no reply {key!r} in {REPLIES_FILE.name}")
-        text = str(node).format_map(_Blank(fields))
-        return text[:1].upper() + text[1:]
+        return str(node).format_map(_Blank(fields))
 
     def has(self, key: str) -> bool:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -16,13 +17,28 @@ Value = int | float | str
 
 # package data (pyproject.toml), so a wheel has it as well as a checkout
 SIGNALS_FILE = Path(str(files("assistant.vehicle").joinpath("signals.yaml")))
-_KINDS = {"bool", "int", "number", "enum"}
+
+
+class Kind(StrEnum):
+    """What values a signal takes (signals.yaml ``kind``)."""
+
+    BOOL = "bool"
+    """0 or 1."""
+    INT = "int"
+    """Whole numbers within min..max."""
+    NUMBER = "number"
+    """Any number within min..max, on the step grid when one is given."""
+    ENUM = "enum"
+    """One of ``values``."""
+
+
+_KINDS = {k.value for k in Kind}
 
 
 @dataclass(frozen=True)
 class SignalSpec:
     name: str
-    kind: str
+    kind: Kind
     unit: str = ""
     minimum: float | None = None
     maximum: float | None = None
@@ -38,7 +54,7 @@ class SignalSpec:
         v = min(max(value, lo), hi)
         if self.step:
             v = round(v / self.step) * self.step
-        if self.kind in ("int", "bool"):
+        if self.kind in (Kind.INT, Kind.BOOL):
             return int(round(v))
         return v
 
@@ -62,11 +78,11 @@ def load_signals(path: Path = SIGNALS_FILE) -> dict[str, SignalSpec]:
         if kind not in _KINDS:
             raise ConfigError(f"{path}: signal {name} has kind {kind!r}; use one of {sorted(_KINDS)}")
         lo, hi = entry.get("min"), entry.get("max")
-        if kind == "bool":
+        if kind == Kind.BOOL:
             lo, hi = 0, 1
         out[name] = SignalSpec(
             name=name,
-            kind=kind,
+            kind=Kind(kind),
             unit=entry.get("unit", ""),
             minimum=lo,
             maximum=hi,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from assistant.nlu.base import Command
+from assistant.vehicle.actuation import CheckedBridge, ReportingBridge
 from assistant.vehicle.guards import GuardLimits
 from assistant.vehicle.machines import Switch, Travel
-from assistant.vehicle.vehicle import Request, Vehicle
+from assistant.vehicle.signals import Kind, load_signals
+from assistant.vehicle.vehicle import Request, Status, Vehicle
+from firmware_bridge import BridgeConfig, CanBridge
 from tests.vehicle.fakes import FakeBridge, FakeClock
 
 SPEED = "Vehicle.Speed"
@@ -294,3 +299,28 @@ def test_undo_restores_only_what_changed(car: Vehicle, bridge: FakeBridge) -> No
     assert car.execute(cmd("climate.ac", state="off")).previous == {
         "Vehicle.Cabin.HVAC.IsAirConditioningActive": 1
     }
+
+
+def test_status_is_an_enum_said_as_its_plain_value_in_json(car: Vehicle) -> None:
+    action = car.execute(cmd("doors.lock"))
+    assert action.status is Status.DONE
+    assert json.dumps(action.to_json()).count('"status": "done"') == 1
+    assert type(action.to_json()["status"]) is str  # noqa: E721 - a str subclass would leak the enum
+    assert car.execute(cmd("trunk.open")).status is Status.DONE
+    assert {s.value for s in Status} >= {"done", "moving", "refused", "timeout", "failed", "confirm"}
+
+
+def test_the_bridge_protocols_describe_what_can_bridge_has() -> None:
+    # firmware_bridge imports nothing of ours: the vehicle's protocols must still fit its bridge
+    bridge = CanBridge(BridgeConfig(channel="protocol-check"))
+    assert isinstance(bridge, ReportingBridge) and isinstance(bridge, CheckedBridge)
+    assert callable(bridge.state) and callable(bridge.actuate)
+    # a fake with neither part still drives the vehicle; they are simply not used
+    assert not isinstance(FakeBridge(), ReportingBridge) and not isinstance(FakeBridge(), CheckedBridge)
+    assert Vehicle(FakeBridge()).health_checks == []
+
+
+def test_signal_kinds_are_an_enum() -> None:
+    specs = load_signals()
+    assert specs[TRUNK].kind is Kind.BOOL and specs[DRV_TEMP].kind is Kind.NUMBER
+    assert {s.kind for s in specs.values()} <= set(Kind)
