@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from assistant.asr.base import choose_engine
-from assistant.asr.domain import domain_lm, join_compounds, spell_number, spoken_words
+from assistant.asr.domain import domain_lm, join_compounds, spoken_words
 from assistant.audio import AudioChunk, silence, split
 from assistant.errors import ModelNotFoundError
 from assistant.nlu.intents import INTENTS_DIR
+from assistant.nlu.numbers import spell_number
 from assistant.tts.earcons import earcon
 from assistant.tts.piper import PiperSynthesizer
 from assistant.vad.silero import SileroSpeechDetector

@@ -32,7 +32,7 @@ def snr_label(snr: float | None) -> str:
 
 
 def words(text: str) -> list[str]:
-    from assistant.nlu.normalize import numbers_to_digits
+    from assistant.nlu.numbers import numbers_to_digits
 
     text = text.lower().replace("-", " ")
     text = re.sub(r"[^\w\s'.]", " ", text)

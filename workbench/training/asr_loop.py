@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.nlu.numbers import spell_number
 from workbench.training.data import (
     DATA_DIR,
     Example,
@@ -46,7 +47,6 @@ from workbench.training.data import (
     load_paraphrases,
     load_template_samples,
     parse_markup,
-    spoken,
 )
 
 TRANSCRIPTS = DATA_DIR / "asr_transcripts.tsv"
@@ -98,7 +98,7 @@ _NUM = re.compile(r"(\d+(?:\.\d+)?)( ?%)?")
 
 def say_numbers(text: str) -> str:
     """Digits as a speaker says them, as the recogniser writes them: '22' -> 'twenty two'."""
-    return _NUM.sub(lambda m: spoken(float(m.group(1))) + (" percent" if m.group(2) else ""), text)
+    return _NUM.sub(lambda m: spell_number(float(m.group(1))) + (" percent" if m.group(2) else ""), text)
 
 
 def spoken_form(ex: Example) -> tuple[str, list[tuple[str, str, str]], list[tuple[str, str]]]:
