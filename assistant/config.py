@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from assistant.errors import ConfigError
+from firmware_bridge.yamlfile import parse_yaml
 
 ENV_PREFIX = "CAR_ASSISTANT_"
 USER_CONFIG = Path.home() / ".config" / "car-assistant" / "config.yaml"
@@ -250,30 +251,9 @@ def _merge(settings: Settings, layer: Mapping[str, Mapping[str, Any]], source: s
     return dataclasses.replace(settings, **changes)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """safe_load that refuses a key given twice in one mapping (plain YAML keeps the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            line = key_node.start_mark.line + 1
-            if isinstance(key, Hashable) and key in seen:
-                raise _DuplicateKey(f"{key!r} is given twice (first on line {seen[key]})", line)
-            if isinstance(key, Hashable):
-                seen[key] = line
-        return super().construct_mapping(node, deep=deep)
-
-
-class _DuplicateKey(Exception):
-    def __init__(self, problem: str, line: int) -> None:
-        super().__init__(problem)
-        self.problem, self.line = problem, line
-
-
 def _read_file(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        data = parse_yaml(path.read_text(encoding="utf-8"), path, ConfigError)
     except FileNotFoundError as err:
         raise ConfigError(
             f"config file {path} does not exist; check --config or $CAR_ASSISTANT_CONFIG"
@@ -288,12 +268,6 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"config file {path} is not text (byte {err.start + 1} is not UTF-8); give a YAML file"
         ) from err
-    except _DuplicateKey as err:
-        raise ConfigError(f"{path}:{err.line}: {err.problem}; keep one") from err
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        line = mark.line + 1 if mark is not None else "?"
-        raise ConfigError(f"{path}:{line}: {err.problem}; fix the YAML there") from err
     except yaml.reader.ReaderError as err:  # a control character: a binary file that decodes as UTF-8
         raise ConfigError(
             f"config file {path} is not YAML (character {err.position + 1} is a control character); "

@@ -53,8 +53,6 @@ from firmware_bridge.mapping import (
     CommandRef,
     StatusRef,
     VehicleMapping,
-    _line,
-    _LineLoader,
     _read_yaml,
     check_mapping,
     check_value,
@@ -64,6 +62,8 @@ from firmware_bridge.mapping import (
 )
 from firmware_bridge.monitor import format_frame
 from firmware_bridge.transforms import Transform, TransformError
+from firmware_bridge.yamlfile import line_of as _line
+from firmware_bridge.yamlfile import parse_yaml
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +127,7 @@ def load_scenario(scenario: str | Path) -> DriveScenario:
             f"cannot read drive scenario {path}: {err.strerror}; built in: {known}"
         ) from err
     try:  # the mapping's loader: a key given twice is refused, lines are kept for the errors below
-        data = yaml.load(text, Loader=_LineLoader)
-    except yaml.MarkedYAMLError as err:
-        line = err.problem_mark.line + 1 if err.problem_mark is not None else "?"
-        raise BridgeConfigError(f"{path}:{line}: {err.problem}; fix the YAML there") from err
+        data = parse_yaml(text, path, BridgeConfigError)
     except yaml.YAMLError as err:
         raise BridgeConfigError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(data, dict) or set(data) - {"loop", "keyframes"} or not data.get("keyframes"):
