@@ -38,7 +38,7 @@ from firmware_bridge.checksums import FrameProtection, protection_for
 from firmware_bridge.errors import MappingError
 from firmware_bridge.transforms import Transform, TransformError, parse_transform
 from firmware_bridge.yamlfile import line_of as _line
-from firmware_bridge.yamlfile import parse_yaml
+from firmware_bridge.yamlfile import parse_yaml, refuse_unknown_keys
 
 Value = int | float | str
 DEFAULT_CONFIRM_TIMEOUT_S = 1.5
@@ -342,12 +342,8 @@ def load_mapping(path: Path) -> VehicleMapping:
     """Read a mapping file; its shape is checked here, its DBC names by ``check_mapping``."""
     path = Path(path)
     data = _read_yaml(path, "mapping")
-    unknown = set(data) - {"defaults", "signals", "messages", "car"}
-    if unknown:
-        raise MappingError(
-            f"{path}:{_line(data, min(unknown, key=str))}: unknown top-level key(s) "
-            f"{', '.join(sorted(map(str, unknown)))}; use car, defaults, messages, signals"
-        )
+    top = ("car", "defaults", "messages", "signals")
+    refuse_unknown_keys(data, top, path, MappingError, "top-level key(s)")
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict) or set(defaults) - {"confirm_timeout_s", "max_age_s"}:
         raise MappingError(
@@ -409,9 +405,7 @@ def load_mapping(path: Path) -> VehicleMapping:
 def load_allowlist(path: Path) -> Allowlist:
     path = Path(path)
     data = _read_yaml(path, "allowlist")
-    unknown = set(data) - {"can", "gpio"}
-    if unknown:
-        raise MappingError(f"{path}: unknown top-level key(s) {', '.join(sorted(unknown))}; use can, gpio")
+    refuse_unknown_keys(data, ("can", "gpio"), path, MappingError, "top-level key(s)")
     can_raw = data.get("can") or {}
     if not isinstance(can_raw, dict) or not all(isinstance(v, list) for v in can_raw.values()):
         raise MappingError(f"{path}: 'can' must map message names to lists of signal names")

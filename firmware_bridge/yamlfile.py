@@ -9,7 +9,7 @@ key given twice in one mapping (plain YAML keeps the last silently: a ``max_rate
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +81,23 @@ def parse_yaml(
 def _line(err: yaml.MarkedYAMLError) -> int | str:
     mark = err.problem_mark or err.context_mark
     return mark.line + 1 if mark is not None else "?"
+
+
+def refuse_unknown_keys(
+    data: Any,
+    allowed: Sequence[str],
+    path: Path | str,
+    error: Callable[[str], Exception],
+    what: str = "key(s)",
+) -> None:
+    """Raise ``error("PATH:LINE: unknown key(s) K; use A, B")`` when ``data`` has a key not in ``allowed``.
+
+    A misspelt key must not be silently ignored (a ``max_rate`` typed ``max_rte`` then never limits).
+    """
+    unknown = set(data) - set(allowed)
+    if unknown:
+        first = min(unknown, key=str)
+        raise error(
+            f"{path}:{line_of(data, first)}: unknown {what} {', '.join(sorted(map(str, unknown)))}; "
+            f"use {', '.join(allowed)}"
+        )

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from firmware_bridge.errors import MappingError
-from firmware_bridge.yamlfile import line_of, parse_yaml
+from firmware_bridge.yamlfile import line_of, parse_yaml, refuse_unknown_keys
 
 
 def test_a_mapping_keeps_its_lines() -> None:
@@ -31,3 +31,10 @@ def test_broken_yaml_names_the_line_and_the_caller_chooses_the_error() -> None:
 
 def test_the_plain_loader_keeps_the_last_of_a_key_given_twice() -> None:
     assert parse_yaml("a: 1\na: 2\n", "f.yaml", ValueError, loader=yaml.SafeLoader) == {"a": 2}
+
+
+def test_an_unknown_key_is_refused_by_name_and_line() -> None:
+    data = parse_yaml("travel: 1\nspeed: 4\nzoom: 5\n", "p.yaml", ValueError)
+    with pytest.raises(ValueError, match=r"^p\.yaml:2: unknown key\(s\) speed, zoom; use travel, moves$"):
+        refuse_unknown_keys(data, ("travel", "moves"), "p.yaml", ValueError)
+    refuse_unknown_keys({"travel": 1}, ("travel", "moves"), "p.yaml", ValueError)  # known keys pass
