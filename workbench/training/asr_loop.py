@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.nlu.numbers import spell_number
+from workbench.bench.scoring import edit_distance
 from workbench.training.data import (
     DATA_DIR,
     Example,
@@ -84,13 +85,7 @@ def words(text: str) -> list[str]:
 
 def wer(ref: Sequence[str], hyp: Sequence[str]) -> float:
     """Word error rate: edit distance over the reference length."""
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1] / max(len(ref), 1)
+    return edit_distance(ref, hyp) / max(len(ref), 1)
 
 
 _NUM = re.compile(r"(\d+(?:\.\d+)?)( ?%)?")

@@ -13,8 +13,8 @@ import pytest
 
 from assistant import cli
 from workbench.bench.context import REPO, Bench, not_run
-from workbench.bench.scoring import Scores, frame_ok, parse_expected
-from workbench.bench.speech import edit_distance, words
+from workbench.bench.scoring import Scores, edit_distance, frame_ok, parse_expected
+from workbench.bench.speech import words
 
 SECTIONS = {
     "Language understanding": "| engine | set | frame acc |",
