@@ -27,7 +27,11 @@ from typing import Any
 
 import yaml
 
+from assistant.asr.base import REGISTRY as ASR_ENGINES
 from assistant.errors import ConfigError
+from assistant.nlu.base import REGISTRY as NLU_ENGINES
+from assistant.wake.micro import WAKE_WORDS
+from firmware_bridge.config import INTERFACES
 from firmware_bridge.yamlfile import parse_yaml
 
 ENV_PREFIX = "CAR_ASSISTANT_"
@@ -49,7 +53,7 @@ def _range(lo: float | None = None, hi: float | None = None, choices: tuple[str,
 
 @dataclass(frozen=True)
 class NluSettings:
-    engine: str = field(default="slm", metadata=_range(choices=("slm", "templates")))
+    engine: str = field(default="slm", metadata=_range(choices=NLU_ENGINES.choices))
     """Language engine: the on-device model (slm) or the hassil template matcher."""
     intents_dir: str = ""
     """Folder of hassil templates the parsers read (the slm must have been trained on them);
@@ -60,7 +64,7 @@ class NluSettings:
 
 @dataclass(frozen=True)
 class CanSettings:
-    interface: str = field(default="virtual", metadata=_range(choices=("virtual", "socketcan")))
+    interface: str = field(default="virtual", metadata=_range(choices=INTERFACES))
     """python-can interface. virtual: one process; socketcan: can0/vcan0 on a Pi."""
     channel: str = "vehicle0"
     """Bus channel: any name on virtual, an interface name (can0, vcan0) on socketcan."""
@@ -120,12 +124,12 @@ class GpioSettings:
 @dataclass(frozen=True)
 class VoiceSettings:
     wake_word: str = field(default="hey_jarvis",
-                           metadata=_range(choices=("hey_jarvis", "okay_nabu", "hey_mycroft", "alexa")))
+                           metadata=_range(choices=WAKE_WORDS))
     """Bundled microWakeWord model that starts a request (push-to-talk always works too)."""
     wake_cutoff: float = field(default=0.0, metadata=_range(0, 1))
     """Wake probability threshold in [0, 1]; 0 keeps the model's own (0.97 for hey_jarvis)."""
     asr_engine: str = field(
-        default="auto", metadata=_range(choices=("auto", "vosk", "pocketsphinx", "whisper"))
+        default="auto", metadata=_range(choices=ASR_ENGINES.choices)
     )
     """Speech recognizer. auto: vosk when its English model is installed, else pocketsphinx."""
     whisper_model: str = field(default="tiny.en", metadata=_range(choices=("tiny.en", "base")))
