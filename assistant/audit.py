@@ -392,10 +392,8 @@ class AuditLog:
 
     def last(self) -> dict[str, Any] | None:
         """The newest entry that "why" may explain (not a why or repeat turn), or None."""
-        for entry in reversed(self.read().entries):
-            if explainable(entry):
-                return entry
-        return None
+        entries: list[dict[str, Any]] = self.read().entries
+        return next((e for e in reversed(entries) if explainable(e)), None)
 
 
 def explainable(entry: Mapping[str, Any]) -> bool:

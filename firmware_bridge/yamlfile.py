@@ -26,7 +26,7 @@ class Lines(dict[Any, Any]):
     key_lines: dict[Any, int]
 
 
-class DuplicateKeyError(yaml.constructor.ConstructorError):
+class DuplicateKeyError(yaml.constructor.ConstructorError):  # type: ignore[misc]
     """A key given twice in one mapping."""
 
 
@@ -45,7 +45,7 @@ def _construct_map(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Any:
             data.key_lines[key] = key_node.start_mark.line + 1
 
 
-class LineLoader(SAFE_LOADER):  # type: ignore[valid-type,misc]
+class LineLoader(SAFE_LOADER):  # type: ignore[misc]
     """The safe loader whose mappings are ``Lines`` and which refuses a key given twice."""
 
 

@@ -9,9 +9,11 @@ on what each phrase means.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import cache
 
-from hassil import is_match
+from hassil import Intents, is_match
+from hassil.expression import Sentence
 from hassil.intents import SlotList
 from hassil.parse_expression import parse_sentence
 
@@ -38,10 +40,10 @@ def number_refusal(intent: str, slot: str, value: Number) -> Refusal | None:
 _PLACES = frozenset({"window", "seat", "door", "zone"})
 
 
-_PLACE_LISTS: dict[int, tuple[object, list[SlotList]]] = {}
+_PLACE_LISTS: dict[int, tuple[Intents, list[SlotList]]] = {}
 
 
-def _place_lists(intents):  # type: ignore[no-untyped-def]
+def _place_lists(intents: Intents) -> list[SlotList]:
     cached = _PLACE_LISTS.get(id(intents))
     if cached is not None and cached[0] is intents:
         return cached[1]
@@ -51,7 +53,7 @@ def _place_lists(intents):  # type: ignore[no-untyped-def]
     return found
 
 
-def _find_place_lists(intents):  # type: ignore[no-untyped-def]
+def _find_place_lists(intents: Intents) -> list[SlotList]:
     from assistant.nlu.intents import bound_lists
 
     seen: dict[int, SlotList] = {}
@@ -66,7 +68,7 @@ _STRIP_PREFIXES = ("the ", "to ", "at ", "on ", "by ", "level ", "setting ", "a 
 
 
 @cache
-def _slot_sentence(list_name: str, slot: str):  # type: ignore[no-untyped-def]
+def _slot_sentence(list_name: str, slot: str) -> Sentence:
     return parse_sentence(f"{{{list_name}:{slot}}}", keep_text=True)
 
 
@@ -103,10 +105,10 @@ def _match_list_uncached(text: str, slot_list: SlotList, rules: dict) -> object:
 
 
 _RECHECK_S = 2.0
-_CURRENT: list[tuple[float, object]] = []
+_CURRENT: list[tuple[float, Intents]] = []
 
 
-def _current_intents(load):  # type: ignore[no-untyped-def]
+def _current_intents(load: Callable[[], Intents]) -> Intents:
     # load_intents() stats every template file; a tagger calls this per slot, so
     # look again at most every couple of seconds
     now = time.monotonic()
