@@ -28,10 +28,12 @@ from typing import Any
 import yaml
 
 from assistant.asr.base import REGISTRY as ASR_ENGINES
+from assistant.asr.whisper import MODELS as WHISPER_MODELS
 from assistant.errors import ConfigError
 from assistant.nlu.base import REGISTRY as NLU_ENGINES
 from assistant.wake.micro import WAKE_WORDS
 from firmware_bridge.config import INTERFACES
+from firmware_bridge.gpio import PIN_FACTORIES
 from firmware_bridge.yamlfile import parse_yaml
 
 ENV_PREFIX = "CAR_ASSISTANT_"
@@ -103,9 +105,7 @@ class VehicleSettings:
 
 @dataclass(frozen=True)
 class GpioSettings:
-    pin_factory: str = field(
-        default="auto", metadata=_range(choices=("auto", "mock", "native", "lgpio", "rpigpio", "pigpio"))
-    )
+    pin_factory: str = field(default="auto", metadata=_range(choices=PIN_FACTORIES))
     """gpiozero pin factory. auto: lgpio on a Raspberry Pi, else mock (a PC, CI, a Jetson), said at start."""
     interior_light_pin: str = "17"
     """Relay for the dome light: a BCM number, a gpiozero pin name ("BOARD11"), or "" for none."""
@@ -132,7 +132,7 @@ class VoiceSettings:
         default="auto", metadata=_range(choices=ASR_ENGINES.choices)
     )
     """Speech recognizer. auto: vosk when its English model is installed, else pocketsphinx."""
-    whisper_model: str = field(default="tiny.en", metadata=_range(choices=("tiny.en", "base")))
+    whisper_model: str = field(default="tiny.en", metadata=_range(choices=WHISPER_MODELS))
     """Whisper size for asr_engine whisper (models/whisper/manifest.json; not streaming)."""
     vosk_model: str = ""
     """vosk model folder; empty: where deploy/fetch_vosk_model.sh puts vosk-model-small-en-us-0.15."""

@@ -11,7 +11,8 @@ from assistant import cli
 from assistant.asr.base import REGISTRY as ASR
 from assistant.asr.base import Recognizer
 from assistant.asr.fake import FakeRecognizer
-from assistant.config import ConfigError, NluSettings, VoiceSettings, settings_from_args
+from assistant.asr.whisper import MODELS as WHISPER_MODELS
+from assistant.config import ConfigError, GpioSettings, NluSettings, VoiceSettings, settings_from_args
 from assistant.nlu.base import REGISTRY as NLU
 from assistant.nlu.base import Parser
 from assistant.registry import Registry
@@ -22,6 +23,7 @@ from assistant.vad.base import SpeechDetector
 from assistant.wake.base import REGISTRY as WAKE
 from assistant.wake.base import WakeDetector
 from assistant.wake.micro import WAKE_WORDS
+from firmware_bridge.gpio import PIN_FACTORIES
 
 
 @pytest.mark.parametrize(
@@ -66,5 +68,7 @@ def test_the_cli_and_the_config_offer_what_the_registries_hold() -> None:
     assert _choices(ap, "run", "--wake-word") == WAKE_WORDS
     assert NluSettings.__dataclass_fields__["engine"].metadata["choices"] == NLU.choices
     assert VoiceSettings.__dataclass_fields__["asr_engine"].metadata["choices"] == ASR.choices
+    assert GpioSettings.__dataclass_fields__["pin_factory"].metadata["choices"] == PIN_FACTORIES
+    assert VoiceSettings.__dataclass_fields__["whisper_model"].metadata["choices"] == WHISPER_MODELS
     with pytest.raises(ConfigError, match="is not one of auto, vosk, pocketsphinx, whisper"):
         settings_from_args(argparse.Namespace(), environ={"CAR_ASSISTANT_VOICE_ASR_ENGINE": "fake"})
