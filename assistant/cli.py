@@ -21,6 +21,8 @@ import yaml
 from assistant import __version__, car_cli
 from assistant.config import Settings, settings_from_args
 from assistant.errors import AssistantError, ConfigError, InputError
+from assistant.nlu.base import REGISTRY as NLU_ENGINES
+from firmware_bridge.config import INTERFACES
 from firmware_bridge.errors import BridgeError
 
 
@@ -372,9 +374,9 @@ def build_argparser() -> argparse.ArgumentParser:
     ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help, **parser_options)
         if nlu:
-            p.add_argument("--nlu", choices=["slm", "templates"], help="language engine")
+            p.add_argument("--nlu", choices=NLU_ENGINES.choices, help="language engine")
         if can:
-            p.add_argument("--can-interface", choices=["virtual", "socketcan"], help="python-can interface")
+            p.add_argument("--can-interface", choices=INTERFACES, help="python-can interface")
             p.add_argument("--can-channel", metavar="NAME", help="bus channel (vehicle0, can0, vcan0)")
             p.add_argument(
                 "--no-sim",

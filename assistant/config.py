@@ -20,14 +20,21 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from assistant.asr.base import REGISTRY as ASR_ENGINES
+from assistant.asr.whisper import MODELS as WHISPER_MODELS
 from assistant.errors import ConfigError
+from assistant.nlu.base import REGISTRY as NLU_ENGINES
+from assistant.wake.micro import WAKE_WORDS
+from firmware_bridge.config import INTERFACES
+from firmware_bridge.gpio import PIN_FACTORIES
+from firmware_bridge.yamlfile import parse_yaml
 
 ENV_PREFIX = "CAR_ASSISTANT_"
 USER_CONFIG = Path.home() / ".config" / "car-assistant" / "config.yaml"
@@ -48,7 +55,7 @@ def _range(lo: float | None = None, hi: float | None = None, choices: tuple[str,
 
 @dataclass(frozen=True)
 class NluSettings:
-    engine: str = field(default="slm", metadata=_range(choices=("slm", "templates")))
+    engine: str = field(default="slm", metadata=_range(choices=NLU_ENGINES.choices))
     """Language engine: the on-device model (slm) or the hassil template matcher."""
     intents_dir: str = ""
     """Folder of hassil templates the parsers read (the slm must have been trained on them);
@@ -59,7 +66,7 @@ class NluSettings:
 
 @dataclass(frozen=True)
 class CanSettings:
-    interface: str = field(default="virtual", metadata=_range(choices=("virtual", "socketcan")))
+    interface: str = field(default="virtual", metadata=_range(choices=INTERFACES))
     """python-can interface. virtual: one process; socketcan: can0/vcan0 on a Pi."""
     channel: str = "vehicle0"
     """Bus channel: any name on virtual, an interface name (can0, vcan0) on socketcan."""
@@ -98,9 +105,7 @@ class VehicleSettings:
 
 @dataclass(frozen=True)
 class GpioSettings:
-    pin_factory: str = field(
-        default="auto", metadata=_range(choices=("auto", "mock", "native", "lgpio", "rpigpio", "pigpio"))
-    )
+    pin_factory: str = field(default="auto", metadata=_range(choices=PIN_FACTORIES))
     """gpiozero pin factory. auto: lgpio on a Raspberry Pi, else mock (a PC, CI, a Jetson), said at start."""
     interior_light_pin: str = "17"
     """Relay for the dome light: a BCM number, a gpiozero pin name ("BOARD11"), or "" for none."""
@@ -119,15 +124,15 @@ class GpioSettings:
 @dataclass(frozen=True)
 class VoiceSettings:
     wake_word: str = field(default="hey_jarvis",
-                           metadata=_range(choices=("hey_jarvis", "okay_nabu", "hey_mycroft", "alexa")))
+                           metadata=_range(choices=WAKE_WORDS))
     """Bundled microWakeWord model that starts a request (push-to-talk always works too)."""
     wake_cutoff: float = field(default=0.0, metadata=_range(0, 1))
     """Wake probability threshold in [0, 1]; 0 keeps the model's own (0.97 for hey_jarvis)."""
     asr_engine: str = field(
-        default="auto", metadata=_range(choices=("auto", "vosk", "pocketsphinx", "whisper"))
+        default="auto", metadata=_range(choices=ASR_ENGINES.choices)
     )
     """Speech recognizer. auto: vosk when its English model is installed, else pocketsphinx."""
-    whisper_model: str = field(default="tiny.en", metadata=_range(choices=("tiny.en", "base")))
+    whisper_model: str = field(default="tiny.en", metadata=_range(choices=WHISPER_MODELS))
     """Whisper size for asr_engine whisper (models/whisper/manifest.json; not streaming)."""
     vosk_model: str = ""
     """vosk model folder; empty: where deploy/fetch_vosk_model.sh puts vosk-model-small-en-us-0.15."""
@@ -250,30 +255,9 @@ def _merge(settings: Settings, layer: Mapping[str, Mapping[str, Any]], source: s
     return dataclasses.replace(settings, **changes)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """safe_load that refuses a key given twice in one mapping (plain YAML keeps the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            line = key_node.start_mark.line + 1
-            if isinstance(key, Hashable) and key in seen:
-                raise _DuplicateKey(f"{key!r} is given twice (first on line {seen[key]})", line)
-            if isinstance(key, Hashable):
-                seen[key] = line
-        return super().construct_mapping(node, deep=deep)
-
-
-class _DuplicateKey(Exception):
-    def __init__(self, problem: str, line: int) -> None:
-        super().__init__(problem)
-        self.problem, self.line = problem, line
-
-
 def _read_file(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        data = parse_yaml(path.read_text(encoding="utf-8"), path, ConfigError)
     except FileNotFoundError as err:
         raise ConfigError(
             f"config file {path} does not exist; check --config or $CAR_ASSISTANT_CONFIG"
@@ -288,12 +272,6 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"config file {path} is not text (byte {err.start + 1} is not UTF-8); give a YAML file"
         ) from err
-    except _DuplicateKey as err:
-        raise ConfigError(f"{path}:{err.line}: {err.problem}; keep one") from err
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        line = mark.line + 1 if mark is not None else "?"
-        raise ConfigError(f"{path}:{line}: {err.problem}; fix the YAML there") from err
     except yaml.reader.ReaderError as err:  # a control character: a binary file that decodes as UTF-8
         raise ConfigError(
             f"config file {path} is not YAML (character {err.position + 1} is a control character); "

@@ -64,15 +64,15 @@ from assistant.context import classify
 from assistant.dialogue import Dialogue, Turn
 from assistant.errors import AssistantError
 from assistant.events import Event, WindowEnd
-from assistant.nlu.base import Parser
+from assistant.nlu.base import Parser, load_parser
 from assistant.nlu.rescoring import GRAMMAR_CONFIDENCE, MAX_ALTERNATIVES, rescore, sure
 from assistant.policy import Speech
 from assistant.timings import RequestClock, ms_since
-from assistant.tts.base import Synthesizer
+from assistant.tts.base import Synthesizer, load_synthesizer
 from assistant.tts.playback import ReplyWorker, say_later, speak_reply
-from assistant.vad.base import Endpoint, Endpointer, SpeechDetector
+from assistant.vad.base import Endpoint, Endpointer, SpeechDetector, load_speech_detector
 from assistant.vad.semantic import SemanticEndpointer, cut_off
-from assistant.wake.base import Detection, WakeDetector
+from assistant.wake.base import Detection, WakeDetector, load_wake_detector
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +168,6 @@ class VoiceParts:
 
 def build_parts(settings: Settings, *, wake: bool = True, tts: bool = True) -> VoiceParts:
     """Load the engines the settings name (seconds: models load here, not mid-request)."""
-    from assistant.vad.silero import SileroSpeechDetector
-
     v = settings.voice
     name, why = choose_engine(v.asr_engine, v.vosk_model)
     options: dict[str, Any] = {}
@@ -180,21 +178,16 @@ def build_parts(settings: Settings, *, wake: bool = True, tts: bool = True) -> V
     recognizer = load_recognizer(name, **options)
     detector: WakeDetector | None = None
     if wake:
-        from assistant.wake.micro import MicroWakeDetector
-
-        detector = MicroWakeDetector(v.wake_word, v.wake_cutoff)
+        detector = load_wake_detector("micro", model=v.wake_word, cutoff=v.wake_cutoff)
     synthesizer: Synthesizer | None = None
     if tts:
-        from assistant.tts.piper import PiperSynthesizer
-
-        synthesizer = PiperSynthesizer(v.tts_model, length_scale=v.tts_length_scale)
+        synthesizer = load_synthesizer("piper", model=v.tts_model, length_scale=v.tts_length_scale)
         synthesizer.load()
     grammar: Parser | None = None
     if v.grammar_first:
-        from assistant.nlu.templates import TemplateParser
-
-        grammar = TemplateParser()
-    return VoiceParts(SileroSpeechDetector(), recognizer, detector, synthesizer, f"{name} ({why})", grammar)
+        grammar = load_parser("templates")
+    vad = load_speech_detector("silero")
+    return VoiceParts(vad, recognizer, detector, synthesizer, f"{name} ({why})", grammar)
 
 
 class VoicePipeline:

@@ -230,7 +230,8 @@ def load_bars(path: Path = THRESHOLDS_FILE) -> dict[str, Bars]:
 def domain_words(intents_dir: Path = INTENTS_DIR) -> frozenset[str]:
     """Every word the template files use (templates, lists, skip words; comments left out), and the words
     their numbers and abbreviations are spoken with ("twenty two", "point", "degrees")."""
-    from assistant.asr.domain import WRITTEN, spell_number
+    from assistant.asr.domain import WRITTEN
+    from assistant.nlu.numbers import spell_number
 
     words: set[str] = set()
     for path in template_files(intents_dir):
@@ -289,7 +290,7 @@ def unreadable_number(text: str) -> str | None:
 
     A language model drops what it cannot read and acts on the rest: "open the window 1e9
     percent" became a full opening at 0.999."""
-    from assistant.nlu.normalize import parse_number
+    from assistant.nlu.numbers import parse_number
 
     for word in text.split():
         word = word.strip(".,;:!?\"'()%°")
@@ -341,7 +342,7 @@ class Policy:
         A follow-up said whole ("and the passenger side too", "a bit more") is as exact a match: the
         dialogue made ``command`` from it and the last request, which the templates cannot see."""
         from assistant.context import classify
-        from assistant.nlu.normalize import NUMBER_WORDS
+        from assistant.nlu.numbers import NUMBER_WORDS
         from assistant.nlu.templates import TemplateParser, clean
 
         if classify(text) is not None:

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assistant.asr.base import REGISTRY as ASR_ENGINES
 from assistant.config import Settings, settings_from_args
+from assistant.wake.micro import WAKE_WORDS
 
 if TYPE_CHECKING:
     from assistant.events import Event
@@ -77,10 +79,8 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
 
 
 def _voice_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--asr", choices=["auto", "vosk", "pocketsphinx", "whisper"], help="speech recognizer (default: auto)"
-    )
-    p.add_argument("--wake-word", choices=["hey_jarvis", "okay_nabu", "hey_mycroft", "alexa"])
+    p.add_argument("--asr", choices=ASR_ENGINES.choices, help="speech recognizer (default: auto)")
+    p.add_argument("--wake-word", choices=WAKE_WORDS)
     p.add_argument("--trailing-silence-ms", type=float, metavar="MS", help="silence that ends a request")
     p.add_argument("--no-semantic", action="store_true", help="end requests on silence only")
     p.add_argument(

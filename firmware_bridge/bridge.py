@@ -32,9 +32,9 @@ import cantools.database
 from cantools.database.namedsignalvalue import NamedSignalValue
 
 from firmware_bridge.bus import (
-    STILL_DOWN_EVERY_S,
     BusHealth,
     Frame,
+    Receiver,
     SupervisedBus,
     Value,
     decode,
@@ -184,31 +184,6 @@ class _Transmission:
     ends: float
 
 
-RECEIVE_ERROR_PAUSE_S = 0.1
-"""After a receive error, the receive thread waits this long before trying again."""
-
-
-class _Receiver(can.Listener):
-    def __init__(self, on_message: Callable[[can.Message], None]) -> None:
-        self._on_message = on_message
-        self._errors = 0
-        self._reported = 0.0
-
-    def on_message_received(self, msg: can.Message) -> None:
-        self._errors = 0
-        self._on_message(msg)
-
-    def on_error(self, exc: Exception) -> None:
-        # python-can's receive loop retries at once: without the pause and the count, a failing bus
-        # (not a SupervisedBus, which handles its own faults) logged some 131,000 lines a second.
-        self._errors += 1
-        now = time.monotonic()
-        if self._errors == 1 or now - self._reported >= STILL_DOWN_EVERY_S:
-            self._reported = now
-            log.error("CAN receive failed (%d times in a row): %s", self._errors, exc)
-        time.sleep(RECEIVE_ERROR_PAUSE_S)
-
-
 class _Throttle:
     """Logs one line per problem kind at most every ``LOG_EVERY_S``, with how many were held back."""
 
@@ -304,7 +279,7 @@ class CanBridge:
             }
             self._gpio = BridgeGpio(cfg.pins, cfg.pin_factory, cfg.levels)
             self._bus = self._given_bus if self._given_bus is not None else open_bus(cfg)
-            self._notifier = can.Notifier(self._bus, [_Receiver(self._on_rx)], timeout=0.1)
+            self._notifier = can.Notifier(self._bus, [Receiver(self._on_rx)], timeout=0.1)
         except BaseException:
             self.close()
             raise

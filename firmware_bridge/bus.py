@@ -125,6 +125,33 @@ PROBE_S = 1.0
 """After a reopen, receiving this long without an error (or one frame) counts as back."""
 STILL_DOWN_EVERY_S = 60.0
 """While the bus stays down, one reminder line per this many seconds; everything else goes to debug."""
+RECEIVE_ERROR_PAUSE_S = 0.1
+"""After a receive error, the receive thread waits this long before trying again."""
+
+
+class Receiver(can.Listener):
+    """Hands every frame a Notifier receives to ``on_message``; a receive error is logged and paused on."""
+
+    def __init__(self, on_message: Callable[[can.Message], None]) -> None:
+        self._on_message = on_message
+        self._errors = 0
+        self._reported = 0.0
+
+    def on_message_received(self, msg: can.Message) -> None:
+        self._errors = 0
+        self._on_message(msg)
+
+    def on_error(self, exc: Exception) -> None:
+        # python-can's receive loop retries at once: without the pause and the count, a failing bus
+        # (not a SupervisedBus, which handles its own faults) logged some 131,000 lines a second.
+        self._errors += 1
+        now = time.monotonic()
+        if self._errors == 1 or now - self._reported >= STILL_DOWN_EVERY_S:
+            self._reported = now
+            log.error("CAN receive failed (%d times in a row): %s", self._errors, exc)
+        time.sleep(RECEIVE_ERROR_PAUSE_S)
+
+
 # linux/can/error.h: error-frame class bits in the arbitration id
 CAN_ERR_BUSOFF = 0x40
 CAN_ERR_RESTARTED = 0x100

@@ -43,7 +43,7 @@ import cantools.database
 import yaml
 from cantools.database.namedsignalvalue import NamedSignalValue
 
-from firmware_bridge.bus import Frame, Value, decode, load_dbc, open_bus
+from firmware_bridge.bus import Frame, Receiver, Value, decode, load_dbc, open_bus
 from firmware_bridge.checksums import FrameProtection
 from firmware_bridge.config import PACKAGE_DIR, BridgeConfig
 from firmware_bridge.errors import BridgeConfigError, MappingError
@@ -53,8 +53,6 @@ from firmware_bridge.mapping import (
     CommandRef,
     StatusRef,
     VehicleMapping,
-    _line,
-    _LineLoader,
     _read_yaml,
     check_mapping,
     check_value,
@@ -64,6 +62,8 @@ from firmware_bridge.mapping import (
 )
 from firmware_bridge.monitor import format_frame
 from firmware_bridge.transforms import Transform, TransformError
+from firmware_bridge.yamlfile import line_of as _line
+from firmware_bridge.yamlfile import parse_yaml, refuse_unknown_keys
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +127,7 @@ def load_scenario(scenario: str | Path) -> DriveScenario:
             f"cannot read drive scenario {path}: {err.strerror}; built in: {known}"
         ) from err
     try:  # the mapping's loader: a key given twice is refused, lines are kept for the errors below
-        data = yaml.load(text, Loader=_LineLoader)
-    except yaml.MarkedYAMLError as err:
-        line = err.problem_mark.line + 1 if err.problem_mark is not None else "?"
-        raise BridgeConfigError(f"{path}:{line}: {err.problem}; fix the YAML there") from err
+        data = parse_yaml(text, path, BridgeConfigError)
     except yaml.YAMLError as err:
         raise BridgeConfigError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(data, dict) or set(data) - {"loop", "keyframes"} or not data.get("keyframes"):
@@ -195,12 +192,7 @@ def load_physics(path: Path) -> Physics:
     """A physics file (see physics/reference_car.yaml); shape errors name file:line."""
     path = Path(path)
     data = _read_yaml(path, "physics file")
-    unknown = set(data) - {"status_cycle_ms", "travel", "moves", "initial"}
-    if unknown:
-        raise MappingError(
-            f"{path}:{_line(data, sorted(unknown)[0])}: unknown key(s) {', '.join(sorted(unknown))}; "
-            "use status_cycle_ms, travel, moves, initial"
-        )
+    refuse_unknown_keys(data, ("status_cycle_ms", "travel", "moves", "initial"), path, MappingError)
     lines: dict[str, int] = {}
     cycle = data.get("status_cycle_ms")
     if cycle is not None and (isinstance(cycle, bool) or not isinstance(cycle, int | float) or cycle <= 0):
@@ -378,14 +370,6 @@ def _direction(status: StatusRef, sig: cantools.database.can.Signal) -> int:
     except TransformError:
         return 1
     return -1 if not isinstance(a, str) and not isinstance(b, str) and b < a else 1
-
-
-class _Receiver(can.Listener):
-    def __init__(self, on_message: Callable[[can.Message], None]) -> None:
-        self._on_message = on_message
-
-    def on_message_received(self, msg: can.Message) -> None:
-        self._on_message(msg)
 
 
 class BodyControllerSim:
@@ -578,7 +562,7 @@ class BodyControllerSim:
         self._bus = self._given_bus if self._given_bus is not None else open_bus(self.config)
         self._t0 = time.monotonic()
         self._stopping.clear()
-        self._notifier = can.Notifier(self._bus, [_Receiver(self._on_rx)], timeout=0.1)
+        self._notifier = can.Notifier(self._bus, [Receiver(self._on_rx)], timeout=0.1)
         self._thread = threading.Thread(target=self._run, name="body-controller-sim", daemon=True)
         self._thread.start()
         return self

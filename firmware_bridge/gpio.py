@@ -35,6 +35,8 @@ _FACTORIES = {
     "rpigpio": ("gpiozero.pins.rpigpio", "RPiGPIOFactory", "pip install RPi.GPIO"),
     "pigpio": ("gpiozero.pins.pigpio", "PiGPIOFactory", "pip install pigpio, and run pigpiod"),
 }
+PIN_FACTORIES = ("auto", *_FACTORIES)
+"""What a pin_factory setting may name: auto (lgpio on a Raspberry Pi, else mock) or a factory above."""
 
 
 DEVICE_TREE_MODEL = Path("/proc/device-tree/model")

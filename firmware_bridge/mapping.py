@@ -37,13 +37,13 @@ import yaml
 from firmware_bridge.checksums import FrameProtection, protection_for
 from firmware_bridge.errors import MappingError
 from firmware_bridge.transforms import Transform, TransformError, parse_transform
+from firmware_bridge.yamlfile import line_of as _line
+from firmware_bridge.yamlfile import parse_yaml, refuse_unknown_keys
 
 Value = int | float | str
 DEFAULT_CONFIRM_TIMEOUT_S = 1.5
 DEFAULT_MAX_AGE_S = 1.0
 """A status value not heard again for this long is stale: ten 100 ms cycles of the reference car."""
-# libyaml's loader when built in: bridge start time is mostly YAML parsing otherwise.
-SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _SIGNAL_KEYS = {
     "command", "status", "gpio", "confirm_timeout_s", "tolerance", "cannot", "max_age_s", "max_rate",
@@ -56,41 +56,6 @@ STYLES = ("set", "press", "press_until", "toggle")
 DEFAULT_HOLD_MS = 200
 DEFAULT_INTERVAL_MS = 50
 """A held button's repeat interval when its message has no cycle of its own."""
-
-
-class _Lines(dict[Any, Any]):
-    """A YAML mapping that remembers its line and each key's line (1-based)."""
-
-    line: int = 0
-    key_lines: dict[Any, int]
-
-
-def _construct_map(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Any:
-    data = _Lines()
-    data.line = node.start_mark.line + 1
-    data.key_lines = {}
-    yield data
-    data.update(loader.construct_mapping(node, deep=True))
-    for key_node, _ in node.value:
-        if isinstance(key_node, yaml.ScalarNode):
-            key = loader.construct_object(key_node)
-            if key in data.key_lines:  # plain YAML keeps the last silently (a max_rate of 100 then 100000)
-                problem = f"{key!r} is given twice (first on line {data.key_lines[key]})"
-                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
-            data.key_lines[key] = key_node.start_mark.line + 1
-
-
-class _LineLoader(SAFE_LOADER):  # type: ignore[valid-type,misc]
-    pass
-
-
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-
-
-def _line(data: Any, key: Any = None) -> int:
-    if isinstance(data, _Lines):
-        return data.key_lines.get(key, data.line) if key is not None else data.line
-    return 0
 
 
 @dataclass(frozen=True)
@@ -214,13 +179,9 @@ class Allowlist:
 
 def _read_yaml(path: Path, what: str) -> dict[str, Any]:
     try:
-        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LineLoader)
+        data = parse_yaml(Path(path).read_text(encoding="utf-8"), path, MappingError)
     except OSError as err:
         raise MappingError(f"cannot read {what} {path}: {err.strerror}") from err
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        line = mark.line + 1 if mark is not None else "?"
-        raise MappingError(f"{path}:{line}: {err.problem}; fix the YAML there") from err
     except yaml.YAMLError as err:
         raise MappingError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(data, dict):
@@ -381,12 +342,8 @@ def load_mapping(path: Path) -> VehicleMapping:
     """Read a mapping file; its shape is checked here, its DBC names by ``check_mapping``."""
     path = Path(path)
     data = _read_yaml(path, "mapping")
-    unknown = set(data) - {"defaults", "signals", "messages", "car"}
-    if unknown:
-        raise MappingError(
-            f"{path}:{_line(data, min(unknown, key=str))}: unknown top-level key(s) "
-            f"{', '.join(sorted(map(str, unknown)))}; use car, defaults, messages, signals"
-        )
+    top = ("car", "defaults", "messages", "signals")
+    refuse_unknown_keys(data, top, path, MappingError, "top-level key(s)")
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict) or set(defaults) - {"confirm_timeout_s", "max_age_s"}:
         raise MappingError(
@@ -448,9 +405,7 @@ def load_mapping(path: Path) -> VehicleMapping:
 def load_allowlist(path: Path) -> Allowlist:
     path = Path(path)
     data = _read_yaml(path, "allowlist")
-    unknown = set(data) - {"can", "gpio"}
-    if unknown:
-        raise MappingError(f"{path}: unknown top-level key(s) {', '.join(sorted(unknown))}; use can, gpio")
+    refuse_unknown_keys(data, ("can", "gpio"), path, MappingError, "top-level key(s)")
     can_raw = data.get("can") or {}
     if not isinstance(can_raw, dict) or not all(isinstance(v, list) for v in can_raw.values()):
         raise MappingError(f"{path}: 'can' must map message names to lists of signal names")

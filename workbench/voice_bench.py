@@ -48,6 +48,7 @@ import numpy as np
 
 from assistant.audio import RATE, AudioChunk, concat, read_wav, silence, split, to_stream_format, write_wav
 from assistant.config import CanSettings, Settings, SimSettings
+from assistant.nlu.base import REGISTRY as NLU_ENGINES
 from assistant.nlu.evalset import DEV_SET, frame_ok, read_set
 from assistant.pipeline import VoicePipeline, VoiceTurn, build_parts
 from assistant.runtime import open_car, open_dialogue
@@ -96,13 +97,10 @@ def _number(v: str) -> Any:
         return v
 
 
-NLU_ENGINE: str | None = None
-"""--nlu: the language engine the benchmarks run with (None: the configured default)."""
-
-
-def _settings(tag: str, **voice: Any) -> Settings:
+def _settings(tag: str, nlu_engine: str | None = None, **voice: Any) -> Settings:
+    """The product's settings on a bus of the benchmark's own; ``nlu_engine``: --nlu (None: the default)."""
     base = Settings()
-    nlu = dataclasses.replace(base.nlu, engine=NLU_ENGINE) if NLU_ENGINE else base.nlu
+    nlu = dataclasses.replace(base.nlu, engine=nlu_engine) if nlu_engine else base.nlu
     return dataclasses.replace(
         base,
         nlu=nlu,
@@ -122,7 +120,7 @@ def bench_accuracy(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     clips = [speech.get(text) for text, _ in rows]
     print(f"speech for {len(rows)} lines ready in {time.perf_counter() - t0:.0f} s", flush=True)
-    settings = _settings("acc", semantic_endpointing=not args.plain)
+    settings = _settings("acc", args.nlu, semantic_endpointing=not args.plain)
     parts = build_parts(settings, wake=False, tts=False)
     if args.ps:
         from assistant.asr.pocketsphinx import PocketsphinxRecognizer
@@ -133,7 +131,7 @@ def bench_accuracy(args: argparse.Namespace) -> None:
     print(f"asr: {parts.asr_choice}", flush=True)
     for snr in [None, *args.snr]:
         label = "clean" if snr is None else f"{snr:g}dB"
-        s = _settings(f"acc{label}", semantic_endpointing=not args.plain)
+        s = _settings(f"acc{label}", args.nlu, semantic_endpointing=not args.plain)
         ok = 0
         misses = []
         t1 = time.perf_counter()
@@ -290,9 +288,9 @@ def _spoken_turns(turns: list[VoiceTurn], starts_ms: list[float]) -> list[list[V
     return out
 
 
-def _heard(parts: Any, tag: str, audio: AudioChunk) -> list[VoiceTurn]:
+def _heard(parts: Any, tag: str, audio: AudioChunk, nlu: str | None) -> list[VoiceTurn]:
     """``audio`` through the pipeline with the wake word on, a fresh car and dialogue of its own."""
-    s = _settings(tag)
+    s = _settings(tag, nlu)
     with open_car(s) as car:
         pipeline = VoicePipeline(parts, open_dialogue(s, car), s.voice, bridge=car.bridge, synthesize=False)
         try:
@@ -310,7 +308,7 @@ def bench_followup(args: argparse.Namespace) -> None:
     if args.dialogues:
         dialogues = dialogues[: args.dialogues]
     speech = SpeechCache()
-    settings = _settings("fu")
+    settings = _settings("fu", args.nlu)
     parts = build_parts(settings, wake=True, tts=False)
     print(f"asr: {parts.asr_choice}; window {settings.voice.follow_up_s:g} s", flush=True)
     for snr in [None, *args.snr]:
@@ -329,7 +327,7 @@ def bench_followup(args: argparse.Namespace) -> None:
             audio = concat(segments)
             if snr is not None:
                 audio = mix_at_snr(audio, snr, seed=d)
-            heard = _spoken_turns(_heard(parts, f"fu{label}{d}", audio), starts)
+            heard = _spoken_turns(_heard(parts, f"fu{label}{d}", audio, args.nlu), starts)
             for i, ((text, expected, *flags), these) in enumerate(zip(turns, heard, strict=True)):
                 commands = [c for t in these for c in t.commands]
                 ok = frame_ok(parse_expected(expected), commands)
@@ -372,7 +370,7 @@ def bench_false_starts(args: argparse.Namespace, speech: SpeechCache, parts: Any
             first = OOD_FIRST[i % len(OOD_FIRST)]
             lead = concat([speech.get(first, "Hey Jarvis."), silence(FOLLOW_UP_GAP_MS)])
             audio = degrade(concat([lead, speech.get(text)]), i)
-            turns = _heard(parts, f"fs{label}{i}", audio)
+            turns = _heard(parts, f"fs{label}{i}", audio, args.nlu)
             windows += bool(turns and turns[0].commands)  # the request before opened a window
             seconds += (audio.duration_ms - lead.duration_ms) / 1000
             late = turns[1:]
@@ -402,7 +400,7 @@ def bench_false_starts(args: argparse.Namespace, speech: SpeechCache, parts: Any
         mix = np.concatenate([quiet, np.zeros(len(bed) - len(quiet), np.float32)])
         # the stereo plays at the request's own loudness (0 dB) from start to end
         audio = _over(AudioChunk.from_array(mix, RATE), bed, 0.0)
-        turns = _heard(parts, f"fm{i}", audio)
+        turns = _heard(parts, f"fm{i}", audio, args.nlu)
         frames += bool(sum(len(t.frames) for t in turns[1:]))
         commands += any(t.commands for t in turns[1:])
     figure(
@@ -468,13 +466,13 @@ def bench_latency(args: argparse.Namespace) -> None:
     speech = SpeechCache()
     clips = [speech.get(text) for text, _ in rows]
     results: dict[str, dict[str, list[float]]] = {}
-    parts = build_parts(_settings("lat"), wake=False, tts=True)
+    parts = build_parts(_settings("lat", args.nlu), wake=False, tts=True)
     if getattr(parts.synthesizer, "cache_size", 0):
         # every reply synthesised afresh: the plain and semantic passes say the same replies
         parts.synthesizer.cache_size = 0  # type: ignore[union-attr]
     print(f"asr: {parts.asr_choice}", flush=True)
     for mode in ("plain", "semantic"):
-        s = _settings(f"lat{mode}", semantic_endpointing=mode == "semantic")
+        s = _settings(f"lat{mode}", args.nlu, semantic_endpointing=mode == "semantic")
         r: dict[str, list[float]] = {
             "frame": [],
             "audio": [],
@@ -551,12 +549,12 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _engine_settings(spec: str, tag: str) -> Settings:
+def _engine_settings(spec: str, tag: str, nlu: str | None) -> Settings:
     name, _, model = spec.partition(":")
     voice: dict[str, Any] = {"asr_engine": name}
     if model:
         voice["whisper_model"] = model
-    return _settings(tag, **voice)
+    return _settings(tag, nlu, **voice)
 
 
 class _CarBench:
@@ -584,7 +582,9 @@ class _CarBench:
         self.car.close()
 
 
-def measure_engine(spec: str, dev_set: Path, dev_n: int, ood_n: int, snrs: list[float]) -> dict[str, Any]:
+def measure_engine(
+    spec: str, dev_set: Path, dev_n: int, ood_n: int, snrs: list[float], nlu: str | None = None
+) -> dict[str, Any]:
     """Accuracy, false actuation, latency and memory of one recognizer (run it in a process of its own)."""
     from workbench.bench.false_actuation import Tally, Voices, measure, ood_sentences, recordings, tally
 
@@ -592,7 +592,7 @@ def measure_engine(spec: str, dev_set: Path, dev_n: int, ood_n: int, snrs: list[
     rss0 = _rss_mb()
     t0 = time.perf_counter()
     try:
-        parts = build_parts(_engine_settings(spec, "eng"), wake=False, tts=False)
+        parts = build_parts(_engine_settings(spec, "eng", nlu), wake=False, tts=False)
     except Exception as err:  # a recognizer that cannot load is a row saying why
         result["status"] = f"not run: {err}"
         return result
@@ -607,7 +607,7 @@ def measure_engine(spec: str, dev_set: Path, dev_n: int, ood_n: int, snrs: list[
     result["ood_voices"] = sorted({v for v, _, _ in ood})
     for snr in [None, *snrs]:
         label = "clean" if snr is None else f"{snr:g}dB"
-        bench = _CarBench(parts, _engine_settings(spec, f"eng{label}"))
+        bench = _CarBench(parts, _engine_settings(spec, f"eng{label}", nlu))
         run_clip = bench.run
 
         ok = 0
@@ -674,7 +674,13 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 
 def run_engines(
-    specs: list[str], dev_set: Path, dev_n: int, ood_n: int, snrs: list[float], log: Any = print
+    specs: list[str],
+    dev_set: Path,
+    dev_n: int,
+    ood_n: int,
+    snrs: list[float],
+    log: Any = print,
+    nlu: str | None = None,
 ) -> list[dict[str, Any]]:
     """``measure_engine`` for each spec, one process each, one after the other (never two at once)."""
     from workbench.bench.false_actuation import Voices, ood_sentences, recordings
@@ -690,8 +696,8 @@ def run_engines(
             sys.executable, "-m", "workbench.voice_bench", "engine", "--engine", spec, "--set", str(dev_set),
             "--dev-n", str(dev_n), "--ood-n", str(ood_n), "--snr", *[f"{x:g}" for x in snrs],
         ]
-        if NLU_ENGINE:
-            cmd += ["--nlu", NLU_ENGINE]
+        if nlu:
+            cmd += ["--nlu", nlu]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("engine-result: ")]
@@ -772,7 +778,7 @@ def bench_engines(args: argparse.Namespace) -> None:
         f"{open('/proc/loadavg').read().split()[0]} on {os.cpu_count()} cores",
         flush=True,
     )
-    results = run_engines(args.engines, Path(args.set), args.dev_n, args.ood_n, args.snr)
+    results = run_engines(args.engines, Path(args.set), args.dev_n, args.ood_n, args.snr, nlu=args.nlu)
     for r in results:
         if r.get("status") != "ran":
             figure(f"engine_{r['engine']}", r["status"])
@@ -803,7 +809,7 @@ def bench_engines(args: argparse.Namespace) -> None:
 
 
 def bench_engine(args: argparse.Namespace) -> None:
-    result = measure_engine(args.engine, Path(args.set), args.dev_n, args.ood_n, args.snr)
+    result = measure_engine(args.engine, Path(args.set), args.dev_n, args.ood_n, args.snr, args.nlu)
     print("engine-result: " + json.dumps(result), flush=True)
 
 
@@ -833,7 +839,7 @@ def bench_idle(args: argparse.Namespace) -> None:
     from assistant.voice_sim import noise_only
     from assistant.wake.micro import MicroWakeDetector
 
-    settings = _settings("idle")
+    settings = _settings("idle", args.nlu)
     parts = build_parts(settings, tts=True)
     noise = concat([noise_only(10_000, -35.0, seed=s) for s in range(3)])
     blocks = list(split(noise, 30))
@@ -885,7 +891,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=40, help="latency: requests")
     ap.add_argument("--seconds", type=float, default=60.0, help="idle: seconds at real-time pace")
     ap.add_argument("--ps", nargs="*", default=[], metavar="KEY=VALUE", help="pocketsphinx decoder options")
-    ap.add_argument("--nlu", choices=["slm", "templates"], help="language engine (default: configured)")
+    ap.add_argument("--nlu", choices=NLU_ENGINES.choices, help="language engine (default: configured)")
     ap.add_argument("--plain", action="store_true", help="accuracy: silence endpointing only")
     ap.add_argument(
         "--fresh", action="store_true", help="followup: only the out-of-domain sentences not tuned against"
@@ -901,9 +907,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ood-n", type=int, default=30, help="engines: out-of-domain sentences (the first n)")
     ap.add_argument("--json-out", help="engines: write every figure here as JSON")
     args = ap.parse_args(argv)
-    global NLU_ENGINE
-    NLU_ENGINE = args.nlu
-    print(f"nlu: {_settings('x').nlu.engine}", flush=True)
+    print(f"nlu: {_settings('x', args.nlu).nlu.engine}", flush=True)
     if args.what == "wake" or args.what == "all":
         args.snr_list = args.snr
     steps = ["accuracy", "wake", "latency", "idle"] if args.what == "all" else [args.what]

@@ -16,7 +16,7 @@ from typing import Any
 
 from assistant.audio import AudioChunk
 from assistant.errors import AssistantError
-from assistant.registry import load_engine
+from assistant.registry import Registry
 
 
 class AsrError(AssistantError):
@@ -89,12 +89,18 @@ class Recognizer(ABC):
         (audio of the recording to come), learn it from that instead."""
 
 
-ENGINES: dict[str, str] = {
-    "vosk": "assistant.asr.vosk:VoskRecognizer",
-    "pocketsphinx": "assistant.asr.pocketsphinx:PocketsphinxRecognizer",
-    "whisper": "assistant.asr.whisper:WhisperRecognizer",
-    "fake": "assistant.asr.fake:FakeRecognizer",
-}
+REGISTRY = Registry(
+    "ASR",
+    {
+        "vosk": "assistant.asr.vosk:VoskRecognizer",
+        "pocketsphinx": "assistant.asr.pocketsphinx:PocketsphinxRecognizer",
+        "whisper": "assistant.asr.whisper:WhisperRecognizer",
+        "fake": "assistant.asr.fake:FakeRecognizer",
+    },
+    also=("auto",),
+    hidden=frozenset({"fake"}),
+)
+ENGINES = REGISTRY.engines
 
 VOSK_EN_MODEL = "vosk-model-small-en-us-0.15"
 FETCH_SCRIPT = "deploy/fetch_vosk_model.sh"
@@ -121,5 +127,5 @@ def choose_engine(name: str, vosk_model: str = "") -> tuple[str, str]:
 
 
 def load_recognizer(name: str, **options: Any) -> Recognizer:
-    engine: Recognizer = load_engine("ASR", ENGINES, name, also="auto", **options)
+    engine: Recognizer = REGISTRY.load(name, **options)
     return engine

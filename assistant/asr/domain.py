@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.nlu.intents import INTENTS_DIR, intents_hash, load_intents
+from assistant.nlu.numbers import spell_number
 from assistant.package_data import data_path
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,6 @@ trigrams are scaled by 1 - this); from any domain context they are reached by ba
 # training text that is not a command keeps off-domain speech from being forced into commands
 OUT_OF_SCOPE = data_path("intents", "out_of_scope.txt")
 
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-         "sixteen seventeen eighteen nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 WRITTEN = {
     "deg": "degrees",
     "khz": "kilohertz",
@@ -54,23 +52,6 @@ WRITTEN = {
     "farenheit": "fahrenheit",
 }
 """Written abbreviations and misspellings in the templates, as a driver says them."""
-
-
-def spell_number(token: str) -> str:
-    """Digits as spoken English: 22 -> twenty two, 95.3 -> ninety five point three."""
-    if "." in token:
-        whole, frac = token.split(".", 1)
-        return f"{spell_number(whole)} point {' '.join(_ONES[int(d)] for d in frac if d.isdigit())}"
-    n = int(token)
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    if n < 1000:
-        rest = n % 100
-        return f"{_ONES[n // 100]} hundred" + (f" {spell_number(str(rest))}" if rest else "")
-    thousands, rest = divmod(n, 1000)
-    return f"{spell_number(str(thousands))} thousand" + (f" {spell_number(str(rest))}" if rest else "")
 
 
 def spoken_words(text: str) -> list[str]:

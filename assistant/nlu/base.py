@@ -14,7 +14,7 @@ from typing import Any
 
 from assistant.catalog import SlotValue, problems
 from assistant.errors import InputError
-from assistant.registry import load_engine
+from assistant.registry import Registry
 
 MAX_TEXT_CHARS = 500
 
@@ -93,13 +93,17 @@ def keep_valid(commands: list[Command]) -> tuple[Command, ...]:
 
 
 # name -> "module:Class"; imported on first use
-ENGINES: dict[str, str] = {
-    "templates": "assistant.nlu.templates:TemplateParser",
-    "slm": "assistant.nlu.slm:SlmParser",
-}
+REGISTRY = Registry(
+    "NLU",
+    {
+        "slm": "assistant.nlu.slm:SlmParser",
+        "templates": "assistant.nlu.templates:TemplateParser",
+    },
+)
+ENGINES = REGISTRY.engines
 
 
 def load_parser(name: str, **options: Any) -> Parser:
     """Build the engine registered as ``name``."""
-    engine: Parser = load_engine("NLU", ENGINES, name, **options)
+    engine: Parser = REGISTRY.load(name, **options)
     return engine

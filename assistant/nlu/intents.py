@@ -30,6 +30,7 @@ from assistant.catalog import INTENTS as CATALOG_INTENTS
 from assistant.catalog import SLOT_SPECS
 from assistant.errors import IntentsError
 from assistant.package_data import data_path
+from firmware_bridge.yamlfile import parse_yaml
 
 INTENTS_DIR = data_path("intents")
 """The shipped template folder: ``intents/`` of the repository, packaged into the wheel."""
@@ -115,13 +116,8 @@ def _load_cached(dir: str, _stats: str) -> tuple[Intents, IntentSources]:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        where = f"{path.name}:{mark.line + 1}" if mark is not None else path.name
-        raise IntentsError(
-            f"{where}: malformed YAML ({err.problem or err.context}); fix the quoting or indentation there"
-        ) from err
+        # the plain safe loader: a key given twice in the templates is not refused here
+        data = parse_yaml(path.read_text(encoding="utf-8"), path.name, IntentsError, loader=yaml.SafeLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise IntentsError(f"{path.name}: cannot read ({err}); it must be UTF-8 YAML") from err
     if data is None:

@@ -1,12 +1,4 @@
-"""Spoken numbers and slot spans -> catalog values, shared by every NLU engine.
-
-``parse_number`` reads a number as a driver or a recogniser says it ("twenty
-one", "ninety eight point seven", "one oh five point one", "a hundred and
-five", "72", "ten percent"). hassil's range lists only know the one spelling
-unicode-rbnf produces per number ("one hundred five"), so spoken variants ("a
-hundred and five", "and a half", digit by digit "one oh five") are read here;
-``numbers_to_digits`` rewrites them inside a sentence so the templates' range
-lists see digits.
+"""Slot spans -> catalog values, shared by every NLU engine (numbers are read by ``nlu.numbers``).
 
 ``normalize_slot`` maps the text of a slot as said ("my", "a crack", "fast")
 to the catalog value for that intent's slot, through the same lists the
@@ -16,312 +8,18 @@ on what each phrase means.
 
 from __future__ import annotations
 
-import re
 import time
+from collections.abc import Callable
 from functools import cache
 
-from hassil import is_match
+from hassil import Intents, is_match
+from hassil.expression import Sentence
 from hassil.intents import SlotList
 from hassil.parse_expression import parse_sentence
 
 from assistant.catalog import SLOT_SPECS
 from assistant.nlu.base import Refusal
-
-Number = int | float
-
-_UNITS = {
-    "zero": 0,
-    "oh": 0,
-    "o": 0,
-    "nought": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-}
-_TEENS = {
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-}
-_TENS = {
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fourty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-}
-_SCALES = {"hundred": 100, "thousand": 1000}
-_NUMBER_WORDS = set(_UNITS) | set(_TEENS) | set(_TENS) | set(_SCALES)
-NUMBER_WORDS = frozenset(_NUMBER_WORDS | {"point", "and", "a", "minus", "negative"})
-"""Words a spoken number may use."""
-# said after a number; dropped by parse_number ("ten percent" is 10)
-_UNIT_WORDS = {
-    "percent",
-    "per",
-    "cent",
-    "%",
-    "degree",
-    "degrees",
-    "celsius",
-    "centigrade",
-    "fahrenheit",
-    "mhz",
-    "megahertz",
-    "khz",
-    "kilohertz",
-    "hz",
-}
-_DIGITS = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
-
-
-def _ascii_digits(word: str) -> bool:
-    """'42' yes; '²' or '٤' no: str.isdigit() accepts them but int() refuses superscripts."""
-    return word.isascii() and word.isdigit()
-
-
-def _as_number(value: float) -> Number:
-    """int where whole: JSON 22, not 22.0."""
-    return int(value) if float(value).is_integer() else round(value, 6)
-
-
-_SIGN = re.compile(r"(?<![\w.])[-\u2212](?=\d)")  # "-40", "−40": a minus, not a hyphen
-
-
-def _tokens(text: str) -> list[str]:
-    text = _SIGN.sub(" minus ", text.lower()).replace("%", " percent ").replace("-", " ")
-    return [t for t in re.split(r"[\s,]+", text) if t]
-
-
-def _chunk_value(words: list[str]) -> tuple[int, int] | None:
-    """The number under 100 at the start of ``words``: (value, words used)."""
-    if not words:
-        return None
-    w = words[0]
-    if w in _TENS:
-        if len(words) > 1 and words[1] in _UNITS and _UNITS[words[1]] > 0 and words[1] not in ("oh", "o"):
-            return _TENS[w] + _UNITS[words[1]], 2
-        return _TENS[w], 1
-    if w in _TEENS:
-        return _TEENS[w], 1
-    if w in _UNITS:
-        return _UNITS[w], 1
-    if _ascii_digits(w):
-        return int(w), 1
-    return None
-
-
-def _integer(words: list[str]) -> int | None:
-    """Whole number from number words, or None if they do not form one."""
-    if not words:
-        return None
-    if len(words) == 1 and _ascii_digits(words[0]):
-        return int(words[0])
-    if any(w in _SCALES for w in words):
-        total, current, i = 0, 0, 0
-        while i < len(words):
-            w = words[i]
-            if w == "and":
-                i += 1
-                continue
-            if w == "a" and i + 1 < len(words) and words[i + 1] in _SCALES:
-                current = 1
-                i += 1
-                continue
-            if w in _SCALES:
-                scale = _SCALES[w]
-                if scale == 100:
-                    current = (current or 1) * 100
-                else:
-                    total += (current or 1) * scale
-                    current = 0
-                i += 1
-                continue
-            chunk = _chunk_value(words[i:])
-            if chunk is None:
-                return None
-            # "one hundred five", "fifteen hundred"
-            current += chunk[0]
-            i += chunk[1]
-        return total + current
-    # no scale words: one chunk ("twenty one"), or chunks said digit by digit /
-    # in pairs ("one oh five" = 105, "ten ten" = 1010)
-    chunks: list[tuple[int, int]] = []
-    i = 0
-    while i < len(words):
-        chunk = _chunk_value(words[i:])
-        if chunk is None:
-            return None
-        chunks.append(chunk)
-        i += chunk[1]
-    if len(chunks) == 1:
-        return chunks[0][0]
-    if words[0] in ("oh", "o", "zero", "nought"):
-        return None
-    return int("".join(str(value) for value, _ in chunks))
-
-
-def parse_number(text: str) -> Number | None:
-    """The number ``text`` says, as int where whole; None if it is not (only) a number.
-
-    >>> parse_number("ninety eight point seven"), parse_number("a hundred"), parse_number("21")
-    (98.7, 100, 21)
-    """
-    if not isinstance(text, str):
-        return None
-    grouped = _GROUPED.fullmatch(text.strip())
-    if grouped:
-        return (-1 if grouped.group(1) else 1) * int(grouped.group(2).replace(",", ""))
-    words = _tokens(text)
-    while words and words[-1] in _UNIT_WORDS:
-        words.pop()
-    if not words:
-        return None
-    sign = 1
-    if words[0] in ("minus", "negative"):
-        sign, words = -1, words[1:]
-    if len(words) == 1 and _DIGITS.fullmatch(words[0]):
-        return _as_number(sign * float(words[0].replace(",", ".")))
-    half = 0.0
-    if words[-3:] == ["and", "a", "half"]:
-        half, words = 0.5, words[:-3]
-    elif words[-2:] in (["and", "half"], ["a", "half"]):
-        half, words = 0.5, words[:-2]
-    if "point" in words:
-        at = words.index("point")
-        whole = _integer(words[:at]) if at else 0
-        fraction = words[at + 1 :]
-        if whole is None or not fraction:
-            return None
-        digits = []
-        for w in fraction:
-            if _ascii_digits(w):
-                digits.append(w)
-            elif w in _UNITS:
-                digits.append(str(_UNITS[w]))
-            else:
-                return None
-        return _as_number(sign * float(f"{whole}.{''.join(digits)}"))
-    if any(not (w in _NUMBER_WORDS or _ascii_digits(w) or w in ("a", "and")) for w in words):
-        return None
-    whole = _integer(words)
-    if whole is None:
-        return None
-    return _as_number(sign * (whole + half))
-
-
-_RUN_WORD = re.compile(r"^(?:[-\u2212]?\d+(?:\.\d+)?|[-\u2212]?\d{1,3}(?:,\d{3})+)$")
-_GROUPED = re.compile(r"([-\u2212]?)(\d{1,3}(?:,\d{3})+)")
-"""Digits grouped by thousands, as Whisper writes them ("1,000"): one whole number, not 1 or 10."""
-_SIGN_WORDS = ("minus", "negative")
-
-
-def numbers_to_digits(text: str) -> str:
-    """``text`` with every spoken number written as digits ("set it to twenty one" -> "set it to 21")."""
-    words = text.split()
-    out: list[str] = []
-    i = 0
-    while i < len(words):
-        j = _number_run_end(words, i)
-        if j > i:
-            value = parse_number(" ".join(words[i:j]))
-            if value is not None:
-                out.append(str(value))
-                i = j
-                continue
-        out.append(words[i])
-        i += 1
-    return " ".join(out)
-
-
-def _is_number_word(word: str) -> bool:
-    return word in _NUMBER_WORDS or bool(_RUN_WORD.match(word))
-
-
-def _number_run_end(words: list[str], start: int) -> int:
-    """End of the longest run of number words from ``start`` (``start`` when there is none)."""
-    w = [x.lower() for x in words]
-    if w[start] in _SIGN_WORDS:
-        # "minus 40", "minus forty": the sign belongs to the number after it
-        end = _number_run_end(words, start + 1) if start + 1 < len(w) else start + 1
-        return end if end > start + 1 else start
-    if _RUN_WORD.match(w[start]):
-        return start + 1  # digits stand alone: "fan 3 volume 10" is not 310
-    i = start
-    if w[i] == "a" and i + 1 < len(w) and w[i + 1] in _SCALES:
-        i += 1
-    elif w[i] not in _NUMBER_WORDS or w[i] in ("oh", "o") or w[i] in _SCALES:
-        return start
-    end = start
-    while i < len(w):
-        word = w[i]
-        nxt = w[i + 1] if i + 1 < len(w) else ""
-        if word in _NUMBER_WORDS:
-            i += 1
-            end = i
-        elif word == "and" and w[i - 1] in _SCALES and nxt in _NUMBER_WORDS:
-            i += 1
-        elif word == "and" and w[i + 1 : i + 3] == ["a", "half"]:
-            i += 3
-            end = i
-        elif word == "point" and (nxt in _UNITS or _ascii_digits(nxt)):
-            i += 1
-        else:
-            break
-    return end
-
-
-def number_spans(text: str) -> list[tuple[int, int, Number]]:
-    """Every number said in ``text``, with its sign and decimals: (char start, char end, value).
-
-    >>> number_spans("set it to minus forty and the fan to 3")
-    [(10, 21, -40), (37, 38, 3)]
-    """
-    found: list[tuple[int, str]] = []  # char start, word without what follows it ("40," "50%")
-    for m in re.finditer(r"\S+", text):
-        word = re.sub(r"[,.!?;:%]+$", "", m.group())
-        if re.fullmatch(r"[A-Za-z]+(?:-[A-Za-z]+)+", word):  # "twenty-one"
-            found += [(m.start() + p.start(), p.group()) for p in re.finditer(r"[A-Za-z]+", word)]
-        elif word:
-            found.append((m.start(), word))
-    words = [w.lower() for _, w in found]
-    spans: list[tuple[int, int, Number]] = []
-    i = 0
-    while i < len(words):
-        j = _number_run_end(words, i)
-        if j > i:
-            value = parse_number(" ".join(words[i:j]))
-            if value is not None:
-                spans.append((found[i][0], found[j - 1][0] + len(found[j - 1][1]), value))
-                i = j
-                continue
-        i += 1
-    return spans
-
-
-def number_in(text: str, start: int, end: int) -> Number | None:
-    """The whole number said where ``text[start:end]`` is (a tagger's span may hold part of it:
-    "40" of "-40", "99." of "99.99"), or None when no number overlaps it."""
-    for a, b, value in number_spans(text):
-        if a < end and start < b:
-            return value
-    return None
+from assistant.nlu.numbers import Number, as_number, numbers_to_digits, parse_number
 
 
 def number_refusal(intent: str, slot: str, value: Number) -> Refusal | None:
@@ -342,10 +40,10 @@ def number_refusal(intent: str, slot: str, value: Number) -> Refusal | None:
 _PLACES = frozenset({"window", "seat", "door", "zone"})
 
 
-_PLACE_LISTS: dict[int, tuple[object, list[SlotList]]] = {}
+_PLACE_LISTS: dict[int, tuple[Intents, list[SlotList]]] = {}
 
 
-def _place_lists(intents):  # type: ignore[no-untyped-def]
+def _place_lists(intents: Intents) -> list[SlotList]:
     cached = _PLACE_LISTS.get(id(intents))
     if cached is not None and cached[0] is intents:
         return cached[1]
@@ -355,7 +53,7 @@ def _place_lists(intents):  # type: ignore[no-untyped-def]
     return found
 
 
-def _find_place_lists(intents):  # type: ignore[no-untyped-def]
+def _find_place_lists(intents: Intents) -> list[SlotList]:
     from assistant.nlu.intents import bound_lists
 
     seen: dict[int, SlotList] = {}
@@ -370,7 +68,7 @@ _STRIP_PREFIXES = ("the ", "to ", "at ", "on ", "by ", "level ", "setting ", "a 
 
 
 @cache
-def _slot_sentence(list_name: str, slot: str):  # type: ignore[no-untyped-def]
+def _slot_sentence(list_name: str, slot: str) -> Sentence:
     return parse_sentence(f"{{{list_name}:{slot}}}", keep_text=True)
 
 
@@ -407,10 +105,10 @@ def _match_list_uncached(text: str, slot_list: SlotList, rules: dict) -> object:
 
 
 _RECHECK_S = 2.0
-_CURRENT: list[tuple[float, object]] = []
+_CURRENT: list[tuple[float, Intents]] = []
 
 
-def _current_intents(load):  # type: ignore[no-untyped-def]
+def _current_intents(load: Callable[[], Intents]) -> Intents:
     # load_intents() stats every template file; a tagger calls this per slot, so
     # look again at most every couple of seconds
     now = time.monotonic()
@@ -445,7 +143,7 @@ def normalize_slot(intent: str, slot: str, text: str) -> str | int | float | Non
         for slot_list in bound_lists(intents, intent, slot):
             value = _match_list(candidate, slot_list, intents.expansion_rules)
             if isinstance(value, float):
-                value = _as_number(value)
+                value = as_number(value)
             if value is not None and value != "" and spec.accepts(value):
                 return value  # type: ignore[return-value]
     if spec.kind == "enum" and slot in _PLACES:

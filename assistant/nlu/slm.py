@@ -73,7 +73,7 @@ def _default_normaliser() -> Callable[[str, str, str], SlotValue | None] | None:
 
 def _default_number_parser() -> Callable[[str], float | int | None] | None:
     try:
-        from assistant.nlu.normalize import parse_number
+        from assistant.nlu.numbers import parse_number
     except ImportError:
         return None
     return parse_number
@@ -81,7 +81,7 @@ def _default_number_parser() -> Callable[[str], float | int | None] | None:
 
 def _default_number_reader() -> Callable[[str, int, int], float | int | None] | None:
     try:
-        from assistant.nlu.normalize import number_in
+        from assistant.nlu.numbers import number_in
     except ImportError:
         return None
     return number_in

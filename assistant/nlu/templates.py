@@ -31,7 +31,8 @@ from hassil.util import remove_skip_words
 from assistant.catalog import SLOT_SPECS, is_valid
 from assistant.nlu.base import Command, Parse, Parser, Refusal, check_text, keep_valid
 from assistant.nlu.intents import INTENTS_DIR, load_intents
-from assistant.nlu.normalize import NUMBER_WORDS, number_refusal, numbers_to_digits, parse_number
+from assistant.nlu.normalize import number_refusal
+from assistant.nlu.numbers import NUMBER_WORDS, numbers_to_digits, parse_number
 
 EXACT = 1.0
 CARRIED = 0.9

@@ -8,7 +8,7 @@ from typing import Any
 
 from assistant.audio import AudioChunk
 from assistant.errors import AssistantError
-from assistant.registry import load_engine
+from assistant.registry import Registry
 
 
 class TtsError(AssistantError):
@@ -31,12 +31,17 @@ class Synthesizer(ABC):
         """Audio for ``text``, one chunk per sentence, each yielded as soon as it is made."""
 
 
-ENGINES: dict[str, str] = {
-    "piper": "assistant.tts.piper:PiperSynthesizer",
-    "fake": "assistant.tts.fake:FakeSynthesizer",
-}
+REGISTRY = Registry(
+    "TTS",
+    {
+        "piper": "assistant.tts.piper:PiperSynthesizer",
+        "fake": "assistant.tts.fake:FakeSynthesizer",
+    },
+    hidden=frozenset({"fake"}),
+)
+ENGINES = REGISTRY.engines
 
 
 def load_synthesizer(name: str, **options: Any) -> Synthesizer:
-    engine: Synthesizer = load_engine("TTS", ENGINES, name, **options)
+    engine: Synthesizer = REGISTRY.load(name, **options)
     return engine

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from assistant.audio import AudioChunk
-from assistant.registry import load_engine
+from assistant.registry import Registry
 
 
 class SpeechDetector(ABC):
@@ -100,12 +100,16 @@ class Endpointer:
         return None
 
 
-ENGINES: dict[str, str] = {
-    "silero": "assistant.vad.silero:SileroSpeechDetector",
-    "energy": "assistant.vad.fake:EnergySpeechDetector",
-}
+REGISTRY = Registry(
+    "VAD",
+    {
+        "silero": "assistant.vad.silero:SileroSpeechDetector",
+        "energy": "assistant.vad.fake:EnergySpeechDetector",
+    },
+)
+ENGINES = REGISTRY.engines
 
 
 def load_speech_detector(name: str, **options: Any) -> SpeechDetector:
-    engine: SpeechDetector = load_engine("VAD", ENGINES, name, **options)
+    engine: SpeechDetector = REGISTRY.load(name, **options)
     return engine

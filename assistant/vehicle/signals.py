@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from assistant.errors import ConfigError
+from firmware_bridge.yamlfile import parse_yaml
 
 Value = int | float | str
 
@@ -66,12 +67,7 @@ class SignalSpec:
 
 @cache
 def load_signals(path: Path = SIGNALS_FILE) -> dict[str, SignalSpec]:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        line = mark.line + 1 if mark is not None else "?"
-        raise ConfigError(f"{path}:{line}: {err.problem}; fix the YAML there") from err
+    raw = parse_yaml(path.read_text(encoding="utf-8"), path, ConfigError, loader=yaml.SafeLoader)
     out = {}
     for name, entry in (raw or {}).items():
         kind = entry.get("kind")

@@ -8,7 +8,7 @@ from typing import Any
 
 from assistant.audio import AudioChunk
 from assistant.errors import AssistantError
-from assistant.registry import load_engine
+from assistant.registry import Registry
 
 
 class WakeError(AssistantError):
@@ -42,12 +42,17 @@ class WakeDetector(ABC):
         """Forget the audio heard so far (after a detection, between files)."""
 
 
-ENGINES: dict[str, str] = {
-    "micro": "assistant.wake.micro:MicroWakeDetector",
-    "fake": "assistant.wake.fake:FakeWakeDetector",
-}
+REGISTRY = Registry(
+    "wake",
+    {
+        "micro": "assistant.wake.micro:MicroWakeDetector",
+        "fake": "assistant.wake.fake:FakeWakeDetector",
+    },
+    hidden=frozenset({"fake"}),
+)
+ENGINES = REGISTRY.engines
 
 
 def load_wake_detector(name: str, **options: Any) -> WakeDetector:
-    engine: WakeDetector = load_engine("wake", ENGINES, name, **options)
+    engine: WakeDetector = REGISTRY.load(name, **options)
     return engine

@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 
 from assistant.asr.base import choose_engine
-from assistant.asr.domain import domain_lm, join_compounds, spell_number, spoken_words
+from assistant.asr.domain import domain_lm, join_compounds, spoken_words
 from assistant.audio import AudioChunk, silence, split
 from assistant.errors import ModelNotFoundError
 from assistant.nlu.intents import INTENTS_DIR
+from assistant.nlu.numbers import spell_number
 from assistant.tts.earcons import earcon
 from assistant.tts.piper import PiperSynthesizer
 from assistant.vad.silero import SileroSpeechDetector
-from assistant.voice_sim import mix_at_snr, noise_only
+from assistant.voice_sim import mix_at_snr, noise_only, request_audio
 from assistant.wake.micro import MicroWakeDetector
 
 from .conftest import SpeechMaker, is_speech_like
@@ -60,9 +61,15 @@ def test_no_wake_without_the_wake_word(jarvis: MicroWakeDetector, speech: Speech
     assert detections(jarvis, noise_only(5000, -25.0)) == 0
 
 
-def test_other_bundled_wake_words_load() -> None:
-    for name in ("okay_nabu", "hey_mycroft", "alexa"):
-        assert MicroWakeDetector(name).name == name
+@pytest.mark.parametrize(("name", "phrase"), [("okay_nabu", "Okay Nabu."), ("hey_mycroft", "Hey Mycroft."),
+                                              ("alexa", "Alexa.")])
+def test_every_bundled_wake_word_hears_its_own_phrase_and_not_another(
+    synth: PiperSynthesizer, name: str, phrase: str
+) -> None:
+    # a wake_word setting that loaded the wrong model (or none) would still have the right .name
+    detector = MicroWakeDetector(name)
+    assert detections(detector, request_audio(synth, "turn on the radio", phrase)) == 1
+    assert detections(detector, request_audio(synth, "turn on the radio", "Hey Jarvis.")) == 0
 
 
 # -- VAD ------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import can
 import pytest
+from can.interfaces.virtual import VirtualBus
 
 from firmware_bridge import BodyControllerSim, BridgeConfig, BridgeConfigError, CanBridge, run_ecu_sim
 from firmware_bridge.ecu_sim import load_scenario
@@ -179,3 +180,34 @@ def test_simulator_on_a_bench_bus_warns_loudly(
         r.levelname == "WARNING" and "SIMULATED BODY CONTROLLER ON socketcan:vcan-bench" in r.getMessage()
         for r in caplog.records
     )
+
+
+LOW_BEAM = "Vehicle.Body.Lights.Beam.Low.IsOn"
+
+
+class _OneBadRead(VirtualBus):  # type: ignore[misc]
+    """A virtual bus whose first receive fails, as a flaky adapter's does."""
+
+    failed = False
+
+    def _recv_internal(self, timeout: float | None) -> tuple[can.Message | None, bool]:
+        if not self.failed:
+            self.failed = True
+            raise can.CanOperationError("one bad read")
+        return super()._recv_internal(timeout)  # type: ignore[no-any-return]
+
+
+def test_the_simulator_keeps_listening_after_a_receive_error(
+    config: BridgeConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    # python-can's Notifier stops its thread on an error no listener handles: the simulated car went
+    # deaf after one bad read and every later command timed out
+    bus = _OneBadRead(channel=config.channel)
+    with BodyControllerSim(config, bus=bus, **FAST), CanBridge(config) as bridge:  # type: ignore[arg-type]
+        assert bridge.wait_ready(2.0)
+        assert LOW_BEAM in bridge.writable()
+        time.sleep(0.3)  # past the failed read and its pause
+        assert bus.failed
+        result = bridge.actuate({"Vehicle.Body.Lights.Beam.Low.IsOn": 1 - bool(bridge.value(LOW_BEAM))})
+        assert result.ok, result
+    assert any("CAN receive failed" in r.getMessage() for r in caplog.records)

@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant.catalog import SLOT_SPECS
-from assistant.nlu.normalize import normalize_slot, numbers_to_digits, parse_number
+from assistant.nlu.normalize import normalize_slot
+from assistant.nlu.numbers import numbers_to_digits, parse_number
 
 
 @pytest.mark.parametrize(

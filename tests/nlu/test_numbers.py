@@ -13,7 +13,15 @@ import pytest
 from assistant.catalog import SLOT_SPECS
 from assistant.dialogue import Dialogue
 from assistant.nlu.base import Parse, Parser, Refusal
-from assistant.nlu.normalize import number_in, number_refusal, number_spans, numbers_to_digits, parse_number
+from assistant.nlu.normalize import number_refusal
+from assistant.nlu.numbers import (
+    is_spelled_number,
+    number_in,
+    number_spans,
+    numbers_to_digits,
+    parse_number,
+    spell_number,
+)
 from assistant.nlu.slm import SlmParser
 from assistant.nlu.templates import TemplateParser
 from assistant.runtime import Car
@@ -134,3 +142,20 @@ def test_a_refused_number_moves_nothing_and_says_why(
     turn = dialogue.handle("set the temperature to -40")
     assert turn.frames  # clamped by the vehicle, with the reason
     assert "lowest" in turn.reply
+
+
+def test_the_reader_reads_what_the_speller_says() -> None:
+    # one module both ways: every number the recogniser's language model and the training text spell
+    # (via unicode-rbnf) must come back as the same value, or a spoken 105 would read as 15
+    for n in [*range(0, 1200), 1010, 2026, 9999, 12345]:
+        said = spell_number(n)
+        assert "-" not in said, said
+        assert parse_number(said) == n, said
+    assert spell_number("95.3") == "ninety five point three"
+    assert spell_number("101.05") == "one hundred one point zero five"
+    assert parse_number(spell_number("101.05")) == 101.05
+    assert spell_number(-40) == "minus forty"
+    assert parse_number(spell_number(-40)) == -40
+    assert is_spelled_number("ninety five point three")
+    assert not is_spelled_number("95.3")
+    assert not is_spelled_number("ten percent")

@@ -20,6 +20,17 @@ NONE = "(none)"
 """Label of an utterance with no command (out of scope)."""
 
 
+def edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
+    """Word edits (substitutions, insertions, deletions) that turn ``a`` into ``b``."""
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y))
+        prev = cur
+    return prev[-1]
+
+
 def _triples(commands: Sequence[Mapping[str, Any]]) -> Counter[tuple[str, str, str]]:
     out: Counter[tuple[str, str, str]] = Counter()
     for c in commands:

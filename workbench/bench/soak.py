@@ -23,6 +23,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from assistant.nlu.base import REGISTRY as NLU_ENGINES
+
 REQUESTS = [
     "turn on the fog lights",
     "turn off the fog lights",
@@ -53,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m workbench.bench.soak", description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=10_000)
     ap.add_argument("--every", type=int, default=1000, help="sample every N replies (and warm up N)")
-    ap.add_argument("--nlu", choices=["slm", "templates"], default="slm")
+    ap.add_argument("--nlu", choices=NLU_ENGINES.choices, default="slm")
     args = ap.parse_args(argv)
     env = dict(os.environ, CAR_ASSISTANT_SIM_WINDOW_TRAVEL_S="0.05")
     env.pop("NOTIFY_SOCKET", None)

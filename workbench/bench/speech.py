@@ -17,7 +17,7 @@ from typing import Any
 
 from workbench.bench.context import Bench, Section, not_run
 from workbench.bench.plots import draw
-from workbench.bench.scoring import Row, frame_ok, read_set
+from workbench.bench.scoring import Row, edit_distance, frame_ok, read_set
 
 SNRS: list[float | None] = [None, 20.0, 10.0, 5.0, 0.0]
 ASR = {
@@ -32,22 +32,12 @@ def snr_label(snr: float | None) -> str:
 
 
 def words(text: str) -> list[str]:
-    from assistant.nlu.normalize import numbers_to_digits
+    from assistant.nlu.numbers import numbers_to_digits
 
     text = text.lower().replace("-", " ")
     text = re.sub(r"[^\w\s'.]", " ", text)
     text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)
     return numbers_to_digits(" ".join(text.split())).split()
-
-
-def edit_distance(a: list[str], b: list[str]) -> int:
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, y in enumerate(b, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y))
-        prev = cur
-    return prev[-1]
 
 
 def build_recognizer(name: str) -> Any:

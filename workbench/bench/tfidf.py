@@ -37,7 +37,8 @@ import numpy as np
 
 from assistant.catalog import SLOT_SPECS, SlotValue
 from assistant.nlu.base import Command, Parse, Parser, check_text, keep_valid
-from assistant.nlu.normalize import normalize_slot, parse_number
+from assistant.nlu.normalize import normalize_slot
+from assistant.nlu.numbers import parse_number
 from assistant.nlu.templates import _SEP_RE  # the template engine's own conjunction splitter
 
 NONE = "(none)"

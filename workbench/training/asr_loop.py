@@ -39,6 +39,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.nlu.numbers import spell_number
+from workbench.bench.scoring import edit_distance
 from workbench.training.data import (
     DATA_DIR,
     Example,
@@ -46,7 +48,6 @@ from workbench.training.data import (
     load_paraphrases,
     load_template_samples,
     parse_markup,
-    spoken,
 )
 
 TRANSCRIPTS = DATA_DIR / "asr_transcripts.tsv"
@@ -84,13 +85,7 @@ def words(text: str) -> list[str]:
 
 def wer(ref: Sequence[str], hyp: Sequence[str]) -> float:
     """Word error rate: edit distance over the reference length."""
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1] / max(len(ref), 1)
+    return edit_distance(ref, hyp) / max(len(ref), 1)
 
 
 _NUM = re.compile(r"(\d+(?:\.\d+)?)( ?%)?")
@@ -98,7 +93,7 @@ _NUM = re.compile(r"(\d+(?:\.\d+)?)( ?%)?")
 
 def say_numbers(text: str) -> str:
     """Digits as a speaker says them, as the recogniser writes them: '22' -> 'twenty two'."""
-    return _NUM.sub(lambda m: spoken(float(m.group(1))) + (" percent" if m.group(2) else ""), text)
+    return _NUM.sub(lambda m: spell_number(float(m.group(1))) + (" percent" if m.group(2) else ""), text)
 
 
 def spoken_form(ex: Example) -> tuple[str, list[tuple[str, str, str]], list[tuple[str, str]]]:

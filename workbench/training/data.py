@@ -20,6 +20,7 @@ import yaml
 
 from assistant.asr.domain import OUT_OF_SCOPE
 from assistant.catalog import SLOT_SPECS, SlotValue
+from assistant.nlu.numbers import is_spelled_number, spell_number
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -291,60 +292,6 @@ def _record_fields(rec: Any) -> tuple[str, str, dict[str, tuple[SlotValue, str]]
 
 # ---- augmentation -----------------------------------------------------------------------
 
-_ONES = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-
-
-def number_words(n: int) -> str:
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    if n < 1000:
-        rest = n % 100
-        return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + number_words(rest))
-    if n < 10000:
-        rest = n % 1000
-        return number_words(n // 1000) + " thousand" + ("" if rest == 0 else " " + number_words(rest))
-    return str(n)
-
-
-_NUMBER_WORDS = re.compile(
-    r"((zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
-    r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|"
-    r"thousand|point|oh) ?)+"
-)
-
-
-def spoken(value: float) -> str:
-    """A number as a driver says it: 22 -> 'twenty two', 95.3 -> 'ninety five point three'."""
-    if float(value).is_integer():
-        return number_words(int(value))
-    whole, _, frac = f"{value}".partition(".")
-    return number_words(int(whole)) + " point " + " ".join(_ONES[int(d)] for d in frac)
-
-
 @dataclass
 class Augmenter:
     rng: random.Random
@@ -385,8 +332,8 @@ class Augmenter:
                 said = ex.text[s.start : s.end]
                 m = re.fullmatch(r"(\d+(?:\.\d+)?)( ?%)?", said)
                 if m:
-                    new = spoken(float(m.group(1))) + (" percent" if m.group(2) else "")
-                elif _NUMBER_WORDS.fullmatch(said.lower()):
+                    new = spell_number(float(m.group(1))) + (" percent" if m.group(2) else "")
+                elif is_spelled_number(said):
                     v = float(s.value)
                     new = str(int(v)) if v.is_integer() else str(v)
                 else:

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from assistant import cli
+from assistant.nlu.evalset import DEV_SET, read_set
 from workbench.bench.context import REPO, Bench, not_run
-from workbench.bench.scoring import Scores, frame_ok, parse_expected
-from workbench.bench.speech import edit_distance, words
+from workbench.bench.scoring import Scores, edit_distance, frame_ok, parse_expected
+from workbench.bench.speech import words
 
 SECTIONS = {
     "Language understanding": "| engine | set | frame acc |",
@@ -46,6 +47,27 @@ def test_every_section_has_its_heading_and_table(quick: Path) -> None:
     assert "| model file | path | size MB |" in report
     assert "CPU while idle listening" in report and "| idle figure | value | what |" in report
     assert "not run: the section failed" not in report
+
+
+def test_the_language_table_holds_the_scores_recomputed_here(quick: Path) -> None:
+    # the template engine on the same sample of the dev set, scored here without the bench's code
+    # path: a table that printed the wrong engine's row, a stale figure or a mis-scored set fails
+    from assistant.nlu.templates import TemplateParser
+
+    rows = Bench(quick, quick=True).sample(read_set(DEV_SET), 26)
+    parser, want = TemplateParser(), Scores()
+    for text, expected in rows:
+        want.add(expected, [c.to_json() for c in parser.parse(text).commands])
+    w = want.summary()
+    figures = json.loads((quick / "figures.json").read_text(encoding="utf-8"))
+    got = figures["sections"]["nlu"]["engines"]["templates"]["sets"]["dev"]
+    assert got["frame_acc"] == pytest.approx(w["frame_acc"])
+    assert (got["oos_rejected"], got["oos_total"]) == (w["oos_rejected"], w["oos_total"])
+    report = (quick / "report.md").read_text(encoding="utf-8")
+    row = next(ln for ln in report.splitlines() if ln.startswith("| hassil templates (intents/) | dev |"))
+    cells = [c.strip() for c in row.strip().strip("|").split("|")]
+    assert cells[2:4] == [f"{w['frame_acc']:.3f}", f"{w['intent_acc']:.3f}"], row
+    assert cells[5] == f"{w['oos_rejected']}/{w['oos_total']}", row
 
 
 def test_readme_section_is_generated(quick: Path) -> None:

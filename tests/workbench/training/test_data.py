@@ -7,6 +7,7 @@ import random
 import pytest
 
 from assistant.catalog import problems
+from assistant.nlu.numbers import spell_number
 from workbench.training.data import (
     Augmenter,
     Example,
@@ -15,7 +16,6 @@ from workbench.training.data import (
     load_out_of_scope,
     load_paraphrases,
     parse_markup,
-    spoken,
 )
 
 
@@ -43,9 +43,9 @@ def test_hand_written_data_is_catalog_valid() -> None:
 
 
 def test_spoken_numbers() -> None:
-    assert spoken(22) == "twenty two"
-    assert spoken(95.3) == "ninety five point three"
-    assert spoken(1010) == "one thousand ten"
+    assert spell_number(22) == "twenty two"
+    assert spell_number(95.3) == "ninety five point three"
+    assert spell_number(1010) == "one thousand ten"
 
 
 @pytest.mark.parametrize("seed", range(5))

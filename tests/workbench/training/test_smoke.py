@@ -21,7 +21,16 @@ def test_tiny_training_run_ships_a_loadable_model(tmp_path: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["training"]["command"].startswith("car-assistant train --tiny")
     assert [s["step"] for s in manifest["steps"]][0].startswith("teacher")
-    assert (tmp_path / "README.md").read_text().count("|") > 20  # the card's table, written by the run
+    # the card, written by the run: one table row per step, carrying that step's own measurements
+    card = (tmp_path / "README.md").read_text()
+    rows = [ln for ln in card.splitlines() if ln.startswith("| ") and not ln.startswith(("| step ", "| ---"))]
+    assert len(rows) == len(manifest["steps"])
+    for row, step in zip(rows, manifest["steps"], strict=True):
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        assert cells[0].startswith(step["step"]), row
+        assert cells[2] == f"{step['size_bytes'] / 1e6:.1f} MB", row
+        assert cells[6] == f"{step['heldout']['frame_acc']:.3f}", row
+    assert f"{manifest['data']['letter_strings']:,} generated letter strings" in card
     # recogniser transcripts and letter strings are in even the smoke run; CLINC150 is not (CI lacks it)
     assert manifest["data"]["recogniser_transcripts"] > 0
     assert manifest["data"]["letter_strings"] > 0
