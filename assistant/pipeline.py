@@ -76,7 +76,6 @@ from assistant.wake.base import Detection, WakeDetector, load_wake_detector
 
 log = logging.getLogger(__name__)
 
-SORRY = "Sorry?"
 CONTEXT_MS = 1500.0
 """Audio before a request handed to the recognizer to adapt to the cabin (ms)."""
 BLOCK_MS = 30.0
@@ -555,10 +554,10 @@ class VoicePipeline:
                     vt.cut_off = True  # no "Sorry?": the driver is already saying the next request
                 elif not vt.text.strip():
                     # noise, a cough, music: nothing to do; after a wake word, ask again
-                    vt.reply = SORRY if vt.wake is not None else ""
+                    vt.reply = self._sorry() if vt.wake is not None else ""
                 elif cut_off(text := self._rescore(vt), endpoint):
                     vt.cut_off = True
-                    vt.reply = "" if vt.follow_up else SORRY
+                    vt.reply = "" if vt.follow_up else self._sorry()
                 elif vt.follow_up and not self._sure(text):
                     self._log_dropped(vt, text)  # talk between passengers: not for the assistant
                 else:
@@ -594,6 +593,10 @@ class VoicePipeline:
             log.exception("request %r failed", vt.text)
             vt.error = repr(err)
             self._emit(ev.Failed(t_ms, str(err)))
+
+    def _sorry(self) -> str:
+        """The short ask-again after a wake word with nothing heard, or a request cut off."""
+        return self.dialogue.replies.say("policy.sorry")
 
     def _rescore(self, vt: VoiceTurn) -> str:
         """The text to act on among the recognizer's best and its n-best alternatives (see

@@ -12,7 +12,7 @@ from assistant.asr.fake import FakeRecognizer
 from assistant.audio import AudioChunk, concat, silence, split
 from assistant.config import Settings, VoiceSettings
 from assistant.events import Commands, Rescored
-from assistant.pipeline import SORRY, VoiceParts, VoicePipeline
+from assistant.pipeline import VoiceParts, VoicePipeline
 from assistant.runtime import Car, open_dialogue
 from assistant.tts.fake import FakeSynthesizer
 from assistant.vad.fake import EnergySpeechDetector
@@ -80,7 +80,7 @@ def test_a_request_cut_off_mid_way_executes_nothing(car: Car, settings: Settings
     pipeline, _, tts = fake_pipeline(car, settings, ["close the windows and"], wake_at=[100])
     turns = pipeline.run(concat([silence(200), buzz(900)]))
     assert turns[0].cut_off and turns[0].commands == [] and turns[0].frames == []
-    assert turns[0].reply == SORRY and tts.spoken == [SORRY]
+    assert turns[0].reply == "Sorry?" and tts.spoken == ["Sorry?"]
     assert car.bridge.state() == before
 
 
@@ -131,7 +131,7 @@ def test_a_cut_off_best_text_may_be_completed_never_shortened(car: Car, settings
     assert turns[0].text == "turn up the heat" and not turns[0].cut_off
     assert turns[0].commands[0]["intent"] == "climate.adjust_temperature"
     assert turns[1].cut_off and turns[1].commands == [] and turns[1].frames == []
-    assert turns[1].reply == SORRY
+    assert turns[1].reply == "Sorry?"
 
 
 def test_a_window_that_jams_after_the_reply_is_reported_aloud(settings: Settings) -> None:
