@@ -304,7 +304,7 @@ def _voice_step(
         log.info("%s %s", event.kind, json.dumps(event.data(), ensure_ascii=False, default=str))
 
     # the same live pipeline as `run`: earcons (wake, follow-up window, error) included
-    from assistant.voice_cli import live_pipeline
+    from assistant.cli.voice import live_pipeline
 
     pipeline = live_pipeline(parts, dialogue, settings, on_event, car, speaker)
     lost = {"since": 0.0}

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from assistant import events as ev
-from assistant.voice_cli import _timeline
+from assistant.cli.voice import _timeline
 
 LOCK = {"intent": "doors.lock", "slots": {}}
 

@@ -11,7 +11,7 @@ import pytest
 
 from assistant.audit import default_path
 from assistant.cli import main
-from assistant.log_cli import parse_since
+from assistant.cli.log import parse_since
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ from pathlib import Path
 import can
 import pytest
 
+from assistant.cli.replay import replay_file
 from assistant.config import CanSettings, Settings
 from assistant.dialogue import Dialogue
 from assistant.nlu.templates import TemplateParser
-from assistant.replay_cli import replay_file
 from assistant.runtime import open_car
 from assistant.vehicle.replies import load_replies
 from firmware_bridge.bus import load_dbc

@@ -14,7 +14,7 @@ import cantools.database
 import pytest
 
 from assistant.cli import main
-from assistant.replay_cli import replay_file
+from assistant.cli.replay import replay_file
 from firmware_bridge import CanBridge
 from firmware_bridge.bus import load_dbc
 from firmware_bridge.cars import find_car

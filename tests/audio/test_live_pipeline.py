@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from assistant.audio import AudioChunk
+from assistant.cli.voice import live_pipeline
 from assistant.config import Settings
 from assistant.events import FollowUpOpened, Transcript, WakeDetected
 from assistant.pipeline import VoiceParts
 from assistant.runtime import Car, open_dialogue
-from assistant.voice_cli import live_pipeline
 
 
 class PlayingSpeaker:

@@ -74,7 +74,7 @@ def test_a_missing_or_broken_reply_stops_the_load(tmp_path: Path, old: str, new:
         load_replies(_edited(tmp_path, old, new))
 
 
-CLI_OUTPUT = {"assistant/cli.py", "assistant/log_cli.py"}
+CLI_OUTPUT = {"assistant/cli/main.py", "assistant/cli/log.py"}
 """The command line's own help, errors and `explain` report: printed for a developer, not said to the
 driver, so not replies."""
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from assistant import __version__, car_cli
+from assistant import __version__
+from assistant.cli import car as car_cli
 from assistant.config import Settings, settings_from_args
 from assistant.errors import AssistantError, ConfigError, InputError
 from assistant.nlu.base import REGISTRY as NLU_ENGINES
@@ -421,7 +422,8 @@ def build_argparser() -> argparse.ArgumentParser:
     add("start", cmd_start, "live voice with a microphone, else the simulated bench drive (make run)")
     _add_voice_commands(add)
     car_cli.register(add)
-    from assistant import log_cli, replay_cli
+    from assistant.cli import log as log_cli
+    from assistant.cli import replay as replay_cli
 
     log_cli.register(add)
     replay_cli.register(add)
@@ -476,9 +478,9 @@ def _missing(name: str, hint: str, broken: list[str]) -> Callable[[argparse.Name
 
 
 def _add_voice_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
-    """run / listen / simulate live in assistant.voice_cli, next to the audio stages they drive."""
+    """run / listen / simulate live in assistant.cli.voice, next to the audio stages they drive."""
     try:
-        from assistant import voice_cli
+        from assistant.cli import voice as voice_cli
     except ImportError:  # the voice stage is not part of this checkout yet
         return
     voice_cli.register(add)  # type: ignore[attr-defined,unused-ignore]
