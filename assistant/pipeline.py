@@ -329,6 +329,11 @@ class VoicePipeline:
         """Start a request now, as the wake word would (GPIO button, Enter); thread-safe."""
         self._ptt.set()
 
+    def open_window(self) -> None:
+        """Open the follow-up window now, as after a reply to a command (a benchmark that feeds talk
+        into the window; live, the window opens by itself)."""
+        self._open_window(self._t_ms)
+
     def close(self) -> None:
         if self._worker is not None:
             self._worker.join()
@@ -470,7 +475,7 @@ class VoicePipeline:
 
     def _open_window(self, t_ms: float) -> None:
         self._notice_said = False
-        self._start_listening(t_ms, None)
+        self._start_listening(t_ms, None, follow_up=True)
         self._follow_up = True
         self.endpointer.no_speech_ms = self.voice.follow_up_s * 1000
         self._emit("follow_up", t_ms, seconds=self.voice.follow_up_s)
@@ -519,7 +524,9 @@ class VoicePipeline:
         self._sem_key: str | None = None
         self._sem_since = 0.0
 
-    def _start_listening(self, t_ms: float, detection: Detection | None) -> None:
+    def _start_listening(self, t_ms: float, detection: Detection | None, follow_up: bool = False) -> None:
+        """Listen for a request; ``follow_up``: in the window after a reply, where the recognizer uses
+        its follow-up language model when it has one."""
         self._state = State.LISTENING
         self._follow_up = False
         self._awaiting = None  # a wake word or push-to-talk while the reply plays: no window after it
@@ -534,6 +541,7 @@ class VoicePipeline:
         self.parts.vad.reset()
         context = concat(list(self._context)) if self._context else None
         self._context.clear()
+        self.parts.recognizer.follow_up(follow_up)
         self.parts.recognizer.begin(context)
 
     def _listen(self, chunk: AudioChunk, t0: float, t_end: float) -> VoiceTurn | None:
