@@ -78,6 +78,13 @@ MAX_ALTERNATIVES = 10
 """n-best texts the parser may try besides the best."""
 GRAMMAR_CONFIDENCE = 0.9
 """Template matches at least this sure count as exact (a whole match, or pieces cut at "and")."""
+WINDOW_MIN_POSTERIOR = 0.03
+"""The least posterior (the recogniser's, of the whole text) of words taken in the follow-up window.
+Measured with the window's language model on piper speech (2026-11-30): follow-ups said there
+0.04-0.9, commands 0.003-0.5 (2 of 58 under 0.05); out-of-domain talk it took for a command, 0.0
+("I can't remember the last time it snowed here" heard as "undo") and 0.02 (over music, "can't hear")."""
+WINDOW_ANSWERS = frozenset({"assistant.confirm", "assistant.deny"})
+"""A yes or a no: in the window only while a question waits for it ("okay", "right", "no" are talk)."""
 BLOCK_MS = 30.0
 CHANNEL_MS = 10_000.0
 """Start of a streamed recording read ahead for the recognizer to adapt to (ms; it uses up to 5 s)."""
@@ -665,7 +672,7 @@ class VoicePipeline:
                 elif cut_off(text := self._rescore(vt), endpoint):
                     vt.cut_off = True
                     vt.reply = "" if vt.follow_up else SORRY
-                elif vt.follow_up and not self._sure(text):
+                elif vt.follow_up and not self._sure(text, vt.asr_confidence):
                     self._log_dropped(vt, text)  # talk between passengers: not for the assistant
                 else:
                     # the audit log keeps what was heard beside what was acted on
@@ -762,11 +769,15 @@ class VoicePipeline:
         self._emit("rescored", endpoint.at_ms, heard=vt.text, chosen=chosen)
         return chosen
 
-    def _sure(self, text: str) -> bool:
-        """Sure enough to act on without a wake word: a live follow-up, or every piece of ``text``
-        (cut at "and", "then", commas) matched whole by one template. Stricter than the parser's
-        own template reading, which drops pieces it cannot match: misheard chatter "i need wiper
-        and then open the way home" is wipers.set to it."""
+    def _sure(self, text: str, posterior: float | None = None) -> bool:
+        """Sure enough to act on without a wake word: heard with a posterior of at least
+        ``WINDOW_MIN_POSTERIOR`` (when the recogniser gives one), and a live follow-up, or every
+        piece of ``text`` (cut at "and", "then", commas) matched whole by one template, a yes or a
+        no only while a question waits. Stricter than the parser's own template reading, which
+        drops pieces it cannot match: misheard chatter "i need wiper and then open the way home" is
+        wipers.set to it."""
+        if posterior is not None and posterior < WINDOW_MIN_POSTERIOR:
+            return False
         if self.dialogue.context.live() and classify(text) is not None:
             return True
         from assistant.nlu.templates import TemplateParser, clean
@@ -780,6 +791,9 @@ class VoicePipeline:
             whole = templates.match_piece(said)
             found = [whole] if whole is not None else [templates.match_piece(p) for p in PIECES.split(said)]
         except AssistantError:
+            return False
+        answers = any(m is not None and m.command.intent in WINDOW_ANSWERS for m in found)
+        if answers and self.dialogue.pending is None:
             return False
         return all(m is not None and m.command.confidence >= GRAMMAR_CONFIDENCE for m in found)
 
@@ -795,7 +809,12 @@ class VoicePipeline:
             {
                 "decision": "dropped",
                 "rule": "follow_up_not_exact",
-                "detail": {"window_s": self.voice.follow_up_s, "template_confidence": GRAMMAR_CONFIDENCE},
+                "detail": {
+                    "window_s": self.voice.follow_up_s,
+                    "template_confidence": GRAMMAR_CONFIDENCE,
+                    "min_posterior": WINDOW_MIN_POSTERIOR,
+                    "posterior": vt.asr_confidence,
+                },
             }
         ]
         log_file.write(entry)
