@@ -256,7 +256,7 @@ def domain_lm(intents_dir: Path | str = INTENTS_DIR, cache: Path | None = None) 
 # -- the follow-up window's model ------------------------------------------------------------------
 
 FOLLOW_UP_LM_VERSION = "1"
-"""Bump when the follow-up phrasings or their weight change: old caches are then ignored."""
+"""Bump when the recipe of the follow-up model changes (the phrasings themselves are in its key)."""
 FOLLOW_UP_SENTENCES = 6000
 FOLLOW_UP_REPEAT = 2
 """How many times the follow-up phrasings are written into the window's training text (the domain's
@@ -335,8 +335,9 @@ def follow_up_sentences(n: int = FOLLOW_UP_SENTENCES, seed: int = 0) -> list[str
 
 
 def follow_up_key(intents_dir: Path | str = INTENTS_DIR) -> str:
-    recipe = f"{FOLLOW_UP_LM_VERSION}\0{FOLLOW_UP_SENTENCES}\0{FOLLOW_UP_REPEAT}\0{domain_key(intents_dir)}"
-    return hashlib.sha256(recipe.encode()).hexdigest()[:16]
+    """The domain model's key and the phrasings themselves: an edited phrasing rebuilds the model."""
+    recipe = f"{FOLLOW_UP_LM_VERSION}\0{FOLLOW_UP_REPEAT}\0{domain_key(intents_dir)}\0"
+    return hashlib.sha256(recipe.encode() + "\n".join(follow_up_sentences()).encode()).hexdigest()[:16]
 
 
 def follow_up_lm(intents_dir: Path | str = INTENTS_DIR, cache: Path | None = None) -> DomainLm:

@@ -9,14 +9,17 @@ the window's gate (a posterior floor, a yes or a no only for a question) with a 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
 from assistant.asr.base import Transcript
+from assistant.asr.domain import follow_up_lm, follow_up_sentences
 from assistant.asr.fake import FakeRecognizer
 from assistant.asr.pocketsphinx import FOLLOW_UP_SEARCH, PocketsphinxRecognizer
 from assistant.audio import AudioChunk, concat, silence
 from assistant.config import Settings
+from assistant.context import classify
 from assistant.pipeline import WINDOW_MIN_POSTERIOR, VoicePipeline
 from assistant.runtime import Car
 
@@ -62,6 +65,17 @@ def test_the_window_hears_with_the_follow_up_model_and_a_wake_word_request_with_
     assert domain != FOLLOW_UP_SEARCH
     # after the wake word: the domain model; each window after a reply: the follow-up model
     assert searches == [domain, FOLLOW_UP_SEARCH, FOLLOW_UP_SEARCH, domain, FOLLOW_UP_SEARCH]
+
+
+def test_the_follow_up_model_is_built_from_the_phrasings_the_context_resolves(tmp_path: Path) -> None:
+    sentences = follow_up_sentences()
+    # the answers to a question ("yes please", "no thanks") are the rest
+    assert sum(classify(s) is not None for s in sentences) / len(sentences) > 0.85
+    assert follow_up_sentences() == sentences  # seeded: the same model every build
+    lm = follow_up_lm(cache=tmp_path)
+    assert lm.built and not follow_up_lm(cache=tmp_path).built
+    assert {"ones", "well", "same", "also", "too", "other"} <= set(lm.words)
+    assert lm.arpa.name.startswith("follow-up-") and "\n\\data\\\n" in lm.arpa.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
