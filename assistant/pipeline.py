@@ -83,6 +83,12 @@ WINDOW_MIN_POSTERIOR = 0.03
 Measured with the window's language model on piper speech (2026-11-30): follow-ups said there
 0.04-0.9, commands 0.003-0.5 (2 of 58 under 0.05); out-of-domain talk it took for a command, 0.0
 ("I can't remember the last time it snowed here" heard as "undo") and 0.02 (over music, "can't hear")."""
+WINDOW_MIN_COVERAGE = 0.5
+"""The least share of the speech heard in the window (its stretch by the VAD) that the recognised
+words must span: talk the recogniser read as a short command amid silence and noise is longer than
+its words ("the temperature dropped a lot last night" heard as "the locks on": 0.30; "I can't
+remember the last time it snowed here" as "the you": 0.17). Requests and follow-ups said in the
+window span 0.84-1.04 of their speech (piper, 2026-11-30)."""
 WINDOW_ANSWERS = frozenset({"assistant.confirm", "assistant.deny"})
 """A yes or a no: in the window only while a question waits for it ("okay", "right", "no" are talk)."""
 BLOCK_MS = 30.0
@@ -672,7 +678,7 @@ class VoicePipeline:
                 elif cut_off(text := self._rescore(vt), endpoint):
                     vt.cut_off = True
                     vt.reply = "" if vt.follow_up else SORRY
-                elif vt.follow_up and not self._sure(text, vt.asr_confidence):
+                elif vt.follow_up and not self._sure(text, vt.asr_confidence, word_coverage(vt)):
                     self._log_dropped(vt, text)  # talk between passengers: not for the assistant
                 else:
                     # the audit log keeps what was heard beside what was acted on
@@ -769,14 +775,17 @@ class VoicePipeline:
         self._emit("rescored", endpoint.at_ms, heard=vt.text, chosen=chosen)
         return chosen
 
-    def _sure(self, text: str, posterior: float | None = None) -> bool:
+    def _sure(self, text: str, posterior: float | None = None, coverage: float | None = None) -> bool:
         """Sure enough to act on without a wake word: heard with a posterior of at least
-        ``WINDOW_MIN_POSTERIOR`` (when the recogniser gives one), and a live follow-up, or every
+        ``WINDOW_MIN_POSTERIOR`` and words spanning ``WINDOW_MIN_COVERAGE`` of the speech (when the
+        recogniser gives posteriors and word times), and a live follow-up, or every
         piece of ``text`` (cut at "and", "then", commas) matched whole by one template, a yes or a
         no only while a question waits. Stricter than the parser's own template reading, which
         drops pieces it cannot match: misheard chatter "i need wiper and then open the way home" is
         wipers.set to it."""
         if posterior is not None and posterior < WINDOW_MIN_POSTERIOR:
+            return False
+        if coverage is not None and coverage < WINDOW_MIN_COVERAGE:
             return False
         if self.dialogue.context.live() and classify(text) is not None:
             return True
@@ -814,6 +823,8 @@ class VoicePipeline:
                     "template_confidence": GRAMMAR_CONFIDENCE,
                     "min_posterior": WINDOW_MIN_POSTERIOR,
                     "posterior": vt.asr_confidence,
+                    "min_coverage": WINDOW_MIN_COVERAGE,
+                    "coverage": word_coverage(vt),
                 },
             }
         ]
@@ -845,3 +856,16 @@ class VoicePipeline:
         if chunks:
             vt.reply_audio = concat(chunks)
             self._emit("reply_done", t_ms, seconds=round(vt.reply_audio.duration_ms / 1000, 2))
+
+
+def word_coverage(vt: VoiceTurn) -> float | None:
+    """The share of ``vt``'s speech (its stretch by the VAD) that its recognised words span; None when
+    the engine gives no word times or the VAD no stretch."""
+    e = vt.endpoint
+    if e is None or e.speech_start_ms is None or e.speech_end_ms is None:
+        return None
+    spoken = e.speech_end_ms - e.speech_start_ms
+    timed = [w for w in vt.words if w.get("end_ms", 0) > w.get("start_ms", 0)]
+    if spoken <= 0 or not timed:
+        return None
+    return round(sum(w["end_ms"] - w["start_ms"] for w in timed) / spoken, 3)

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from assistant.asr.base import Transcript
+from assistant.asr.base import Transcript, Word
 from assistant.asr.domain import follow_up_lm, follow_up_sentences
 from assistant.asr.fake import FakeRecognizer
 from assistant.asr.pocketsphinx import FOLLOW_UP_SEARCH, PocketsphinxRecognizer
 from assistant.audio import AudioChunk, concat, silence
 from assistant.config import Settings
 from assistant.context import classify
-from assistant.pipeline import WINDOW_MIN_POSTERIOR, VoicePipeline
+from assistant.pipeline import WINDOW_MIN_COVERAGE, WINDOW_MIN_POSTERIOR, VoicePipeline, word_coverage
 from assistant.runtime import Car
 
 from .conftest import Recorder, SpeechMaker
@@ -152,4 +152,36 @@ def test_a_yes_or_a_no_in_the_window_is_talk_unless_a_question_waits(
     assert turns[1].follow_up and turns[1].text == said
     assert (turns[1].commands, turns[1].reply, turns[1].frames) == ([], "", [])
     assert tts.spoken == [turns[0].reply]
+    pipeline.close()
+
+
+class Timed(FakeRecognizer):
+    """Hears the script's texts, its words spread evenly over the script's milliseconds."""
+
+    def __init__(self, script: list[tuple[str, float]]) -> None:
+        super().__init__([text for text, _ in script])
+        self.spans = [ms for _, ms in script]
+
+    def end(self) -> Transcript:
+        heard = super().end()
+        words = heard.text.split()
+        step = self.spans.pop(0) / len(words)
+        timed = tuple(Word(w, i * step, (i + 1) * step, 1.0) for i, w in enumerate(words))
+        return dataclasses.replace(heard, words=timed)
+
+
+@pytest.mark.parametrize(("span_ms", "acted"), [(250.0, False), (850.0, True)])
+def test_a_command_whose_words_span_a_little_of_the_speech_in_the_window_is_dropped(
+    car: Car, settings: Settings, span_ms: float, acted: bool
+) -> None:
+    # "the temperature dropped a lot last night" heard as "the locks on": the words took 0.3 of the
+    # speech, the rest was silence and noise to the recogniser (window_false_starts -v)
+    pipeline, _, tts = fake_pipeline(car, settings, [], wake_at=[100])
+    pipeline.parts.recognizer = Timed([("turn on the fog lights", 700.0), ("the locks on", span_ms)])
+    turns = pipeline.run(concat([silence(200), buzz(700), silence(600), buzz(900), silence(600)]))
+    assert turns[1].follow_up and turns[1].text == "the locks on"
+    assert ([c["intent"] for c in turns[1].commands] == ["doors.lock"]) is acted
+    assert bool(turns[1].frames) is acted and bool(turns[1].reply) is acted
+    coverage = word_coverage(turns[1])
+    assert coverage is not None and (coverage >= WINDOW_MIN_COVERAGE) is acted, coverage
     pipeline.close()
