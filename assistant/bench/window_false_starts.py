@@ -16,8 +16,8 @@ after which the window acted on a command, asked back, answered, or sent any CAN
 clean, car noise at 10 dB (``voice_sim.mix_at_snr``), and over loud synthetic music (0 dB,
 voice_bench's ``music``); then windows of music alone with no voice (``--music-windows``).
 
-Prints one ``figure:`` line per condition, and with ``-v`` every false start and every recording
-the window heard as a command-like text it dropped.
+Prints one ``figure:`` line per condition, and with ``-v`` every false start with the posterior and
+the word coverage the window's gate read (``--sentences`` runs only the given ones again).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def _settings(tag: str) -> Any:
 
 def measure(parts: Any, label: str, clips: list[tuple[str, AudioChunk]], verbose: bool = False) -> Count:
     """Each clip in the window after a typed request, one pipeline and car for them all."""
-    from assistant.pipeline import VoicePipeline
+    from assistant.pipeline import VoicePipeline, word_coverage
     from assistant.runtime import open_car, open_dialogue
 
     s = _settings(label)
@@ -164,7 +164,9 @@ def measure(parts: Any, label: str, clips: list[tuple[str, AudioChunk]], verbose
                     said = " | ".join(vt.text for vt in window)
                     count.examples.append(f"{text!r} heard {said!r} -> {[c['intent'] for c in commands]}")
                     if verbose:
-                        print(f"  FALSE START {label} | {text} | heard {said!r} | {commands}", flush=True)
+                        seen = [(vt.asr_confidence, word_coverage(vt)) for vt in window]
+                        print(f"  FALSE START {label} | {text} | heard {said!r} | (posterior, coverage) "
+                              f"{seen} | {commands}", flush=True)
                 elif any(vt.text for vt in window):
                     count.dropped += 1
         finally:
@@ -223,12 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--music-windows", type=int, default=60, help="windows of music alone (0: none)")
     ap.add_argument("--every", type=int, default=1, help="take every n-th recording (a quicker sample)")
     ap.add_argument("--cache", default=str(CACHE), help="where the synthesized talk is kept")
+    ap.add_argument("--sentences", nargs="*", help="only these sentences (a false start again, after a fix)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every false start")
     args = ap.parse_args(argv)
     from assistant.config import Settings
     from assistant.pipeline import build_parts
 
     clips = recordings(Voices(Path(args.cache)), args.minutes)[:: args.every]
+    if args.sentences:
+        clips = [c for c in clips if c[1] in set(args.sentences)]
     print(f"{len(clips)} recordings, {sum(a.duration_ms for *_, a in clips) / 60_000:.1f} min "
           f"({', '.join(VOICES)}; sentences from {TALK.name}, {OOD_SENTENCES.name}, voice_bench)", flush=True)
     settings = Settings()
