@@ -79,10 +79,14 @@ MAX_ALTERNATIVES = 10
 GRAMMAR_CONFIDENCE = 0.9
 """Template matches at least this sure count as exact (a whole match, or pieces cut at "and")."""
 WINDOW_MIN_POSTERIOR = 0.03
-"""The least posterior (the recogniser's, of the whole text) of words taken in the follow-up window.
-Measured with the window's language model on piper speech (2026-11-30): follow-ups said there
-0.04-0.9, commands 0.003-0.5 (2 of 58 under 0.05); out-of-domain talk it took for a command, 0.0
-("I can't remember the last time it snowed here" heard as "undo") and 0.02 (over music, "can't hear")."""
+"""The least posterior (the recogniser's, of the whole text) of a command taken in the follow-up
+window. Measured with the window's language model on piper speech (2026-11-30): commands said there
+0.003-0.5 (2 of 58 under 0.05); out-of-domain talk it took for a command, 0.0-0.022 ("I can't
+remember the last time it snowed here" heard as "undo": 0.0; over music, "can't hear": 0.022) but
+for one heard as "the locks on" (0.14, see ``WINDOW_MIN_COVERAGE``)."""
+WINDOW_FOLLOW_UP_POSTERIOR = 0.01
+"""The same for a follow-up phrase, which must also fit the live context's commands: follow-ups said
+in the window 0.02-0.9 ("not that one the rear left": 0.02); no talk was read as one."""
 WINDOW_MIN_COVERAGE = 0.5
 """The least share of the speech heard in the window (its stretch by the VAD) that the recognised
 words must span: talk the recogniser read as a short command amid silence and noise is longer than
@@ -776,18 +780,20 @@ class VoicePipeline:
         return chosen
 
     def _sure(self, text: str, posterior: float | None = None, coverage: float | None = None) -> bool:
-        """Sure enough to act on without a wake word: heard with a posterior of at least
-        ``WINDOW_MIN_POSTERIOR`` and words spanning ``WINDOW_MIN_COVERAGE`` of the speech (when the
-        recogniser gives posteriors and word times), and a live follow-up, or every
-        piece of ``text`` (cut at "and", "then", commas) matched whole by one template, a yes or a
-        no only while a question waits. Stricter than the parser's own template reading, which
-        drops pieces it cannot match: misheard chatter "i need wiper and then open the way home" is
-        wipers.set to it."""
-        if posterior is not None and posterior < WINDOW_MIN_POSTERIOR:
-            return False
+        """Sure enough to act on without a wake word (posterior and word times where the recogniser
+        gives them): words spanning ``WINDOW_MIN_COVERAGE`` of the speech, and either a live
+        follow-up heard with a posterior of ``WINDOW_FOLLOW_UP_POSTERIOR``, or a text heard with
+        ``WINDOW_MIN_POSTERIOR`` every piece of which (cut at "and", "then", commas) one template
+        matches whole, a yes or a no only while a question waits. Stricter than the parser's own
+        template reading, which drops pieces it cannot match: misheard chatter "i need wiper and
+        then open the way home" is wipers.set to it."""
         if coverage is not None and coverage < WINDOW_MIN_COVERAGE:
             return False
-        if self.dialogue.context.live() and classify(text) is not None:
+        follow_up = bool(self.dialogue.context.live()) and classify(text) is not None
+        floor = WINDOW_FOLLOW_UP_POSTERIOR if follow_up else WINDOW_MIN_POSTERIOR
+        if posterior is not None and posterior < floor:
+            return False
+        if follow_up:
             return True
         from assistant.nlu.templates import TemplateParser, clean
 
