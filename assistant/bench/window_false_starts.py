@@ -178,7 +178,7 @@ def measure(parts: Any, label: str, clips: list[tuple[str, AudioChunk]], verbose
 def report(count: Count) -> None:
     print(
         f"figure: window_false_starts_{count.label} = {count.false_starts}/{count.n}  "
-        f"({count.seconds / 60:.1f} min of talk in {count.n} windows; acted {count.acted}, asked back "
+        f"({count.seconds / 60:.1f} min of audio in {count.n} windows; acted {count.acted}, asked back "
         f"{count.asked}, answered {count.answered}, sent frames {count.frames}; words heard and dropped "
         f"{count.dropped}; wake word {count.woke}; {count.wall_s:.0f} s)",
         flush=True,
