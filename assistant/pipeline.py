@@ -78,6 +78,21 @@ log = logging.getLogger(__name__)
 
 CONTEXT_MS = 1500.0
 """Audio before a request handed to the recognizer to adapt to the cabin (ms)."""
+WINDOW_MIN_POSTERIOR = 0.03
+"""The least posterior (the recogniser's, of the whole text) of a command taken in the follow-up
+window. Measured with the window's language model on piper speech (2026-11-30): commands said there
+0.003-0.5 (2 of 58 under 0.05); out-of-domain talk it took for a command, 0.0-0.022 ("I can't
+remember the last time it snowed here" heard as "undo": 0.0; over music, "can't hear": 0.022) but
+for one heard as "the locks on" (0.14, see ``WINDOW_MIN_COVERAGE``)."""
+WINDOW_FOLLOW_UP_POSTERIOR = 0.01
+"""The same for a follow-up phrase, which must also fit the live context's commands: follow-ups said
+in the window 0.02-0.9 ("not that one the rear left": 0.02); no talk was read as one."""
+WINDOW_MIN_COVERAGE = 0.5
+"""The least share of the speech heard in the window (its stretch by the VAD) that the recognised
+words must span: talk the recogniser read as a short command amid silence and noise is longer than
+its words ("the temperature dropped a lot last night" heard as "the locks on": 0.30; "I can't
+remember the last time it snowed here" as "the you": 0.17). Requests and follow-ups said in the
+window span 0.84-1.04 of their speech (piper, 2026-11-30)."""
 BLOCK_MS = 30.0
 CHANNEL_MS = 10_000.0
 """Start of a streamed recording read ahead for the recognizer to adapt to (ms; it uses up to 5 s)."""
@@ -277,6 +292,11 @@ class VoicePipeline:
         """Start a request now, as the wake word would (GPIO button, Enter); thread-safe."""
         self._ptt.set()
 
+    def open_window(self) -> None:
+        """Open the follow-up window now, as after a reply to a command (a benchmark that feeds talk
+        into the window; live, the window opens by itself)."""
+        self._open_window(self._t_ms)
+
     def close(self) -> None:
         self.replies.join()
         self._unlisten()
@@ -414,7 +434,7 @@ class VoicePipeline:
 
     def _open_window(self, t_ms: float) -> None:
         self._notice_said = False
-        self._start_listening(t_ms, None)
+        self._start_listening(t_ms, None, follow_up=True)
         self._follow_up = True
         self.endpointer.no_speech_ms = self.voice.follow_up_s * 1000
         self._emit(ev.FollowUpOpened(t_ms, self.voice.follow_up_s))
@@ -456,7 +476,9 @@ class VoicePipeline:
         self._partials: list[str] = []
         self.semantic.begin(0.0)
 
-    def _start_listening(self, t_ms: float, detection: Detection | None) -> None:
+    def _start_listening(self, t_ms: float, detection: Detection | None, follow_up: bool = False) -> None:
+        """Listen for a request; ``follow_up``: in the window after a reply, where the recognizer uses
+        its follow-up language model when it has one."""
         self._state = State.LISTENING
         self._follow_up = False
         self._awaiting = None  # a wake word or push-to-talk while the reply plays: no window after it
@@ -470,6 +492,7 @@ class VoicePipeline:
         self.parts.vad.reset()
         context = concat(list(self._context)) if self._context else None
         self._context.clear()
+        self.parts.recognizer.follow_up(follow_up)
         self.parts.recognizer.begin(context)
 
     def _listen(self, chunk: AudioChunk, t0: float, t_end: float) -> VoiceTurn | None:
@@ -558,7 +581,7 @@ class VoicePipeline:
                 elif cut_off(text := self._rescore(vt), endpoint):
                     vt.cut_off = True
                     vt.reply = "" if vt.follow_up else self._sorry()
-                elif vt.follow_up and not self._sure(text):
+                elif vt.follow_up and not self._sure(text, vt.asr_confidence, word_coverage(vt)):
                     self._log_dropped(vt, text)  # talk between passengers: not for the assistant
                 else:
                     # the audit log keeps what was heard beside what was acted on
@@ -615,15 +638,26 @@ class VoicePipeline:
             self._emit(ev.Rescored(endpoint.at_ms, vt.text, chosen))
         return chosen
 
-    def _sure(self, text: str) -> bool:
-        """Sure enough to act on in the follow-up window (see ``nlu.rescoring.sure``)."""
+    def _sure(self, text: str, posterior: float | None = None, coverage: float | None = None) -> bool:
+        """Sure enough to act on in the follow-up window, without a wake word (posterior and word
+        times where the recogniser gives them): words spanning ``WINDOW_MIN_COVERAGE`` of the speech,
+        a posterior of ``WINDOW_FOLLOW_UP_POSTERIOR`` for a live follow-up phrase or
+        ``WINDOW_MIN_POSTERIOR`` for anything else, and then ``nlu.rescoring.sure`` (a follow-up
+        phrase, or templates matching every piece whole; a yes or a no only while a question waits)."""
+        if coverage is not None and coverage < WINDOW_MIN_COVERAGE:
+            return False
+        follow_up = self._follow_up_phrase()
+        phrase = follow_up is not None and follow_up(text)
+        floor = WINDOW_FOLLOW_UP_POSTERIOR if phrase else WINDOW_MIN_POSTERIOR
+        if posterior is not None and posterior < floor:
+            return False
         from assistant.nlu.templates import TemplateParser
 
         if isinstance(self.parts.grammar, TemplateParser):
             templates = self.parts.grammar
         else:
             templates = self._templates = self._templates or TemplateParser()
-        return sure(text, templates, self._follow_up_phrase())
+        return sure(text, templates, follow_up, answers=self.dialogue.pending is not None)
 
     def _follow_up_phrase(self) -> Callable[[str], bool] | None:
         """While the last turn's commands are live, what recognises a follow-up phrase ("and the
@@ -644,7 +678,14 @@ class VoicePipeline:
             {
                 "decision": "dropped",
                 "rule": "follow_up_not_exact",
-                "detail": {"window_s": self.voice.follow_up_s, "template_confidence": GRAMMAR_CONFIDENCE},
+                "detail": {
+                    "window_s": self.voice.follow_up_s,
+                    "template_confidence": GRAMMAR_CONFIDENCE,
+                    "min_posterior": WINDOW_MIN_POSTERIOR,
+                    "posterior": vt.asr_confidence,
+                    "min_coverage": WINDOW_MIN_COVERAGE,
+                    "coverage": word_coverage(vt),
+                },
             }
         ]
         log_file.write(entry)
@@ -664,3 +705,17 @@ class VoicePipeline:
         if audio is not None:
             vt.reply_audio = audio
             self._emit(ev.ReplyDone(t_ms, round(vt.reply_audio.duration_ms / 1000, 2)))
+
+
+def word_coverage(vt: VoiceTurn) -> float | None:
+    """The share of ``vt``'s speech (its stretch by the VAD) that its recognised words span; None when
+    the engine gives no word times or the VAD no stretch."""
+    e = vt.endpoint
+    if e is None or e.speech_start_ms is None or e.speech_end_ms is None:
+        return None
+    spoken = e.speech_end_ms - e.speech_start_ms
+    timed = [w for w in vt.words if w.get("end_ms", 0) > w.get("start_ms", 0)]
+    if spoken <= 0 or not timed:
+        return None
+    span = sum(float(w["end_ms"]) - float(w["start_ms"]) for w in timed)
+    return round(span / spoken, 3)

@@ -84,6 +84,11 @@ class Recognizer(ABC):
     def end(self) -> Transcript:
         """The final transcript of the request begun last."""
 
+    def follow_up(self, on: bool) -> None:  # noqa: B027  (engines with one language model)
+        """The requests begun from now on are said in the follow-up window after a reply (``on``), with
+        no wake word, or after a wake word (``False``); an engine with a language model for the window
+        switches to it."""
+
     def reset(self, channel: AudioChunk | None = None) -> None:  # noqa: B027  (engines without adaptation)
         """Forget what was learned about the channel (between unrelated recordings); with ``channel``
         (audio of the recording to come), learn it from that instead."""

@@ -233,3 +233,126 @@ def domain_lm(intents_dir: Path | str = INTENTS_DIR, cache: Path | None = None) 
     log.info("built the domain language model %s (%d sentences, %d words)", arpa.name, len(sentences),
              len(words))
     return DomainLm(arpa, words, key, True)
+
+
+# -- the follow-up window's model ------------------------------------------------------------------
+
+FOLLOW_UP_LM_VERSION = "1"
+"""Bump when the recipe of the follow-up model changes (the phrasings themselves are in its key)."""
+FOLLOW_UP_SENTENCES = 6000
+FOLLOW_UP_REPEAT = 2
+"""How many times the follow-up phrasings are written into the window's training text (the domain's
+sentences are written three times): in the window a follow-up is as likely as a request."""
+
+_ALSO_LEADS = ("", "and", "also", "and also", "same for", "the same for", "do the same for", "same thing for",
+               "do the same on", "what about", "how about", "and for", "and on", "now", "and now")
+_ALSO_TAILS = ("", "", "too", "as well", "also", "please", "too please", "as well please")
+_NOUNS = ("", "", "one", "ones", "side", "window", "windows", "seat", "seats", "door", "doors", "zone")
+_OTHER = ("the other one", "the other ones", "the other side", "the other window", "the other seat",
+          "the other door", "other one", "other side")
+_NEGATIONS = ("no", "no no", "not that one", "not that", "wrong one", "the wrong one", "i meant", "i mean",
+              "no i meant", "no i said", "make that", "change that to", "not the driver",
+              "not the passenger", "not the front", "not the rear")
+_MORE = ("a bit more", "a little more", "more", "even more", "some more", "a bit further", "further",
+         "keep going", "a little bit more", "a lot more", "a touch more", "a notch more", "more please",
+         "a bit more please", "little more", "bit more")
+_LESS = ("too much", "that's too much", "that is too much", "way too much", "a bit too much", "too far",
+         "it's too much", "a bit less", "a little less", "less", "not so much", "not that much",
+         "back a bit", "go back a bit", "bring it back a bit", "a little bit less", "a notch less",
+         "less please", "a bit less please", "little less", "bit less")
+_VERBS = ("open", "close", "shut", "lock", "unlock", "fold", "unfold", "roll down", "roll up")
+_OBJECTS = ("it", "them", "that", "those")
+_AGAIN = ("do it again", "do that again", "do this again", "do it once more", "do that once more",
+          "same again", "the same again")
+_BARE = {"all", "all of them", "both", "every", "everything", "mine", "my", "the rest"}
+"""Positions said without "the" before them."""
+_ANSWERS = ("yes", "yes please", "yeah", "no", "no thanks", "no thank you", "okay", "cancel", "never mind")
+
+
+def _position_words() -> list[str]:
+    from assistant.context import POSITIONS
+
+    return sorted(POSITIONS)
+
+
+def follow_up_sentences(n: int = FOLLOW_UP_SENTENCES, seed: int = 0) -> list[str]:
+    """Spoken follow-ups of the kinds ``assistant.context`` resolves ("and the passenger side too",
+    "the other one", "no the rear", "a bit more", "close it again") and the answers to a question,
+    sampled from their parts (not from any test set)."""
+    rng = random.Random(f"follow-up:{seed}")
+    positions = _position_words()
+
+    def place() -> str:
+        position = rng.choice(positions)
+        the = "" if position in _BARE else rng.choice(("the", "the", ""))
+        words = [the, position, rng.choice(_NOUNS)]
+        return " ".join(w for w in words if w)
+
+    def also() -> str:
+        return " ".join(w for w in (rng.choice(_ALSO_LEADS), place(), rng.choice(_ALSO_TAILS)) if w)
+
+    def other() -> str:
+        return " ".join(w for w in (rng.choice(("", "", "and", "no")), rng.choice(_OTHER),
+                                    rng.choice(_ALSO_TAILS + ("instead",))) if w)
+
+    def instead() -> str:
+        target = rng.choice(_OTHER) if rng.random() < 0.3 else place()
+        return " ".join(w for w in (rng.choice(_NEGATIONS), target, rng.choice(("", "", "instead", "please")))
+                        if w)
+
+    def again() -> str:
+        r = rng.random()
+        if r < 0.5:
+            return " ".join(w for w in (rng.choice(_VERBS), rng.choice(_OBJECTS),
+                                        rng.choice(("", "", "again", "back", "back again"))) if w)
+        if r < 0.8:
+            return (f"{rng.choice(('turn', 'switch', 'put'))} {rng.choice(_OBJECTS[:3])} "
+                    f"{rng.choice(('', 'back '))}{rng.choice(('on', 'off'))}")
+        return rng.choice(_AGAIN)
+
+    kinds = [(also, 5), (other, 1), (instead, 2), (lambda: rng.choice(_MORE), 1),
+             (lambda: rng.choice(_LESS), 1), (again, 2), (lambda: rng.choice(_ANSWERS), 1)]
+    makers = [make for make, weight in kinds for _ in range(weight)]
+    return [" ".join(rng.choice(makers)().split()) for _ in range(n)]
+
+
+def follow_up_key(intents_dir: Path | str = INTENTS_DIR) -> str:
+    """The domain model's key and the phrasings themselves: an edited phrasing rebuilds the model."""
+    recipe = f"{FOLLOW_UP_LM_VERSION}\0{FOLLOW_UP_REPEAT}\0{domain_key(intents_dir)}\0"
+    return hashlib.sha256(recipe.encode() + "\n".join(follow_up_sentences()).encode()).hexdigest()[:16]
+
+
+def follow_up_lm(intents_dir: Path | str = INTENTS_DIR, cache: Path | None = None) -> DomainLm:
+    """The follow-up window's ARPA model: the domain model's text and way out, plus follow-up phrasings
+    (``follow_up_sentences``). A recogniser uses it only while the window after a reply is open, so the
+    first turn of a request keeps the domain model; cached like ``domain_lm``."""
+    cache = cache or cache_dir()
+    key = follow_up_key(intents_dir)
+    arpa = cache / f"follow-up-{key}.arpa"
+    meta = cache / f"follow-up-{key}.json"
+    if arpa.exists() and meta.exists():
+        try:
+            words = tuple(json.loads(meta.read_text(encoding="utf-8"))["words"])
+            return DomainLm(arpa, words, key, False)
+        except (ValueError, KeyError):
+            log.warning("follow-up LM cache %s is damaged; rebuilding", meta)
+    from pocketsphinx.lm import ArpaBoLM
+
+    sentences = domain_sentences(intents_dir)
+    follow_ups = follow_up_sentences()
+    text = "\n".join(sentences * 3 + compound_sentences(sentences) + out_of_scope_sentences()
+                     + follow_ups * FOLLOW_UP_REPEAT)
+    lm = ArpaBoLM(text=text, add_start=True)
+    lm.compute()
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = arpa.with_suffix(f".tmp{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        lm.write(f)
+    if GENERAL_WORDS and GENERAL_WEIGHT > 0:
+        tmp.write_text(mix_unigrams(tmp.read_text(encoding="utf-8"), general_unigrams(GENERAL_WORDS),
+                                    GENERAL_WEIGHT), encoding="utf-8")
+    os.replace(tmp, arpa)
+    words = tuple(sorted({w for line in text.splitlines() for w in line.split()}))
+    meta.write_text(json.dumps({"words": words, "intents_hash": intents_hash(intents_dir)}), encoding="utf-8")
+    log.info("built the follow-up language model %s (%d follow-up phrasings)", arpa.name, len(follow_ups))
+    return DomainLm(arpa, words, key, True)

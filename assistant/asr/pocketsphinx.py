@@ -8,6 +8,12 @@ lacks: "defogger", "recirc"), else one glued from two dictionary words
 (``headlamps`` = ``head`` + ``lamps``); the rest are reported in
 ``missing_words`` and logged, since the recognizer can never output them.
 
+A second search holds the follow-up window's model (``domain.follow_up_lm``:
+the domain's sentences plus follow-up phrasings, "and the passenger side
+too", "the other one", "a bit more"); ``follow_up(True)`` makes the requests
+begun after it use that one, so a request after the wake word keeps the
+domain model (follow-up phrasings in it cost first turns).
+
 The decoder runs its lattice (bestpath) pass, so each word of the final
 transcript carries its posterior probability and the transcript the
 posterior of the whole text (``Transcript.posterior``); the actuation policy
@@ -21,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.asr.base import AsrError, Recognizer, Transcript, Word
-from assistant.asr.domain import domain_lm, join_compounds
+from assistant.asr.domain import domain_lm, follow_up_lm, join_compounds
 from assistant.audio import AudioChunk, to_stream_format
 from assistant.errors import ModelNotFoundError
 from assistant.nlu.intents import INTENTS_DIR
@@ -39,6 +45,8 @@ NBEST_MARGIN = 0.05
 """Alternatives scoring within this of the best (pocketsphinx's normalised n-best score) are offered."""
 CMN_WINDOW = 500
 """Frames the live cepstral mean's prior counts for (pocketsphinx's CMN_WIN)."""
+FOLLOW_UP_SEARCH = "follow_up"
+"""The decoder's search for the follow-up window (the domain model's is pocketsphinx's default one)."""
 ADAPT_MAX_S = 5
 """Audio ``reset(channel)`` reads at most: the start of a recording, and under pocketsphinx's 800-frame
 high-water mark, past which it rescales its running sums and the prior's weight is no longer
@@ -116,6 +124,17 @@ class PocketsphinxRecognizer(Recognizer):
             # rebuilding the search once, after the last word, not once per word
             self._decoder.add_word(word, phones, i == len(items) - 1)
         self.missing_words = tuple(missing)
+        # the window's model: its words beyond the domain's are cmudict words (it adds phrasings only)
+        self.follow_up_lm = follow_up_lm(intents_dir, Path(cache) if cache else None)
+        self._main_search = self._decoder.current_search()
+        try:
+            self._decoder.add_lm_file(FOLLOW_UP_SEARCH, str(self.follow_up_lm.arpa))
+        except Exception as err:
+            raise AsrError(
+                f"pocketsphinx cannot load the follow-up model {self.follow_up_lm.arpa}: {err}"
+            ) from err
+        self._vocabulary = self._vocabulary | frozenset(self.follow_up_lm.words)
+        self._search = self._main_search
         if missing:
             log.warning("pocketsphinx: %d domain words have no pronunciation and cannot be recognized: %s",
                         len(missing), ", ".join(missing))
@@ -155,9 +174,20 @@ class PocketsphinxRecognizer(Recognizer):
         mean = [b + (a - b) / share for a, b in zip(after, before, strict=True)]
         self._decoder.set_cmn(",".join(f"{x:.4g}" for x in mean))
 
+    def follow_up(self, on: bool) -> None:
+        self._search = FOLLOW_UP_SEARCH if on else self._main_search
+
+    @property
+    def search(self) -> str:
+        """The decoder's active search (after ``begin``: the request's): the domain model's, or
+        ``FOLLOW_UP_SEARCH``."""
+        return str(self._decoder.current_search())
+
     def begin(self, context: AudioChunk | None = None) -> None:
         if self._active:
             self._decoder.end_utt()
+        if self._decoder.current_search() != self._search:
+            self._decoder.activate_search(self._search)
         if context is not None and context.samples > 0:
             # a throwaway utterance over the audio just before the request: only its mean is kept
             self._decoder.start_utt()

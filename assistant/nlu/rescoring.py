@@ -77,12 +77,22 @@ def rescore(
     return text if chosen is None else chosen
 
 
-def sure(text: str, templates: TemplateParser, follow_up: Callable[[str], bool] | None = None) -> bool:
+ANSWERS = frozenset({"assistant.confirm", "assistant.deny"})
+"""A yes or a no: taken without a wake word only while a question waits for it ("okay", "right",
+"no" are talk)."""
+
+
+def sure(
+    text: str,
+    templates: TemplateParser,
+    follow_up: Callable[[str], bool] | None = None,
+    answers: bool = True,
+) -> bool:
     """Sure enough to act on without a wake word: a follow-up phrase (``follow_up``, given while
     the last turn's commands are live), or every piece of ``text`` (cut at "and", "then", commas)
-    matched whole by one template. Stricter than the parser's own template reading, which drops
-    pieces it cannot match: misheard chatter "i need wiper and then open the way home" is
-    wipers.set to it."""
+    matched whole by one template, and a yes or a no only when ``answers`` (a question waits).
+    Stricter than the parser's own template reading, which drops pieces it cannot match: misheard
+    chatter "i need wiper and then open the way home" is wipers.set to it."""
     if follow_up is not None and follow_up(text):
         return True
     from assistant.nlu.templates import clean
@@ -92,5 +102,7 @@ def sure(text: str, templates: TemplateParser, follow_up: Callable[[str], bool] 
         whole = templates.match_piece(said)
         found = [whole] if whole is not None else [templates.match_piece(p) for p in PIECES.split(said)]
     except AssistantError:
+        return False
+    if not answers and any(m is not None and m.command.intent in ANSWERS for m in found):
         return False
     return all(m is not None and m.command.confidence >= GRAMMAR_CONFIDENCE for m in found)
