@@ -44,5 +44,10 @@ def test_the_talk_is_written_for_it_and_has_no_request_to_the_car() -> None:
     sentences = talk_sentences()
     assert len(sentences) >= 300 and len(set(sentences)) == len(sentences)
     templates = TemplateParser()
-    matched = [s for s in sentences if templates.match_piece(s) is not None]
+    # talk may hold words for the assistant itself ("excuse me" = say again, "no way" = no, from the
+    # out-of-domain speech set), never a request to the car
+    matched = [
+        s for s in sentences
+        if (m := templates.match_piece(s)) is not None and not m.command.intent.startswith("assistant.")
+    ]
     assert matched == []
