@@ -105,7 +105,7 @@ REPLY_KEYS = frozenset(
     }
 )
 """Every reply the code says by name; checked against the file at load, so a missing one
-stops the start, not an utterance. tests/vehicle/test_reply_keys.py finds them in the code."""
+stops the start, not an utterance. tests/assistant/vehicle/test_reply_keys.py finds them in the code."""
 
 _ANSWERED = ("assistant.", "vehicle.query")
 """Intents that answer rather than actuate: they have no ``done.<intent>`` reply."""
