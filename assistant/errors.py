@@ -25,12 +25,6 @@ class IntentsError(ConfigError):
     code = "intents"
 
 
-class NluError(AssistantError):
-    """The language-understanding stage failed."""
-
-    code = "nlu"
-
-
 class ModelNotFoundError(AssistantError, FileNotFoundError):
     """A model file is missing; the message names the command that restores it."""
 
