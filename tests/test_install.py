@@ -117,8 +117,11 @@ def test_the_wheel_holds_the_data_the_runtime_reads(installed: Installed) -> Non
         "assistant/_data/models/whisper/manifest.json",
     }
     assert shipped - names == set()
-    # every file of intents/, the risk policy's folder included
-    intents = {p.relative_to(REPO / "intents").as_posix() for p in (REPO / "intents").rglob("*.yaml")}
+    # every file of intents/, the risk policy's folder and the recogniser's out-of-scope text included
+    intents = {
+        p.relative_to(REPO / "intents").as_posix() for p in (REPO / "intents").rglob("*") if p.is_file()
+    }
+    assert "out_of_scope.txt" in intents
     prefix = "assistant/_data/intents/"
     assert {n.removeprefix(prefix) for n in names if n.startswith(prefix)} == intents
 
