@@ -100,6 +100,12 @@ class SpeechCache:
         return audio
 
 
+UNSEEN_VOICES = ("espeak-ng:en-gb-x-rp+m1", "espeak-ng:en-us+f2,speed=0.92")
+"""Voices the language model's recogniser-in-the-loop data never used (assistant/training/asr_loop.py
+trains on piper joe, en-us+m3, en+f3 and asr_loop.MORE_VOICES): British RP with variant m1, and US
+English with variant f2 slowed and lowered by 8 % (a sox-style speed change)."""
+
+
 def other_voice(text: str, voice: str) -> AudioChunk:
     """``text`` in an espeak-ng voice: ``espeak-ng:NAME[,wpm=N][,pitch=P][,speed=F]``.
 
