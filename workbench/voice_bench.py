@@ -61,6 +61,10 @@ def figure(name: str, value: Any, note: str = "") -> None:
     print(f"figure: {name} = {value}" + (f"  ({note})" if note else ""), flush=True)
 
 
+PIPER_JOE = "piper:joe"
+"""The voice the dev set and the tests are spoken in (piper en_US joe, medium)."""
+
+
 # -- the set -------------------------------------------------------------------------------------
 
 
@@ -80,14 +84,61 @@ class SpeechCache:
             self._synth.load()
         return self._synth
 
-    def get(self, text: str, wake: str | None = None) -> AudioChunk:
-        key = hashlib.sha256(f"joe-medium|{wake}|{text}".encode()).hexdigest()[:20]
+    def get(self, text: str, wake: str | None = None, voice: str = PIPER_JOE) -> AudioChunk:
+        """``text`` spoken by ``voice`` (see ``--voice``): [wake phrase,] request, a little silence."""
+        tag = "joe-medium" if voice == PIPER_JOE else voice
+        key = hashlib.sha256(f"{tag}|{wake}|{text}".encode()).hexdigest()[:20]
         path = CACHE / f"{key}.wav"
         if path.exists():
             return read_wav(path)
-        audio = request_audio(self.synth, text, wake)
+        if voice == PIPER_JOE:
+            audio = request_audio(self.synth, text, wake)
+        else:
+            if wake:
+                raise ValueError(f"voice {voice!r} speaks requests only; the wake phrase needs {PIPER_JOE}")
+            audio = concat([silence(400), other_voice(text, voice), silence(200)])
         write_wav(path, audio)
         return audio
+
+
+UNSEEN_VOICES = ("espeak-ng:en-gb-x-rp+m1", "espeak-ng:en-us+f2,speed=0.92")
+"""Voices the language model's recogniser-in-the-loop data never used (assistant/training/asr_loop.py
+trains on piper joe, en-us+m3, en+f3 and asr_loop.MORE_VOICES): British RP with variant m1, and US
+English with variant f2 slowed and lowered by 8 % (a sox-style speed change)."""
+
+
+def other_voice(text: str, voice: str) -> AudioChunk:
+    """``text`` in an espeak-ng voice: ``espeak-ng:NAME[,wpm=N][,pitch=P][,speed=F]``.
+
+    wpm and pitch are espeak-ng's own (-s, -p: 0-99, 50 its default); speed resamples the
+    result by F as sox's ``speed`` effect does (pitch and tempo together: 0.9 is lower and slower).
+    """
+    import subprocess
+    import tempfile
+
+    engine, _, spec = voice.partition(":")
+    name, *opts = spec.split(",")
+    try:
+        kv = {k: float(v) for k, v in (o.split("=", 1) for o in opts)}
+    except ValueError as err:
+        raise ValueError(f"voice {voice!r}: options are wpm=N, pitch=P, speed=F") from err
+    if engine != "espeak-ng" or not name or set(kv) - {"wpm", "pitch", "speed"}:
+        raise ValueError(f"voice {voice!r}: use {PIPER_JOE} or espeak-ng:NAME[,wpm=N][,pitch=P][,speed=F]")
+    cmd = ["espeak-ng", "-v", name, "-s", str(int(kv.get("wpm", 175))), "-p", str(int(kv.get("pitch", 50)))]
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "s.wav"
+        try:
+            subprocess.run([*cmd, "-w", str(wav), text], check=True, capture_output=True)
+        except FileNotFoundError as err:
+            raise RuntimeError("espeak-ng is not installed; run: apt-get install espeak-ng") from err
+        audio = to_stream_format(read_wav(wav))
+    speed = kv.get("speed", 1.0)
+    if speed != 1.0:
+        x = audio.array().astype(np.float32) / 32768.0
+        n = int(len(x) / speed)
+        y = np.interp(np.arange(n) * speed, np.arange(len(x)), x)
+        audio = AudioChunk.from_array(y.astype(np.float32))
+    return audio
 
 
 def _number(v: str) -> Any:
@@ -118,8 +169,8 @@ def bench_accuracy(args: argparse.Namespace) -> None:
     rows = read_set(Path(args.set))
     speech = SpeechCache()
     t0 = time.perf_counter()
-    clips = [speech.get(text) for text, _ in rows]
-    print(f"speech for {len(rows)} lines ready in {time.perf_counter() - t0:.0f} s", flush=True)
+    clips = [speech.get(text, voice=args.voice) for text, _ in rows]
+    print(f"speech ({args.voice}) for {len(rows)} lines: {time.perf_counter() - t0:.0f} s", flush=True)
     settings = _settings("acc", args.nlu, semantic_endpointing=not args.plain)
     parts = build_parts(settings, wake=False, tts=False)
     if args.ps:
@@ -134,6 +185,9 @@ def bench_accuracy(args: argparse.Namespace) -> None:
         s = _settings(f"acc{label}", args.nlu, semantic_endpointing=not args.plain)
         ok = 0
         misses = []
+        # where the lines went: acted on as said / right but asked back or dropped by the policy /
+        # wrong because the recogniser misheard / wrong though every word was heard (the parser)
+        tally = {"acted": 0, "held": 0, "asr": 0, "nlu": 0}
         t1 = time.perf_counter()
         with open_car(s) as car:
             for (text, expected), clip in zip(rows, clips, strict=True):
@@ -146,7 +200,12 @@ def bench_accuracy(args: argparse.Namespace) -> None:
                 heard = " | ".join(t.text for t in turns if t.text)
                 if frame_ok(expected, got):
                     ok += 1
+                    acted = all(c.get("decision", {}).get("outcome", "acted") == "acted" for c in got)
+                    tally["acted" if acted else "held"] += 1
+                    if not acted and args.verbose:
+                        print(f"  HELD {label} | {text} | {[c['decision']['reason'] for c in got]}")
                 else:
+                    tally["nlu" if _words(heard) == _words(text) else "asr"] += 1
                     misses.append((text, heard, [(c["intent"], c["slots"]) for c in got]))
         if args.verbose:
             for text, heard, shown in misses:
@@ -156,6 +215,18 @@ def bench_accuracy(args: argparse.Namespace) -> None:
             f"{ok / len(rows):.3f}",
             f"{ok}/{len(rows)}, {time.perf_counter() - t1:.0f} s",
         )
+        figure(
+            f"lines_{label}",
+            " ".join(f"{k}={v}" for k, v in tally.items()),
+            "acted: right and done; held: right but asked back or dropped by the policy; "
+            "asr: wrong, misheard; nlu: wrong, every word heard",
+        )
+
+
+def _words(text: str) -> list[str]:
+    from assistant.bench.speech import words
+
+    return words(text)
 
 
 # -- follow-ups ----------------------------------------------------------------------------------
@@ -892,6 +963,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=60.0, help="idle: seconds at real-time pace")
     ap.add_argument("--ps", nargs="*", default=[], metavar="KEY=VALUE", help="pocketsphinx decoder options")
     ap.add_argument("--nlu", choices=NLU_ENGINES.choices, help="language engine (default: configured)")
+    ap.add_argument(
+        "--voice",
+        default=PIPER_JOE,
+        help=f"accuracy: who speaks the set: {PIPER_JOE} or espeak-ng:NAME[,wpm=N][,pitch=P][,speed=F]",
+    )
     ap.add_argument("--plain", action="store_true", help="accuracy: silence endpointing only")
     ap.add_argument(
         "--fresh", action="store_true", help="followup: only the out-of-domain sentences not tuned against"

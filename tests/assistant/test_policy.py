@@ -196,16 +196,18 @@ def test_every_asked_intent_has_a_question(bridge: FakeBridge) -> None:
 
 def test_say_json_carries_the_decision() -> None:
     p = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "say", "--json", "zorblat the sunroof open flimflam"],
+        [sys.executable, "-m", "assistant.cli", "say", "--json", "zorblat open the sunroof"],
         capture_output=True, text=True, timeout=120,
     )
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     # (the retrained language model reads plain "br" as nothing at all, so it no longer shows a decision)
+    # (the model retrained for issue 10 reads "zorblat the sunroof open flimflam" as nothing at all;
+    # one made-up word before a plain request still makes a command to decide on: 3 of 4 words known)
     assert out["frames"] == []
     assert [c["intent"] for c in out["commands"]] == ["sunroof.open"]
     assert out["commands"][0]["decision"]["outcome"] == ASKED
-    assert out["commands"][0]["decision"]["evidence"]["words"] == 0.6
+    assert out["commands"][0]["decision"]["evidence"]["words"] == 0.75
 
 
 def test_words_the_recogniser_spells_out_are_known() -> None:

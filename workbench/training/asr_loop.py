@@ -23,7 +23,12 @@ training run needs no audio and no synthesiser. Regenerate them (about 15
 minutes on one core; needs piper's joe voice from the runtime install and the
 ``espeak-ng`` program, e.g. ``apt-get install espeak-ng``) with::
 
-    python -m workbench.training.asr_loop --out workbench/training/data/asr_transcripts.tsv
+    python -m assistant.training.asr_loop --out assistant/training/data/asr_transcripts.tsv
+
+and append the second batch, five more espeak-ng voices (``MORE_VOICES``), two seeds::
+
+    python -m assistant.training.asr_loop --append --seed 29 --in-scope 130 --out-of-scope 60 \
+        --voices en-us+m5 en+f4 en-gb-scotland+m2 en-us+f5 en+m6     # and again with --seed 31
 """
 
 from __future__ import annotations
@@ -77,6 +82,14 @@ CONDITIONS = [
     *(Condition("piper:joe", ls, snr) for ls in (0.8, 1.0, 1.25) for snr in (None, 10.0)),
     *(Condition(v, wpm, snr) for v in ("en-us+m3", "en+f3") for wpm in (140, 175) for snr in (None, 10.0)),
 ]
+MORE_VOICES = ("en-us+m5", "en+f4", "en-gb-scotland+m2", "en-us+f5", "en+m6")
+"""espeak-ng voices added for the second batch (``--voices``), so the model meets more than three speakers.
+Never the voices the unseen-voice benchmark speaks with (assistant/voice_bench.py UNSEEN_VOICES)."""
+
+
+def espeak_conditions(voices: Sequence[str]) -> list[Condition]:
+    """Each espeak-ng voice at two rates, clean and in car noise at 10 dB."""
+    return [Condition(v, wpm, snr) for v in voices for wpm in (140, 175) for snr in (None, 10.0)]
 
 
 def words(text: str) -> list[str]:
@@ -222,7 +235,16 @@ class _Speaker:
         return audio if cond.snr_db is None else mix_at_snr(audio, cond.snr_db, seed)
 
 
-def generate(out: Path, seed: int, n_in: int, n_oos: int, per_sentence: int, start: int = 0) -> int:
+def generate(
+    out: Path,
+    seed: int,
+    n_in: int,
+    n_oos: int,
+    per_sentence: int,
+    start: int = 0,
+    conditions: Sequence[Condition] = CONDITIONS,
+    append: bool = False,
+) -> int:
     from assistant.asr.pocketsphinx import PocketsphinxRecognizer
     from assistant.nlu.templates import TemplateParser
 
@@ -230,8 +252,8 @@ def generate(out: Path, seed: int, n_in: int, n_oos: int, per_sentence: int, sta
     speaker = _Speaker()
     asr = PocketsphinxRecognizer()
     strict = TemplateParser()
-    rows = out.read_text(encoding="utf-8").splitlines() if start else [
-        "# Recogniser-in-the-loop transcripts, made by workbench/training/asr_loop.py (see its docstring).",
+    rows = out.read_text(encoding="utf-8").splitlines() if start or append else [
+        "# Recogniser-in-the-loop transcripts, made by assistant/training/asr_loop.py (see its docstring).",
         "# intent ('-' = out-of-scope)\ttranscript markup\tsentence said\tvoice@rate/noise",
     ]
     kept = {"in": 0, "oos": 0, "garbled": 0, "dropped": 0}
@@ -239,7 +261,7 @@ def generate(out: Path, seed: int, n_in: int, n_oos: int, per_sentence: int, sta
     picks = _sentences(seed, n_in, n_oos)
     for k, (intent, ex) in enumerate(picks):
         if k < start:  # resuming: draw what this sentence drew, speak nothing
-            for _ in rng.sample(CONDITIONS, per_sentence):
+            for _ in rng.sample(list(conditions), per_sentence):
                 rng.randrange(1 << 30)
             continue
         spans: list[tuple[str, str, str]] = []
@@ -248,7 +270,7 @@ def generate(out: Path, seed: int, n_in: int, n_oos: int, per_sentence: int, sta
             said = " ".join(words(say_numbers(ex.text)))
         else:
             said, spans, implied = spoken_form(ex)
-        for cond in rng.sample(CONDITIONS, per_sentence):
+        for cond in rng.sample(list(conditions), per_sentence):
             audio = speaker(said, cond, rng.randrange(1 << 30))
             if audio.samples == 0:  # nothing a synthesiser could say ("hmm" to espeak-ng at some rates)
                 kept["dropped"] += 1
@@ -291,8 +313,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--start", type=int, default=0, help="resume: keep OUT's rows and speak from this sentence on"
     )
+    ap.add_argument(
+        "--voices",
+        nargs="+",
+        metavar="ESPEAK_VOICE",
+        help="speak with these espeak-ng voices (two rates, clean and 10 dB) instead of the first batch's "
+        f"conditions; the second batch used: {' '.join(MORE_VOICES)}",
+    )
+    ap.add_argument("--append", action="store_true", help="add to OUT's rows instead of starting it afresh")
     args = ap.parse_args(argv)
-    return generate(args.out, args.seed, args.in_scope, args.out_of_scope, args.per_sentence, args.start)
+    conditions = espeak_conditions(args.voices) if args.voices else CONDITIONS
+    return generate(
+        args.out,
+        args.seed,
+        args.in_scope,
+        args.out_of_scope,
+        args.per_sentence,
+        args.start,
+        conditions,
+        args.append,
+    )
 
 
 if __name__ == "__main__":

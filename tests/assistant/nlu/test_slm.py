@@ -68,6 +68,17 @@ def test_parses_two_commands_in_spoken_order(slm: SlmParser) -> None:
     assert all(0.0 <= c.confidence <= 1.0 for c in got.commands)
 
 
+@pytest.mark.parametrize(
+    "text, action",
+    [("next", "next"), ("next song", "next"), ("next please", "next"), ("previous", "previous")]
+    + [("play", "play")],
+)
+def test_a_bare_media_word_is_a_media_command(slm: SlmParser, text: str, action: str) -> None:
+    # issue 10: "next" alone was read out-of-scope while "next song" skipped the song
+    got = slm.parse(text)
+    assert [(c.intent, dict(c.slots)) for c in got.commands] == [("media.control", {"action": action})]
+
+
 def test_small_talk_gives_no_command(slm: SlmParser) -> None:
     assert slm.parse("what's the capital of australia").commands == ()
 

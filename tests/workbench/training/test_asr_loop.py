@@ -102,3 +102,16 @@ def test_no_committed_garbled_transcript_is_two_words_or_fewer() -> None:
     rows = [ln.split("\t") for ln in lines if not ln.startswith("#")]
     garbled = [r for r in rows if r[0] == "-" and r[2] not in said_oos]
     assert garbled and all(len(words(r[1])) > 2 for r in garbled)
+
+
+def test_the_unseen_voice_benchmark_speaks_with_no_training_voice() -> None:
+    # issue 10: in-domain accuracy "in voices the training did not use" means none of the asr-loop voices
+    from assistant.training.asr_loop import CONDITIONS, MORE_VOICES, espeak_conditions
+    from assistant.voice_bench import UNSEEN_VOICES
+
+    trained = {c.voice for c in CONDITIONS} | {c.voice for c in espeak_conditions(MORE_VOICES)}
+    lines = TRANSCRIPTS.read_text(encoding="utf-8").splitlines()
+    trained |= {ln.split("\t")[3].split("@")[0] for ln in lines if not ln.startswith("#")}
+    bench = {v.partition(":")[2].split(",")[0] for v in UNSEEN_VOICES}
+    assert len(bench) >= 2 and not bench & trained
+    assert {c.snr_db for c in espeak_conditions(["en+f4"])} == {None, 10.0}
