@@ -102,7 +102,7 @@ class SpeechCache:
 
 
 UNSEEN_VOICES = ("espeak-ng:en-gb-x-rp+m1", "espeak-ng:en-us+f2,speed=0.92")
-"""Voices the language model's recogniser-in-the-loop data never used (assistant/training/asr_loop.py
+"""Voices the language model's recogniser-in-the-loop data never used (workbench/training/asr_loop.py
 trains on piper joe, en-us+m3, en+f3 and asr_loop.MORE_VOICES): British RP with variant m1, and US
 English with variant f2 slowed and lowered by 8 % (a sox-style speed change)."""
 
@@ -224,7 +224,7 @@ def bench_accuracy(args: argparse.Namespace) -> None:
 
 
 def _words(text: str) -> list[str]:
-    from assistant.bench.speech import words
+    from workbench.bench.speech import words
 
     return words(text)
 

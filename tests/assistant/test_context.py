@@ -202,11 +202,11 @@ def test_any_follow_up_wording_resolves_to_catalog_commands_or_none(text: str) -
 
 @pytest.mark.parametrize("follow_up", ["do that again", "a bit more", "open it", "the other one"])
 def test_a_command_asked_back_or_dropped_is_no_context(follow_up: str) -> None:
-    # "zorblat ... flimflam": the words are too weak for a safety command, so it is asked back; a
+    # "zorblat open the sunroof": the words are too weak for a safety command, so it is asked back; a
     # follow-up of it must not carry it out without the yes (the follow-up's own words are strong)
     bridge = FakeBridge()
     dialogue = Dialogue(load_parser("slm"), Vehicle(bridge))
-    asked = dialogue.handle("zorblat the sunroof open flimflam")
+    asked = dialogue.handle("zorblat open the sunroof")
     assert [d.outcome for d in asked.decisions] == ["asked"] and bridge.sent == []
     turn = dialogue.handle(follow_up)
     assert bridge.sent == [], (follow_up, turn.reply)

@@ -23,11 +23,11 @@ training run needs no audio and no synthesiser. Regenerate them (about 15
 minutes on one core; needs piper's joe voice from the runtime install and the
 ``espeak-ng`` program, e.g. ``apt-get install espeak-ng``) with::
 
-    python -m assistant.training.asr_loop --out assistant/training/data/asr_transcripts.tsv
+    python -m workbench.training.asr_loop --out workbench/training/data/asr_transcripts.tsv
 
 and append the second batch, five more espeak-ng voices (``MORE_VOICES``), two seeds::
 
-    python -m assistant.training.asr_loop --append --seed 29 --in-scope 130 --out-of-scope 60 \
+    python -m workbench.training.asr_loop --append --seed 29 --in-scope 130 --out-of-scope 60 \
         --voices en-us+m5 en+f4 en-gb-scotland+m2 en-us+f5 en+m6     # and again with --seed 31
 """
 
@@ -84,7 +84,7 @@ CONDITIONS = [
 ]
 MORE_VOICES = ("en-us+m5", "en+f4", "en-gb-scotland+m2", "en-us+f5", "en+m6")
 """espeak-ng voices added for the second batch (``--voices``), so the model meets more than three speakers.
-Never the voices the unseen-voice benchmark speaks with (assistant/voice_bench.py UNSEEN_VOICES)."""
+Never the voices the unseen-voice benchmark speaks with (workbench/voice_bench.py UNSEEN_VOICES)."""
 
 
 def espeak_conditions(voices: Sequence[str]) -> list[Condition]:
@@ -253,7 +253,7 @@ def generate(
     asr = PocketsphinxRecognizer()
     strict = TemplateParser()
     rows = out.read_text(encoding="utf-8").splitlines() if start or append else [
-        "# Recogniser-in-the-loop transcripts, made by assistant/training/asr_loop.py (see its docstring).",
+        "# Recogniser-in-the-loop transcripts, made by workbench/training/asr_loop.py (see its docstring).",
         "# intent ('-' = out-of-scope)\ttranscript markup\tsentence said\tvoice@rate/noise",
     ]
     kept = {"in": 0, "oos": 0, "garbled": 0, "dropped": 0}

@@ -73,12 +73,12 @@ def write(path: Path, manifest: dict[str, Any]) -> None:
         "- `intents/` templates (hassil samples) and hand-written wording in `workbench/training/data/`"
         " (paraphrases, out-of-scope lines), augmented (fillers, joins, numbers, dropped words).",
         f"- {data.get('recogniser_transcripts', 0):,} recogniser-in-the-loop transcripts"
-        " (`assistant/training/data/asr_transcripts.tsv`): training sentences and out-of-scope speech"
+        " (`workbench/training/data/asr_transcripts.tsv`): training sentences and out-of-scope speech"
         " spoken by piper's joe voice at three rates and two espeak-ng voices (en-us+m3, en+f3), then a"
         " second batch by five more espeak-ng voices (asr_loop.MORE_VOICES) at two rates, clean and in car"
         " noise at 10 dB, transcribed by pocketsphinx with the domain language model, labelled with what was"
         " meant; a request garbled past recognition is labelled out-of-scope. Regenerate:"
-        " `python -m assistant.training.asr_loop` (see its docstring), then append the second batch with"
+        " `python -m workbench.training.asr_loop` (see its docstring), then append the second batch with"
         " `--append --seed 29 --in-scope 130 --out-of-scope 60 --voices ...` (and again with `--seed 31`)."
         " The unseen-voice benchmark speaks with none of these voices.",
         f"- {data.get('clinc150_out_of_scope', 0):,} out-of-scope sentences from CLINC150"

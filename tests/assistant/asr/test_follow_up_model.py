@@ -199,9 +199,10 @@ def test_a_command_whose_words_span_a_little_of_the_speech_in_the_window_is_drop
     # "the temperature dropped a lot last night" heard as "the locks on": the words took 0.3 of the
     # speech, the rest was silence and noise to the recogniser (window_false_starts -v)
     pipeline, _, tts = fake_pipeline(car, settings, [], wake_at=[100])
-    pipeline.parts.recognizer = Timed([("turn on the fog lights", 700.0), ("the locks on", span_ms)])
+    # (said here as "lock the doors", which the language model reads surely: the gate is what is tested)
+    pipeline.parts.recognizer = Timed([("turn on the fog lights", 700.0), ("lock the doors", span_ms)])
     turns = pipeline.run(concat([silence(200), buzz(700), silence(600), buzz(900), silence(600)]))
-    assert turns[1].follow_up and turns[1].text == "the locks on"
+    assert turns[1].follow_up and turns[1].text == "lock the doors"
     assert ([c["intent"] for c in turns[1].commands] == ["doors.lock"]) is acted
     assert bool(turns[1].frames) is acted and bool(turns[1].reply) is acted
     coverage = word_coverage(turns[1])

@@ -106,8 +106,8 @@ def test_no_committed_garbled_transcript_is_two_words_or_fewer() -> None:
 
 def test_the_unseen_voice_benchmark_speaks_with_no_training_voice() -> None:
     # issue 10: in-domain accuracy "in voices the training did not use" means none of the asr-loop voices
-    from assistant.training.asr_loop import CONDITIONS, MORE_VOICES, espeak_conditions
-    from assistant.voice_bench import UNSEEN_VOICES
+    from workbench.training.asr_loop import CONDITIONS, MORE_VOICES, espeak_conditions
+    from workbench.voice_bench import UNSEEN_VOICES
 
     trained = {c.voice for c in CONDITIONS} | {c.voice for c in espeak_conditions(MORE_VOICES)}
     lines = TRANSCRIPTS.read_text(encoding="utf-8").splitlines()
