@@ -298,7 +298,7 @@ _OTHER = ("the other one", "the other ones", "the other side", "the other window
           "the other door", "other one", "other side")
 _NEGATIONS = ("no", "no no", "not that one", "not that", "wrong one", "the wrong one", "i meant", "i mean",
               "no i meant", "no i said", "make that", "change that to", "not the driver",
-              "not the passenger", "not the front", "not the rear")
+              "not the passenger", "not the front", "not the rear", "sorry i meant", "oh sorry i meant")
 _MORE = ("a bit more", "a little more", "more", "even more", "some more", "a bit further", "further",
          "keep going", "a little bit more", "a lot more", "a touch more", "a notch more", "more please",
          "a bit more please", "little more", "bit more")
