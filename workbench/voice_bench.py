@@ -386,6 +386,7 @@ def bench_followup(args: argparse.Namespace) -> None:
         label = "clean" if snr is None else f"{snr:g}dB"
         right = total = first_right = in_window = 0
         misses = []
+        firsts: list[tuple[int, str, str, list[VoiceTurn]]] = []
         t0 = time.perf_counter()
         for d, turns in enumerate(dialogues):
             segments: list[AudioChunk] = []
@@ -404,6 +405,8 @@ def bench_followup(args: argparse.Namespace) -> None:
                 ok = frame_ok(parse_expected(expected), commands)
                 if i == 0:
                     first_right += ok
+                    if not ok:
+                        firsts.append((d, text, expected, these))
                     continue
                 if flags:
                     continue
@@ -412,9 +415,26 @@ def bench_followup(args: argparse.Namespace) -> None:
                 in_window += any(t.follow_up for t in these)
                 if not ok:
                     misses.append((text, expected, " | ".join(t.text for t in these), commands))
+                    if args.verbose:
+                        print(f"  DIALOGUE #{d} miss at turn {i}")
+                        for (said, want, *_f), them in zip(turns, heard, strict=True):
+                            for t in them or [VoiceTurn()]:
+                                print(
+                                    f"     {said!r} want {want} | heard {t.text!r} | reply {t.reply!r} | "
+                                    + "; ".join(
+                                        f"{c['intent']}{c['slots']} {c.get('decision', {}).get('outcome')}"
+                                        for c in t.commands
+                                    )
+                                )
         if args.verbose:
             for text, expected, said, got in misses:
                 print(f"  MISS {label} | {text} | want {expected} | heard {said!r} | got {got}")
+            for d, text, expected, these in firsts:
+                for t in these or [VoiceTurn()]:
+                    print(
+                        f"  FIRST {label} #{d} | {text} | want {expected} | heard {t.text!r} "
+                        f"(alternatives {list(t.alternatives)[:4]}) | reply {t.reply!r} | got {t.commands}"
+                    )
         figure(
             f"follow_ups_resolved_{label}",
             f"{right / total:.3f}",

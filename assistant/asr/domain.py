@@ -24,16 +24,25 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.nlu.intents import INTENTS_DIR, intents_hash, load_intents
 from assistant.nlu.numbers import spell_number
 from assistant.package_data import data_path
 
+if TYPE_CHECKING:
+    from assistant.nlu.sampling import SampleRecord
+
 log = logging.getLogger(__name__)
 
-LM_VERSION = "6"
+LM_VERSION = "7"
 """Bump when the sentence conversion or LM recipe changes: old caches are then ignored."""
 SENTENCES_PER_INTENT = 400
+SENTENCES_PER_PHRASE = 2
+"""Sentences written for each way of saying a slot value ("the driver window", "my side"), beyond the
+sampled ones: see ``phrase_sentences``."""
+PHRASE_POOL = 10
+"""The phrases are those of ``PHRASE_POOL`` times as many sampled sentences per intent."""
 GENERAL_WORDS = 1000
 """Most frequent words of pocketsphinx's bundled general English model that join the domain model as a
 way out: speech that is not for the car can be heard as the English it is instead of car words."""
@@ -76,19 +85,56 @@ def spoken_words(text: str) -> list[str]:
 
 
 def domain_sentences(intents_dir: Path | str = INTENTS_DIR, per_intent: int = SENTENCES_PER_INTENT,
-                     seed: int = 0) -> list[str]:
-    """Distinct spoken-form sentences the templates of ``intents_dir`` allow (sampled per intent)."""
+                     seed: int = 0, per_phrase: int = SENTENCES_PER_PHRASE) -> list[str]:
+    """Spoken-form sentences the templates of ``intents_dir`` allow: distinct ones sampled per intent,
+    then ``per_phrase`` more for every way of saying a slot value (``phrase_sentences``)."""
     from assistant.nlu.sampling import intent_records
 
     intents = load_intents(intents_dir)
     seen: dict[str, None] = {}
+    extra: list[str] = []
     for name in sorted(intents.intents):
         rng = random.Random(f"{seed}:{name}")
-        for record in intent_records(intents, name, per_intent, rng):
+        records = intent_records(intents, name, per_intent, rng)
+        for record in records:
             words = spoken_words(record.text)
             if words:
                 seen.setdefault(" ".join(words), None)
-    return list(seen)
+        if per_phrase:
+            pool_rng = random.Random(f"{seed}:{name}:pool")
+            pool = intent_records(intents, name, per_intent * PHRASE_POOL, pool_rng)
+            extra += phrase_sentences(records, pool, per_phrase, rng)
+    return list(seen) + extra
+
+
+def phrase_sentences(
+    records: list[SampleRecord], pool: list[SampleRecord], per_phrase: int, rng: random.Random
+) -> list[str]:
+    """``per_phrase`` sentences for each way ``pool`` says a slot value, its words put in place of the
+    same slot's words in sentences of ``records``.
+
+    Drawing template alternatives uniformly weighs a plain phrase by how many ways its value has:
+    "the driver window" is one of 48 ways to say the driver's window, so the first samples held it
+    once and the model heard "open the driver window" as "open the driver wind nope". Each phrase
+    said equally often gives the plain ones their place beside the rare ones."""
+    carriers: dict[str, list[tuple[str, str]]] = {}
+    for record in records:
+        for slot, (_value, said) in record.slots.items():
+            if said and re.search(r"[a-z]", said) and f" {said} " in f" {record.text} ":
+                carriers.setdefault(slot, []).append((record.text, said))
+    phrases: dict[tuple[str, str], None] = {}
+    for record in pool:
+        for slot, (_value, said) in record.slots.items():
+            if said and slot in carriers and not re.search(r"\d", said):
+                phrases.setdefault((slot, said), None)
+    out = []
+    for slot, said in phrases:
+        for _ in range(per_phrase):
+            text, old = rng.choice(carriers[slot])
+            words = spoken_words(f" {text} ".replace(f" {old} ", f" {said} ", 1))
+            if words:
+                out.append(" ".join(words))
+    return out
 
 
 def compound_sentences(sentences: list[str], n: int = 4000, seed: int = 0) -> list[str]:
@@ -252,7 +298,7 @@ _OTHER = ("the other one", "the other ones", "the other side", "the other window
           "the other door", "other one", "other side")
 _NEGATIONS = ("no", "no no", "not that one", "not that", "wrong one", "the wrong one", "i meant", "i mean",
               "no i meant", "no i said", "make that", "change that to", "not the driver",
-              "not the passenger", "not the front", "not the rear")
+              "not the passenger", "not the front", "not the rear", "sorry i meant", "oh sorry i meant")
 _MORE = ("a bit more", "a little more", "more", "even more", "some more", "a bit further", "further",
          "keep going", "a little bit more", "a lot more", "a touch more", "a notch more", "more please",
          "a bit more please", "little more", "bit more")

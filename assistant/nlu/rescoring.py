@@ -53,13 +53,14 @@ def rescore(
     its alternative is). Else the best text when ``parser`` reads commands at least ``floor`` sure
     in it, else the first alternative it does ("is the car lock" -> "is the car locked"), else the
     best text. A best text that was cut off ("turn up the") may be completed by an alternative
-    ("turn up the heat"), never shortened into a half request ("close the windows and" ->
-    "... windows").
+    ("turn up the heat") or, by the templates exactly, read otherwise with as many words; never
+    shortened into a half request ("close the windows and" -> "... windows").
     """
     least_words = len(text.split()) if is_cut_off(text) else 0
-    candidates = ([] if least_words else [text]) + [
-        t for t in alternatives[:MAX_ALTERNATIVES] if not is_cut_off(t) and len(t.split()) > least_words
-    ]
+    # as many words as a cut-off best text is another reading of it, not a shortening: taken when
+    # the templates match it exactly ("open the passenger window up or" -> "... a quarter")
+    same = [t for t in alternatives[:MAX_ALTERNATIVES] if not is_cut_off(t) and len(t.split()) >= least_words]
+    candidates = ([] if least_words else [text]) + [t for t in same if len(t.split()) > least_words]
 
     def exact(t: str) -> bool:
         if follow_up is not None and follow_up(t):
@@ -69,7 +70,7 @@ def rescore(
     try:
         chosen: str | None = None
         if grammar is not None or follow_up is not None:
-            chosen = next((t for t in candidates if exact(t)), None)
+            chosen = next((t for t in (candidates if not least_words else same) if exact(t)), None)
         if chosen is None and (len(candidates) > 1 or least_words):
             chosen = next((t for t in candidates if _confident(parser, t, floor)), None)
     except AssistantError:

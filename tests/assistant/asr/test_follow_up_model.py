@@ -208,3 +208,19 @@ def test_a_command_whose_words_span_a_little_of_the_speech_in_the_window_is_drop
     coverage = word_coverage(turns[1])
     assert coverage is not None and (coverage >= WINDOW_MIN_COVERAGE) is acted, coverage
     pipeline.close()
+
+
+def test_a_correction_said_with_sorry_is_heard_in_the_window(
+    voice: tuple[VoicePipeline, Recorder], speech: SpeechMaker
+) -> None:
+    # the window's model knew no "sorry": it heard "all sorry i meant the drivers", no follow-up
+    assert any(s.startswith(("sorry i meant", "oh sorry i meant")) for s in follow_up_sentences())
+    pipeline, _ = voice
+    correction = speech("oh sorry, i meant the driver's", wake=False)
+    turns = pipeline.run(
+        concat([speech("open the passenger window"), silence(800), correction, silence(WINDOW_S * 1000)])
+    )
+    assert [c["intent"] for c in turns[0].commands] == ["window.open"]
+    assert turns[1].follow_up and [(c["intent"], c["slots"]) for c in turns[1].commands] == [
+        ("assistant.undo", {}), ("window.open", {"window": "driver"})
+    ], turns[1].text

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 from pathlib import Path
 
 import pytest
 
-from assistant.asr.domain import GENERAL_WEIGHT, GENERAL_WORDS, domain_lm, general_unigrams, mix_unigrams
+from assistant.asr.domain import (
+    GENERAL_WEIGHT,
+    GENERAL_WORDS,
+    domain_lm,
+    general_unigrams,
+    mix_unigrams,
+    phrase_sentences,
+)
 from assistant.audio import write_wav
 from assistant.cli import main
+from assistant.nlu.sampling import SampleRecord
 from assistant.pipeline import VoiceParts, VoicePipeline, VoiceTurn
 from tests.assistant.conftest import Recorder, SpeechMaker
 
@@ -95,3 +104,27 @@ def test_listen_json_has_the_decision_and_the_recognisers_confidences(
     assert 0 < out["asr_confidence"] <= 1
     assert [w["text"] for w in out["words"]] == ["open", "the", "trunk"]
     assert all(0 <= w["confidence"] <= 1 for w in out["words"])
+
+
+def test_every_way_of_saying_a_slot_value_is_written_as_often() -> None:
+    # the sampled sentences said "the driver window" once among 48 ways to name that window
+    carriers = [SampleRecord("open my window", "window.open", {"window": ("driver", "my window")})]
+    pool = [
+        SampleRecord("open the driver window", "window.open", {"window": ("driver", "the driver window")}),
+        SampleRecord(
+            "open the window behind me", "window.open", {"window": ("rear_left", "the window behind me")}
+        ),
+        SampleRecord("open it 5 percent", "window.open", {"amount": (5, "5")}),
+    ]
+    out = phrase_sentences(carriers, pool, 2, random.Random(0))
+    assert sorted(out) == ["open the driver window"] * 2 + ["open the window behind me"] * 2
+
+
+@pytest.mark.parametrize("text", ["open the driver window", "close the driver window"])
+def test_plain_requests_are_heard_as_said(voice_parts: VoiceParts, speech: SpeechMaker, text: str) -> None:
+    # heard as "open the driver wind nope" while the model held "the driver window" once
+    recognizer = voice_parts.recognizer
+    recognizer.reset()
+    recognizer.begin()
+    recognizer.accept(speech(text, wake=False))
+    assert recognizer.end().text == text

@@ -30,6 +30,16 @@ def test_a_cut_off_best_text_is_completed_never_shortened() -> None:
     assert _rescore("turn up the", ("turn up",)) == "turn up the"
 
 
+def test_a_cut_off_best_text_may_be_read_otherwise_with_as_many_words_by_the_templates() -> None:
+    # pocketsphinx heard "a quarter" as "up or", a dangling "or"; the alternative is the request
+    cut = {"is_cut_off": lambda t: t.endswith((" the", " or", " and"))}
+    heard, meant = "open the passenger window up or", "open the passenger window a quarter"
+    assert _rescore(heard, (meant,), **cut) == meant
+    # only by the templates exactly: the parser's looser reading of as many words is no completion
+    assert _rescore(heard, (meant,), grammar=None, **cut) == heard
+    assert _rescore("close the windows and", ("close the windows",), **cut) == "close the windows and"
+
+
 def test_a_follow_up_phrase_counts_as_exact_only_when_given() -> None:
     follow_up = lambda t: t == "and the passenger side too"  # noqa: E731
     heard, alternatives = "in the passenger side to", ("and the passenger side too",)
