@@ -456,11 +456,10 @@ def _add_plugin_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
 
     for point in entry_points(group="car_assistant.commands"):
         try:
-            register = point.load()
-        except ImportError as err:  # a plugin whose own dependencies are missing
+            point.load()(tracking_add)
+        except Exception as err:  # noqa: BLE001 - a broken plugin must not take the car's commands down
+            # (its own dependencies missing, stale metadata, a bug): its commands say why when run
             broken.append(f"{point.value}: {err}")
-            continue
-        register(tracking_add)
     for name, hint in WORKBENCH_COMMANDS.items():
         if name not in added:
             p = add(name, _missing(name, hint, broken), f"(not installed) {name}: {hint}", add_help=False)

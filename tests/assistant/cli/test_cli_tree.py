@@ -57,3 +57,27 @@ def test_one_builder_reads_every_subcommands_setting_flags(tmp_path: Path) -> No
     settings, _ = settings_from_args(args, environ={})
     assert (settings.voice.asr_engine, settings.can.channel) == ("vosk", "from-file")
 
+
+
+def test_a_broken_plugin_leaves_the_runtime_commands_working(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.metadata
+
+    class Broken:
+        value = "broken.plugin:register"
+
+        def load(self) -> object:
+            def register(add: object) -> None:
+                raise RuntimeError("plugin bug")
+
+            return register
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [Broken()])
+    assert cli.main(["parse", "--json", "lock the doors"]) == 0
+    assert '"doors.lock"' in capsys.readouterr().out
+    # the workbench command it should have brought says why it is missing, in one line
+    assert cli.main(["train"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: train is part of the workbench") and "plugin bug" in err
+    assert len(err.splitlines()) == 1
