@@ -223,7 +223,8 @@ def classify(text: str) -> FollowUp | None:
     return None
 
 
-def _family(intent: str) -> str:
+def family(intent: str) -> str:
+    """The function an intent moves (doors.lock and doors.unlock are both "doors")."""
     head = intent.split(".")[0]
     return {"doors": "doors", "mirrors": "mirrors"}.get(head, head)
 
@@ -293,7 +294,7 @@ def _step(command: Command, up: bool) -> Command | None:
 
 def _again(command: Command, follow: FollowUp) -> Command | None:
     if follow.verb is not None:
-        intent = VERBS[follow.verb].get(_family(command.intent))
+        intent = VERBS[follow.verb].get(family(command.intent))
         if intent is None:
             return None
         return _with(command, intent, amount=None)

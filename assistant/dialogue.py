@@ -226,7 +226,10 @@ class Dialogue:
         except Exception:  # no state from the car: assume the worst
             moving = True
         policy, parser = self.policy, self.parser
-        decisions = [policy.decide(c, policy.evidence(c, text, speech, parser), moving) for c in commands]
+        live = self.context.live()
+        decisions = [
+            policy.decide(c, policy.evidence(c, text, speech, parser, live), moving) for c in commands
+        ]
         said_not, unread = negation(text), unreadable_number(text)
         for i, d in enumerate(decisions):
             # "no need to open the window", "don't unlock the doors": whatever the parser made of it,

@@ -334,19 +334,25 @@ class Policy:
             self._templates = parser
         self.templates  # noqa: B018 - built here, not at the first request
 
-    def template_agreement(self, command: Command, text: str) -> float:
+    def template_agreement(self, command: Command, text: str, live: tuple[Command, ...] = ()) -> float:
         """The templates' confidence in ``command`` read from ``text``; 0 when they read it differently,
         or leave words of ``text`` unread ("heat then open mind about it": they read "heat" and drop
         the rest, where the language model heard a request for more heat).
 
         A follow-up said whole ("and the passenger side too", "a bit more") is as exact a match: the
-        dialogue made ``command`` from it and the last request, which the templates cannot see."""
+        dialogue made ``command`` from it and the last request (``live``: the commands a follow-up
+        may refer to), which the templates cannot see. Only when ``command`` is of the family of one
+        of them: a follow-up phrase with a verb of its own ("unlock it" after "close the windows") is
+        read by the language model alone, so it needs the templates' own reading, which they cannot
+        give, and a security or safety command is asked back, never done on a phrase heard in passing."""
         from assistant.context import classify
         from assistant.nlu.numbers import NUMBER_WORDS
         from assistant.nlu.templates import TemplateParser, clean
 
         if classify(text) is not None:
-            return 1.0
+            from assistant.context import family
+
+            return 1.0 if any(family(c.intent) == family(command.intent) for c in live) else 0.0
         templates = self.templates
         try:
             if not isinstance(templates, TemplateParser):  # a parser given in a test: its commands only
@@ -364,9 +370,15 @@ class Policy:
         return 0.0 if unread else agree
 
     def evidence(
-        self, command: Command, text: str, speech: Speech | None = None, parser: Parser | None = None
+        self,
+        command: Command,
+        text: str,
+        speech: Speech | None = None,
+        parser: Parser | None = None,
+        live: tuple[Command, ...] = (),
     ) -> dict[str, float]:
-        """The evidence for ``command`` read from ``text`` (and the recogniser's, for speech)."""
+        """The evidence for ``command`` read from ``text`` (and the recogniser's, for speech); ``live``:
+        the last turn's commands, which a follow-up phrase may refer to."""
         out = {"parse": command.confidence, "words": words_known(text, self.vocabulary)}
         if speech is None:
             return out
@@ -382,7 +394,7 @@ class Policy:
                     pass
             out["nbest"] = agree / len(texts)
         if text.strip():
-            out["templates"] = self.template_agreement(command, text)
+            out["templates"] = self.template_agreement(command, text, live)
         return out
 
     def decide(self, command: Command, evidence: Mapping[str, float], moving: bool = False) -> Decision:

@@ -360,3 +360,27 @@ def test_a_safety_command_the_recogniser_hardly_believes_is_not_acted_on(bridge:
     assert Dialogue(load_parser("slm"), Vehicle(bridge)).handle(
         "turn off the headlights", Speech(0.04, (), "turn off the headlights")
     ).decisions[0].outcome == ACTED
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "intent"),
+    [
+        ("close the windows", "unlock it", "doors.unlock"),
+        ("turn on the fog lights", "unlock them", "doors.unlock"),
+    ],
+)
+def test_a_spoken_follow_up_phrase_never_does_a_safety_command_unasked(
+    first: str, follow_up: str, intent: str
+) -> None:
+    # hostile review: heard in the follow-up window, "unlock it" counts as a follow-up phrase, and the
+    # language model reads it alone as doors.unlock, nothing like the last request (the windows); the
+    # templates cannot vouch for it, so it is asked ("and the passenger side too" after a window still
+    # acts: tests/assistant/test_follow_up.py)
+    bridge = FakeBridge()
+    dialogue = Dialogue(load_parser("slm"), Vehicle(bridge))
+    dialogue.handle(first, Speech(confidence=0.5, heard=first))
+    sent = len(bridge.sent)
+    turn = dialogue.handle(follow_up, Speech(confidence=0.5, heard=follow_up))
+    assert [c.intent for c in turn.commands] == [intent]
+    assert [d.outcome for d in turn.decisions] == ["asked"], turn.reply
+    assert len(bridge.sent) == sent
