@@ -3,7 +3,9 @@
 The runtime (``assistant``, ``firmware_bridge``) is what runs in the car; the workbench
 (training, benchmarks, evaluation) imports it and is never imported by it, not even
 lazily inside a function. ``importlib.import_module("workbench...")`` with a literal name
-counts as an import too.
+counts as an import too. The one way in is the ``car_assistant.commands`` entry point, which
+package metadata names: building the CLI loads ``workbench.cli`` (names and help) and nothing
+else of the workbench until one of its commands runs.
 """
 
 from __future__ import annotations
@@ -67,3 +69,15 @@ def test_the_checker_sees_lazy_and_dynamic_imports(tmp_path: Path) -> None:
     assert sorted(n for n in imported_modules(source) if n.startswith("workbench")) == [
         "workbench.bench", "workbench.training", "workbench.voice_bench"
     ]
+
+
+def test_building_the_cli_loads_no_workbench_code_beyond_its_entry_point() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from assistant.cli import build_argparser; build_argparser(); "
+        "print(sorted(m for m in sys.modules if m.startswith('workbench')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() in ("['workbench', 'workbench.cli']", "[]"), out

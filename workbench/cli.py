@@ -38,11 +38,23 @@ def cmd_voice_bench(args: argparse.Namespace) -> int:
     return int(voice_bench.main(args.pass_through))
 
 
-def register(add: Callable[..., argparse.ArgumentParser]) -> None:
-    from workbench import bench
+def cmd_bench(args: argparse.Namespace) -> int:
+    try:
+        bench = importlib.import_module("workbench.bench")
+    except ImportError as err:
+        raise ConfigError(
+            f"bench cannot be imported here ({err}); install its extra from a clone: {BENCH_HINT}"
+        ) from err
+    return int(bench.main(args.pass_through))
 
-    bench.register(add)
-    # its own flags are the training pipeline's: --help there lists them
+
+def register(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Names and help only: nothing of the workbench is imported until one of its commands runs, so
+    the car's own commands (the service among them) load no more than this small module."""
+    # each command parses (and --help's) its own flags
+    p = add("bench", cmd_bench, "benchmark report: accuracy, latency, memory, speech vs noise, against peers",
+            add_help=False)
+    p.set_defaults(pass_through=[])
     p = add("train", cmd_train, "retrain the on-device language model (the train extra)", add_help=False)
     p.set_defaults(pass_through=[])
     # likewise: voice_bench parses (and --help's) its own flags

@@ -15,8 +15,8 @@ everything and still writes every table and plot (CI). A peer that cannot run
 "not run: why". Seeds are fixed; the report names the machine, the package
 versions and the date.
 
-``register(add)`` is called by ``assistant.cli.build_argparser`` with its
-``add(name, func, help, ...)`` helper; ``main(argv)`` runs it standalone.
+``car-assistant bench`` (``workbench.cli``) hands its flags to ``main(argv)``, which also runs it
+standalone.
 """
 
 from __future__ import annotations
@@ -66,11 +66,6 @@ def _flags(p: argparse.ArgumentParser) -> None:
         help=f"run only these sections, the others say not run: {', '.join(SECTIONS)}",
     )
     p.add_argument("--seed", type=int, default=13)
-
-
-def register(add: Callable[..., argparse.ArgumentParser]) -> None:
-    p = add("bench", cmd_bench, "benchmark report: accuracy, latency, memory, speech vs noise, against peers")
-    _flags(p)
 
 
 def build_argparser() -> argparse.ArgumentParser:
