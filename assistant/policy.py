@@ -344,7 +344,10 @@ class Policy:
         may refer to), which the templates cannot see. Only when ``command`` is of the family of one
         of them: a follow-up phrase with a verb of its own ("unlock it" after "close the windows") is
         read by the language model alone, so it needs the templates' own reading, which they cannot
-        give, and a security or safety command is asked back, never done on a phrase heard in passing."""
+        give, and a security or safety command is asked back, never done on a phrase heard in passing.
+        A security or safety command made from a follow-up phrase is asked back always: chatter in the
+        window heard as a phrase that fits ("i feel a bit car sick" heard "the all seat" right after
+        "unlock the driver door") would otherwise unlock every door with no wake word and no yes."""
         from assistant.context import classify
         from assistant.nlu.numbers import NUMBER_WORDS
         from assistant.nlu.templates import TemplateParser, clean
@@ -352,6 +355,8 @@ class Policy:
         if classify(text) is not None:
             from assistant.context import family
 
+            if self.risks.risk(command) == "safety":
+                return 0.0  # "i feel a bit car sick" heard "the all seat" after an unlock: unlock all
             return 1.0 if any(family(c.intent) == family(command.intent) for c in live) else 0.0
         templates = self.templates
         try:
