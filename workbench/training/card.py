@@ -86,7 +86,7 @@ def write(path: Path, manifest: dict[str, Any]) -> None:
         " EMNLP-IJCNLP 2019; github.com/clinc/oos-eval; licence CC-BY-3.0): its `train` and `oos_train`"
         " splits, less the intents that are requests to this car (yes/no/cancel/repeat, volume, music,"
         " smart home, questions about the car), and short sentences of its Wikipedia file. Read at"
-        " training time from `--data-dir` (default `../shared/data`), never committed; its `oos_test`"
+        " training time from `--data-dir` (or `$CAR_ASSISTANT_DATA_DIR`), never committed; its `oos_test`"
         " split only measures the model.",
         f"- {data.get('letter_strings', 0):,} generated letter strings that are no words, out-of-scope.",
     ]

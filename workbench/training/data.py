@@ -532,24 +532,51 @@ CLINC_NOT_OUT_OF_SCOPE = frozenset(
 """CLINC150 intents that are, or may become, requests to this car: dropped, never labelled out-of-scope."""
 
 
+DATA_DIR_ENV = "CAR_ASSISTANT_DATA_DIR"
+"""Where third-party training data (never committed here: CLINC150) lives when ``--data-dir`` is not
+given; nothing outside the repository is read by default."""
+
+
+def default_data_dir() -> Path | None:
+    """``$CAR_ASSISTANT_DATA_DIR``, or None: then a step that needs third-party data says so."""
+    import os
+
+    value = os.environ.get(DATA_DIR_ENV)
+    return Path(value) if value else None
+
+
+def clinc_file(data_dir: Path | None) -> Path:
+    """CLINC150's ``data_full.json`` under ``data_dir``, or a clear error naming what to pass."""
+    if data_dir is None:
+        raise MissingDataError(
+            f"CLINC150 is needed here and no data folder is set: pass --data-dir DIR (or set "
+            f"{DATA_DIR_ENV}=DIR) with DIR/{CLINC_DIR}/data_full.json (see models/README.md)"
+        )
+    full = data_dir / CLINC_DIR / "data_full.json"
+    if not full.is_file():
+        raise MissingDataError(
+            f"CLINC150 is missing: {full} does not exist; pass --data-dir DIR with DIR/{CLINC_DIR}/ "
+            "(see models/README.md)"
+        )
+    return full
+
+
 class MissingDataError(FileNotFoundError):
     """A data set the full training run reads from the data folder is not there."""
 
 
-def load_clinc(data_dir: Path, rng: random.Random, per_intent: int, wiki: int) -> list[Example]:
+def load_clinc(data_dir: Path | None, rng: random.Random, per_intent: int, wiki: int) -> list[Example]:
     """Out-of-scope examples from CLINC150 (CC-BY-3.0, Larson et al. 2019): up to ``per_intent`` training
     sentences of each intent that is no request to the car, all of its out-of-scope training split, and
     ``wiki`` of its general English Wikipedia sentences. Its test splits are never read here: they
     measure the model."""
     import json
 
-    root = data_dir / CLINC_DIR
-    full = root / "data_full.json"
-    if not full.is_file():
-        raise MissingDataError(
-            f"CLINC150 is missing: {full} does not exist; pass --data-dir DIR with DIR/{CLINC_DIR}/ "
-            "(see models/README.md), or train without it: --set use_clinc=false"
-        )
+    try:
+        full = clinc_file(data_dir)
+    except MissingDataError as err:
+        raise MissingDataError(f"{err}, or train without it: --set use_clinc=false") from err
+    root = full.parent
     data = json.loads(full.read_text(encoding="utf-8"))
     by_intent: dict[str, list[str]] = {}
     for text, intent in data["train"]:

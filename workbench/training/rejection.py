@@ -1,7 +1,7 @@
 """How often the language model acts on text that is no request: third-party out-of-scope sentences and
 random letter strings.
 
-    python -m workbench.training.rejection [--model models/slm] [--data-dir ../shared/data] [--strings 3000]
+    python -m workbench.training.rejection [--model models/slm] --data-dir DIR [--strings 3000]
 
 - CLINC150's out-of-scope test split (``oos_test``, 1,000 sentences; never trained on: the training run
   reads only its ``train`` and ``oos_train`` splits): share that gives no command;
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from workbench.training.data import CLINC_DIR, MissingDataError
+from workbench.training.data import DATA_DIR_ENV, MissingDataError, clinc_file, default_data_dir
 from workbench.training.pipeline import REPO
 
 
@@ -34,12 +34,8 @@ def random_strings(n: int, seed: int = 0) -> list[str]:
     return ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 16))).strip() or "x" for _ in range(n)]
 
 
-def clinc_oos_test(data_dir: Path) -> list[str]:
-    path = data_dir / CLINC_DIR / "data_full.json"
-    if not path.is_file():
-        raise MissingDataError(
-            f"CLINC150 is missing: {path} does not exist; pass --data-dir DIR with DIR/{CLINC_DIR}/"
-        )
+def clinc_oos_test(data_dir: Path | None) -> list[str]:
+    path = clinc_file(data_dir)
     return [text for text, _ in json.loads(path.read_text(encoding="utf-8"))["oos_test"]]
 
 
@@ -59,7 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m workbench.training.rejection", description=__doc__.splitlines()[0]
     )
     ap.add_argument("--model", type=Path, default=REPO / "models" / "slm")
-    ap.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument(
+        "--data-dir", type=Path, default=default_data_dir(),
+        help=f"folder holding clinc150/ (default: ${DATA_DIR_ENV})",
+    )
     ap.add_argument("--strings", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)

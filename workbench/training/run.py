@@ -31,6 +31,7 @@ from workbench.training.data import (
     MissingDataError,
     _typed,
     build_corpus,
+    default_data_dir,
     generate_noise_strings,
     load_clinc,
     write_tsv,
@@ -95,9 +96,9 @@ def build_argparser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--data-dir",
         type=Path,
-        default=REPO.parent / "shared" / "data",
+        default=default_data_dir(),
         help="folder holding third-party training data never committed here (clinc150/); "
-        "default: ../shared/data beside the repository",
+        "default: $CAR_ASSISTANT_DATA_DIR",
     )
     ap.add_argument("--threads", type=int, default=1, help="torch threads for training")
     ap.add_argument(
@@ -424,7 +425,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _rejection(parser: Any, data_dir: Path, cfg: Config) -> dict[str, Any]:
+def _rejection(parser: Any, data_dir: Path | None, cfg: Config) -> dict[str, Any]:
     """CLINC150's out-of-scope test split rejected, and letter strings acted on (rejection.py's sets)."""
     from workbench.training.rejection import acted, clinc_oos_test, random_strings
 

@@ -108,3 +108,17 @@ def test_requests_with_out_of_range_numbers_stay_requests() -> None:
 
     # radio frequencies are past 100 already; the added ones come on top, each inside its request's slot
     assert len(big(40)) - len(big(0)) == 40
+
+
+def test_no_data_folder_reads_nothing_outside_the_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    # no default beside the repository: without --data-dir or $CAR_ASSISTANT_DATA_DIR, CLINC150 is
+    # asked for by name, never looked for in ../shared
+    from workbench.training.data import DATA_DIR_ENV, default_data_dir
+
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    assert default_data_dir() is None
+    wanted = rf"--data-dir DIR \(or set {DATA_DIR_ENV}=DIR\).*use_clinc=false"
+    with pytest.raises(MissingDataError, match=wanted):
+        load_clinc(None, random.Random(0), 5, 5)
+    monkeypatch.setenv(DATA_DIR_ENV, "/some/where")
+    assert default_data_dir() == Path("/some/where")
