@@ -22,6 +22,7 @@ import logging
 import os
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -247,23 +248,35 @@ def domain_key(intents_dir: Path | str = INTENTS_DIR) -> str:
     return digest.hexdigest()[:16]
 
 
+def domain_text(intents_dir: Path | str = INTENTS_DIR) -> str:
+    """The domain model's training text: the templates' sentences, two-request compounds and the
+    out-of-scope way out; the domain outweighs the off-domain text three to one."""
+    sentences = domain_sentences(intents_dir)
+    return "\n".join(sentences * 3 + compound_sentences(sentences) + out_of_scope_sentences())
+
+
 def domain_lm(intents_dir: Path | str = INTENTS_DIR, cache: Path | None = None) -> DomainLm:
     """The ARPA model for ``intents_dir``, from the cache or built now (a few seconds) and cached."""
+    return _cached_lm("domain", domain_key(intents_dir), cache, intents_dir, lambda: domain_text(intents_dir))
+
+
+def _cached_lm(
+    kind: str, key: str, cache: Path | None, intents_dir: Path | str, text_of: Callable[[], str]
+) -> DomainLm:
+    """The ``kind`` model of ``key`` from the cache, or built from ``text_of()`` with the general-English
+    way out mixed in, written atomically (another process may be building the same key) and cached."""
     cache = cache or cache_dir()
-    key = domain_key(intents_dir)
-    arpa = cache / f"domain-{key}.arpa"
-    meta = cache / f"domain-{key}.json"
+    arpa = cache / f"{kind}-{key}.arpa"
+    meta = cache / f"{kind}-{key}.json"
     if arpa.exists() and meta.exists():
         try:
             words = tuple(json.loads(meta.read_text(encoding="utf-8"))["words"])
             return DomainLm(arpa, words, key, False)
         except (ValueError, KeyError):
-            log.warning("domain LM cache %s is damaged; rebuilding", meta)
+            log.warning("%s LM cache %s is damaged; rebuilding", kind, meta)
     from pocketsphinx.lm import ArpaBoLM
 
-    sentences = domain_sentences(intents_dir)
-    # the domain outweighs the off-domain text three to one
-    text = "\n".join(sentences * 3 + compound_sentences(sentences) + out_of_scope_sentences())
+    text = text_of()
     lm = ArpaBoLM(text=text, add_start=True)
     lm.compute()
     cache.mkdir(parents=True, exist_ok=True)
@@ -273,11 +286,11 @@ def domain_lm(intents_dir: Path | str = INTENTS_DIR, cache: Path | None = None) 
     if GENERAL_WORDS and GENERAL_WEIGHT > 0:
         tmp.write_text(mix_unigrams(tmp.read_text(encoding="utf-8"), general_unigrams(GENERAL_WORDS),
                                     GENERAL_WEIGHT), encoding="utf-8")
-    os.replace(tmp, arpa)  # another process may be building the same key
+    os.replace(tmp, arpa)
     words = tuple(sorted({w for line in text.splitlines() for w in line.split()}))
     meta.write_text(json.dumps({"words": words, "intents_hash": intents_hash(intents_dir)}), encoding="utf-8")
-    log.info("built the domain language model %s (%d sentences, %d words)", arpa.name, len(sentences),
-             len(words))
+    log.info("built the %s language model %s (%d lines, %d words)", kind, arpa.name,
+             text.count("\n") + 1, len(words))
     return DomainLm(arpa, words, key, True)
 
 
@@ -372,33 +385,8 @@ def follow_up_lm(intents_dir: Path | str = INTENTS_DIR, cache: Path | None = Non
     """The follow-up window's ARPA model: the domain model's text and way out, plus follow-up phrasings
     (``follow_up_sentences``). A recogniser uses it only while the window after a reply is open, so the
     first turn of a request keeps the domain model; cached like ``domain_lm``."""
-    cache = cache or cache_dir()
-    key = follow_up_key(intents_dir)
-    arpa = cache / f"follow-up-{key}.arpa"
-    meta = cache / f"follow-up-{key}.json"
-    if arpa.exists() and meta.exists():
-        try:
-            words = tuple(json.loads(meta.read_text(encoding="utf-8"))["words"])
-            return DomainLm(arpa, words, key, False)
-        except (ValueError, KeyError):
-            log.warning("follow-up LM cache %s is damaged; rebuilding", meta)
-    from pocketsphinx.lm import ArpaBoLM
 
-    sentences = domain_sentences(intents_dir)
-    follow_ups = follow_up_sentences()
-    text = "\n".join(sentences * 3 + compound_sentences(sentences) + out_of_scope_sentences()
-                     + follow_ups * FOLLOW_UP_REPEAT)
-    lm = ArpaBoLM(text=text, add_start=True)
-    lm.compute()
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = arpa.with_suffix(f".tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        lm.write(f)
-    if GENERAL_WORDS and GENERAL_WEIGHT > 0:
-        tmp.write_text(mix_unigrams(tmp.read_text(encoding="utf-8"), general_unigrams(GENERAL_WORDS),
-                                    GENERAL_WEIGHT), encoding="utf-8")
-    os.replace(tmp, arpa)
-    words = tuple(sorted({w for line in text.splitlines() for w in line.split()}))
-    meta.write_text(json.dumps({"words": words, "intents_hash": intents_hash(intents_dir)}), encoding="utf-8")
-    log.info("built the follow-up language model %s (%d follow-up phrasings)", arpa.name, len(follow_ups))
-    return DomainLm(arpa, words, key, True)
+    def text() -> str:
+        return "\n".join([domain_text(intents_dir), *follow_up_sentences() * FOLLOW_UP_REPEAT])
+
+    return _cached_lm("follow-up", follow_up_key(intents_dir), cache, intents_dir, text)
