@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
 import tempfile
 import zlib
 from collections import Counter
@@ -38,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.audio import RATE, AudioChunk, concat, read_wav, silence, to_stream_format, write_wav
+from assistant.audio import RATE, AudioChunk, concat, read_wav, silence, write_wav
+from workbench.bench.false_actuation import espeak
 
 SENTENCES_FILE = Path(__file__).with_name("data") / "ood_speech_sentences.txt"
 VOICES = ("piper:joe@1.0", "piper:joe@1.3", "espeak-ng:en-us+f3", "espeak-ng:en-gb-x-rp+m3")
@@ -142,17 +142,6 @@ class Voices:
             self._piper[rate] = PiperSynthesizer(noise_scale=0.0, noise_w_scale=0.0, length_scale=rate)
             self._piper[rate].load()
         return speak(self._piper[rate], text)
-
-
-def espeak(text: str, voice: str) -> AudioChunk:
-    """``text`` spoken by espeak-ng's ``voice``, as 16 kHz mono."""
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "s.wav"
-        try:
-            subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), text], check=True, capture_output=True)
-        except FileNotFoundError as err:
-            raise RuntimeError("espeak-ng is not installed; run: apt-get install espeak-ng") from err
-        return to_stream_format(read_wav(wav))
 
 
 def in_noise(audio: AudioChunk, snr: float | None, seed: int, speech: bool = True) -> AudioChunk:
