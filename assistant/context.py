@@ -34,6 +34,7 @@ from assistant.nlu.base import Command
 
 if TYPE_CHECKING:
     from assistant.dialogue import Turn
+    from assistant.policy import Decision
 
 EXPIRE_S = 8.0
 """How long (s) after a turn a follow-up may refer to it: the reply, then a breath."""
@@ -311,6 +312,12 @@ def _again(command: Command, follow: FollowUp) -> Command | None:
     return None
 
 
+def _asked_as_follow_up(decision: Decision) -> bool:
+    """Whether ``decision`` asked back a security or safety command heard as a follow-up phrase: the
+    rule that asks every such command back (``templates`` evidence 0 for it), not weak evidence."""
+    return decision.outcome == "asked" and decision.risk == "safety" and decision.short == ("templates",)
+
+
 @dataclass
 class Context:
     """The last turn's car commands, while they may still be referred to."""
@@ -367,18 +374,22 @@ class Context:
 
     def remember(self, turn: Turn) -> None:
         """Keep ``turn``'s car commands as the context, or forget it after an unrelated turn."""
-        self.resolved = None
+        followed, self.resolved = self.resolved is not None, None
         intents = {c.intent for c in turn.commands}
         if intents and intents <= KEEPS_CONTEXT:
             return
         # only what the policy let act: a command asked back (weak evidence) or dropped is no context,
-        # else "do that again" or "a bit more" would carry it out with no yes
+        # else "do that again" or "a bit more" would carry it out with no yes. One exception: a
+        # security or safety command made from a follow-up phrase heard (always asked back, whatever
+        # the evidence) stays the referent, so that "and the rear ones too" after "the other one" still
+        # means the windows; what a follow-up makes of it is a security or safety command again, asked
+        # back again (Policy.template_agreement), or its reverse ("close it again").
         decided = turn.decisions or (None,) * len(turn.commands)
         car = tuple(
             c
             for c, d in zip(turn.commands, decided, strict=True)
             if not c.intent.startswith("assistant.") and c.intent != "vehicle.query"
-            and (d is None or d.outcome == "acted")
+            and (d is None or d.outcome == "acted" or (followed and _asked_as_follow_up(d)))
         )
         self.last, self.at = car, self.clock()
         self.changed = any(a.status in ("done", "moving", "timeout") and a.previous for a in turn.actions)

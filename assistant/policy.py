@@ -69,6 +69,8 @@ class Decision:
     risk: str
     reason: str
     evidence: Mapping[str, float] = field(default_factory=dict)
+    short: tuple[str, ...] = ()
+    """The kinds of evidence under the act bar (none when acted)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -406,15 +408,15 @@ class Policy:
         risk = self.risks.risk(command, moving)
         bars = self.bars[risk]
         # a kind the bars leave out (a policy built in code before it existed) sets no bar
-        short = [f"{k} {v:.2f} < {bars.act[k]:.2f}" for k, v in evidence.items() if v < bars.act.get(k, 0)]
+        short = tuple(k for k, v in evidence.items() if v < bars.act.get(k, 0))
         if not short:
             return Decision(ACTED, risk, f"clears the {risk} bar", dict(evidence))
         weak = [f"{k} {v:.2f} < {bars.ask[k]:.2f}" for k, v in evidence.items() if v < bars.ask.get(k, 0)]
-        why = f"{', '.join(short)} ({risk} bar)"
+        why = f"{', '.join(f'{k} {evidence[k]:.2f} < {bars.act[k]:.2f}' for k in short)} ({risk} bar)"
         # a yes is not asked back ("do you want me to yes?"): unclear, it is no yes
         if risk != "harmless" and not weak and command.intent != "assistant.confirm":
-            return Decision(ASKED, risk, why, dict(evidence))
-        return Decision(DROPPED, risk, why, dict(evidence))
+            return Decision(ASKED, risk, why, dict(evidence), short)
+        return Decision(DROPPED, risk, why, dict(evidence), short)
 
 
 @cache

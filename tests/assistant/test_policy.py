@@ -336,6 +336,32 @@ def test_a_spoken_follow_up_counts_as_read_by_the_templates(bridge: FakeBridge) 
     assert turn.decisions[0].evidence["templates"] == 0.0 and turn.decisions[0].outcome == ASKED
 
 
+def test_a_follow_up_asked_back_stays_the_referent_and_its_follow_ups_are_asked_too(bridge: FakeBridge) -> None:
+    """'open the driver window', 'the other one' (asked back), 'and the rear ones too': the third turn
+    means the windows, and is asked back in turn; nothing opened but the first window."""
+    d = Dialogue(load_parser("slm"), Vehicle(bridge))
+    d.handle("open the driver window", Speech(0.3, (), "open the driver window"))
+    other = d.handle("the other one", Speech(0.3, (), "the other one"))
+    assert [(c.intent, dict(c.slots)) for c in other.commands] == [("window.open", {"window": "passenger"})]
+    assert other.decisions[0].outcome == ASKED and other.decisions[0].short == ("templates",)
+    rear = d.handle("and the rear ones too", Speech(0.3, (), "and the rear ones too"))
+    assert [(c.intent, dict(c.slots)) for c in rear.commands] == [("window.open", {"window": "rear"})]
+    assert rear.decisions[0].outcome == ASKED
+    # one actuation: the driver window; none for the passenger side or the rear
+    assert len(bridge.sent) == 1 and all("DriverSide" in name for name in bridge.sent[0])
+
+
+def test_a_command_asked_back_for_weak_evidence_is_no_referent(bridge: FakeBridge) -> None:
+    """A window heard with a posterior under the bar is asked back; 'do that again' then has nothing
+    to repeat, so it cannot carry the window out with no yes."""
+    d = Dialogue(load_parser("slm"), Vehicle(bridge))
+    weak = d.handle("open the driver window", Speech(0.00001, (), "open the driver window"))
+    assert weak.decisions[0].outcome == ASKED and "asr" in weak.decisions[0].short
+    d.handle("no", Speech(0.3, (), "no"))
+    again = d.handle("do that again", Speech(0.3, (), "do that again"))
+    assert not [c for c in again.commands if c.intent == "window.open"]
+
+
 def test_words_the_templates_leave_unread_are_no_agreement() -> None:
     """'keep an open mind about it' heard as 'heat then open mind about it': the templates read 'heat' and
     dropped the rest, the language model acted on more heat at 0.99 (10 dB, piper joe)."""
