@@ -256,6 +256,15 @@ def _moved(command: Command, position: str) -> Command | None:
     return _with(command, **{slot[0]: position})
 
 
+def _placed(command: Command) -> tuple[str, dict[str, SlotValue]]:
+    """``command`` with its position slot's default filled in ("lock the doors" is door=all)."""
+    slot = POSITION_SLOT.get(command.intent)
+    slots = dict(command.slots)
+    if slot is not None:
+        slots.setdefault(slot[0], slot[1])
+    return command.intent, slots
+
+
 def _other(command: Command) -> Command | None:
     slot = POSITION_SLOT.get(command.intent)
     if slot is None:
@@ -361,6 +370,10 @@ class Context:
                 new = _other(command)
             elif follow.position is not None:
                 new = _moved(command, follow.position)
+                # "for all" after "lock the doors": the place already meant, so no follow-up of it
+                # (talk in the window heard as a phrase that would repeat the last command)
+                if new is not None and _placed(new) == _placed(command):
+                    new = None
             else:
                 new = None
             if new is not None:

@@ -115,6 +115,27 @@ def test_a_follow_up_phrase_alone_is_no_request(parser: Parser) -> None:
         assert _got(dialogue, text) == [], text
 
 
+@pytest.mark.parametrize(
+    ("first", "said"),
+    [
+        ("lock the doors", "for all"),  # "purple" heard "for all" in the window after a lock
+        ("lock the doors", "and all of them"),
+        ("open the driver window", "and the driver's too"),
+        ("turn on the driver seat heating", "same for the driver"),
+    ],
+)
+def test_a_follow_up_naming_the_place_already_meant_is_no_follow_up(
+    templates: Parser, first: str, said: str
+) -> None:
+    dialogue = Dialogue(templates, Vehicle(FakeBridge()))
+    dialogue.handle(first)
+    assert _got(dialogue, said) == [], said
+    # the same words after a request for another place are a follow-up
+    dialogue = Dialogue(templates, Vehicle(FakeBridge()))
+    dialogue.handle(first.replace("the doors", "the passenger door").replace("driver", "passenger"))
+    assert _got(dialogue, said), said
+
+
 def test_follow_ups_go_through_the_same_guards_and_questions(
     car_at_40: Car, templates: Parser, tmp_path: Path
 ) -> None:
