@@ -81,6 +81,10 @@ def rescore(
 ANSWERS = frozenset({"assistant.confirm", "assistant.deny"})
 """A yes or a no: taken without a wake word only while a question waits for it ("okay", "right",
 "no" are talk)."""
+SAID_TO_ANYONE = frozenset({"sorry", "what", "huh", "eh", "excuse me", "pardon", "pardon me", "sorry what"})
+"""Ways to ask for a repeat that passengers say to each other as often: said alone without a wake word,
+they are talk, not for the assistant ("excuse me" in the window repeated the last reply). "say that
+again" or "what did you say" still are."""
 
 
 def sure(
@@ -91,7 +95,8 @@ def sure(
 ) -> bool:
     """Sure enough to act on without a wake word: a follow-up phrase (``follow_up``, given while
     the last turn's commands are live), or every piece of ``text`` (cut at "and", "then", commas)
-    matched whole by one template, and a yes or a no only when ``answers`` (a question waits).
+    matched whole by one template, and a yes or a no only when ``answers`` (a question waits); never a
+    word said to anyone (``SAID_TO_ANYONE``).
     Stricter than the parser's own template reading, which drops pieces it cannot match: misheard
     chatter "i need wiper and then open the way home" is wipers.set to it."""
     if follow_up is not None and follow_up(text):
@@ -99,6 +104,8 @@ def sure(
     from assistant.nlu.templates import clean
 
     said = clean(text)
+    if said in SAID_TO_ANYONE:
+        return False
     try:
         whole = templates.match_piece(said)
         found = [whole] if whole is not None else [templates.match_piece(p) for p in PIECES.split(said)]

@@ -52,3 +52,11 @@ def test_sure_needs_every_piece_matched_whole() -> None:
     assert not sure("i need wiper and then open the way home", TEMPLATES)
     assert sure("a bit more", TEMPLATES, follow_up=lambda t: t == "a bit more")
     assert not sure("a bit more", TEMPLATES)
+
+
+def test_sure_takes_no_word_said_to_anyone_as_a_repeat() -> None:
+    # "excuse me" in the window, between passengers, repeated the last reply
+    for said in ("excuse me", "sorry", "what", "pardon"):
+        assert TEMPLATES.parse(said).commands[0].intent == "assistant.repeat", said
+        assert not sure(said, TEMPLATES), said
+    assert sure("say that again", TEMPLATES) and sure("what did you say", TEMPLATES)
