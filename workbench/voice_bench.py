@@ -360,9 +360,15 @@ def _spoken_turns(turns: list[VoiceTurn], starts_ms: list[float]) -> list[list[V
 
 
 def _heard(parts: Any, tag: str, audio: AudioChunk, nlu: str | None) -> list[VoiceTurn]:
-    """``audio`` through the pipeline with the wake word on, a fresh car and dialogue of its own."""
+    """``audio`` through the pipeline with the wake word on, a fresh car and dialogue of its own, its
+    doors locked first as the typed multi-turn test's car has them (the simulated parked car starts
+    unlocked, where "unlock the driver door" changes nothing and "not the driver, the passenger" has
+    nothing to undo)."""
+    from assistant.vehicle.signals import load_signals
+
     s = _settings(tag, nlu)
     with open_car(s) as car:
+        car.bridge.actuate({name: 1 for name in load_signals() if name.endswith(".IsLocked")})
         pipeline = VoicePipeline(parts, open_dialogue(s, car), s.voice, bridge=car.bridge, synthesize=False)
         try:
             return pipeline.run(audio)
