@@ -107,8 +107,26 @@ trains on piper joe, en-us+m3, en+f3 and asr_loop.MORE_VOICES): British RP with 
 English with variant f2 slowed and lowered by 8 % (a sox-style speed change)."""
 
 
+SYNTHESIZERS = {
+    "espeak-ng": ("apt-get install espeak-ng", ("wpm", "pitch", "speed")),
+    "flite": ("apt-get install flite", ("speed",)),
+}
+"""The synthesizers ``other_voice`` runs: how to install each, and its options."""
+
+
+def _flite_voices() -> list[str]:
+    import subprocess
+
+    try:
+        listed = subprocess.run(["flite", "-lv"], check=True, capture_output=True, text=True).stdout
+    except FileNotFoundError as err:
+        raise RuntimeError(f"flite is not installed; run: {SYNTHESIZERS['flite'][0]}") from err
+    return listed.split(":", 1)[-1].split()
+
+
 def other_voice(text: str, voice: str) -> AudioChunk:
-    """``text`` in an espeak-ng voice: ``espeak-ng:NAME[,wpm=N][,pitch=P][,speed=F]``.
+    """``text`` in an espeak-ng or a flite voice: ``espeak-ng:NAME[,wpm=N][,pitch=P][,speed=F]`` or
+    ``flite:NAME[,speed=F]`` (flite's voices: kal, kal16, awb, rms, slt; ``flite -lv``).
 
     wpm and pitch are espeak-ng's own (-s, -p: 0-99, 50 its default); speed resamples the
     result by F as sox's ``speed`` effect does (pitch and tempo together: 0.9 is lower and slower).
@@ -118,19 +136,28 @@ def other_voice(text: str, voice: str) -> AudioChunk:
 
     engine, _, spec = voice.partition(":")
     name, *opts = spec.split(",")
+    usage = f"use {PIPER_JOE}, espeak-ng:NAME[,wpm=N][,pitch=P][,speed=F] or flite:NAME[,speed=F]"
     try:
         kv = {k: float(v) for k, v in (o.split("=", 1) for o in opts)}
     except ValueError as err:
-        raise ValueError(f"voice {voice!r}: options are wpm=N, pitch=P, speed=F") from err
-    if engine != "espeak-ng" or not name or set(kv) - {"wpm", "pitch", "speed"}:
-        raise ValueError(f"voice {voice!r}: use {PIPER_JOE} or espeak-ng:NAME[,wpm=N][,pitch=P][,speed=F]")
-    cmd = ["espeak-ng", "-v", name, "-s", str(int(kv.get("wpm", 175))), "-p", str(int(kv.get("pitch", 50)))]
+        raise ValueError(f"voice {voice!r}: {usage}") from err
+    if engine not in SYNTHESIZERS or not name or set(kv) - set(SYNTHESIZERS[engine][1]):
+        raise ValueError(f"voice {voice!r}: {usage}")
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "s.wav"
+        if engine == "espeak-ng":
+            wpm, pitch = str(int(kv.get("wpm", 175))), str(int(kv.get("pitch", 50)))
+            cmd = ["espeak-ng", "-v", name, "-s", wpm, "-p", pitch, "-w", str(wav), text]
+        else:
+            cmd = ["flite", "-voice", name, "-t", text, "-o", str(wav)]
+            if name not in _flite_voices():  # flite speaks in its default voice when it knows no name
+                raise ValueError(f"voice {voice!r}: flite has the voices {', '.join(_flite_voices())}")
         try:
-            subprocess.run([*cmd, "-w", str(wav), text], check=True, capture_output=True)
+            subprocess.run(cmd, check=True, capture_output=True)
         except FileNotFoundError as err:
-            raise RuntimeError("espeak-ng is not installed; run: apt-get install espeak-ng") from err
+            raise RuntimeError(f"{engine} is not installed; run: {SYNTHESIZERS[engine][0]}") from err
+        except subprocess.CalledProcessError as err:
+            raise ValueError(f"voice {voice!r}: {engine} failed: {err.stderr.decode(errors='replace')}") from err
         audio = to_stream_format(read_wav(wav))
     speed = kv.get("speed", 1.0)
     if speed != 1.0:
@@ -165,13 +192,18 @@ def _settings(tag: str, nlu_engine: str | None = None, **voice: Any) -> Settings
 # -- accuracy ------------------------------------------------------------------------------------
 
 
+def _accuracy_settings(args: argparse.Namespace, tag: str) -> Settings:
+    """``accuracy``'s settings: the recognizer of ``--engine`` (name[:model])."""
+    return _engine_settings(args.engine, tag, args.nlu, semantic_endpointing=not args.plain)
+
+
 def bench_accuracy(args: argparse.Namespace) -> None:
     rows = read_set(Path(args.set))
     speech = SpeechCache()
     t0 = time.perf_counter()
     clips = [speech.get(text, voice=args.voice) for text, _ in rows]
     print(f"speech ({args.voice}) for {len(rows)} lines: {time.perf_counter() - t0:.0f} s", flush=True)
-    settings = _settings("acc", args.nlu, semantic_endpointing=not args.plain)
+    settings = _accuracy_settings(args, "acc")
     parts = build_parts(settings, wake=False, tts=False)
     if args.ps:
         from assistant.asr.pocketsphinx import PocketsphinxRecognizer
@@ -182,7 +214,7 @@ def bench_accuracy(args: argparse.Namespace) -> None:
     print(f"asr: {parts.asr_choice}", flush=True)
     for snr in [None, *args.snr]:
         label = "clean" if snr is None else f"{snr:g}dB"
-        s = _settings(f"acc{label}", args.nlu, semantic_endpointing=not args.plain)
+        s = _accuracy_settings(args, f"acc{label}")
         ok = 0
         misses = []
         # where the lines went: acted on as said / right but asked back or dropped by the policy /
@@ -206,7 +238,8 @@ def bench_accuracy(args: argparse.Namespace) -> None:
                         print(f"  HELD {label} | {text} | {[c['decision']['reason'] for c in got]}")
                 else:
                     tally["nlu" if _words(heard) == _words(text) else "asr"] += 1
-                    misses.append((text, heard, [(c["intent"], c["slots"]) for c in got]))
+                    outcome = [(c["intent"], c["slots"], c.get("decision", {}).get("outcome")) for c in got]
+                    misses.append((text, heard, outcome))
         if args.verbose:
             for text, heard, shown in misses:
                 print(f"  MISS {label} | {text} | heard {heard!r} | got {shown}")
@@ -646,9 +679,10 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _engine_settings(spec: str, tag: str, nlu: str | None) -> Settings:
+def _engine_settings(spec: str, tag: str, nlu: str | None, **extra: Any) -> Settings:
+    """Settings with the recognizer ``spec`` (registry name, and the model after a colon)."""
     name, _, model = spec.partition(":")
-    voice: dict[str, Any] = {"asr_engine": name}
+    voice: dict[str, Any] = {"asr_engine": name, **extra}
     if model:
         voice["whisper_model"] = model
     return _settings(tag, nlu, **voice)
@@ -1004,7 +1038,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("-v", "--verbose", action="store_true", help="accuracy: print every miss")
     ap.add_argument("--engines", nargs="*", default=list(ENGINES), help="engines: recognizers to compare")
-    ap.add_argument("--engine", default="pocketsphinx", help="engine: the one recognizer to measure")
+    ap.add_argument("--engine", default="pocketsphinx", help="engine, accuracy: the one recognizer to measure")
     ap.add_argument("--dev-n", type=int, default=30, help="engines: dev lines (the first n)")
     ap.add_argument("--ood-n", type=int, default=30, help="engines: out-of-domain sentences (the first n)")
     ap.add_argument("--json-out", help="engines: write every figure here as JSON")
