@@ -339,9 +339,20 @@ class Context:
     """Whether the last turn changed the car (what an ``instead`` undoes first)."""
     resolved: FollowUp | None = None
     """The follow-up the current turn was read as (None: it was not one)."""
+    carried: tuple[bool, ...] = ()
+    """Per command of ``last``: carried out (False: asked back, not done yet; see ``remember``)."""
+    settled: bool = True
+    """Whether every action of the last turn ended as asked (no timeout, no failure): a follow-up
+    naming the same place again is then no follow-up, else it is a retry."""
 
     def live(self) -> tuple[Command, ...]:
         return self.last if self.last and self.clock() - self.at <= self.expire_s else ()
+
+    def follows(self, text: str) -> bool:
+        """Whether ``text`` is a follow-up phrase that resolves against the live context to commands
+        (what the follow-up window may take as one), without changing anything."""
+        follow = classify(text)
+        return follow is not None and bool(self._resolved(follow))
 
     def resolve(self, text: str, commands: tuple[Command, ...]) -> tuple[Command, ...]:
         """The commands to run for ``text``, given the parser's ``commands``."""
@@ -351,16 +362,27 @@ class Context:
         follow = classify(text)
         if follow is None:
             return commands
-        last = self.live()
         # "lock it", "do that again" mean something alone; "the other one", "a bit more" do not
         # (the SLM reads a lone "turn them off" as doors.unlock: no verb, no fallback)
         standalone = commands if follow.kind == "repeat" or follow.verb is not None else ()
-        if not last:
+        out = self._resolved(follow)
+        if not out:
             return standalone
+        self.resolved = follow
+        return tuple(out)
+
+    def _resolved(self, follow: FollowUp) -> list[Command]:
+        last = self.live()
+        carried = self.carried if len(self.carried) == len(last) else (True,) * len(last)
         out: list[Command] = []
-        for command in last:
+        for command, done in zip(last, carried, strict=True):
             new: Command | None
-            if follow.kind == "repeat":
+            if not done and not (follow.kind in ("also", "other") and (follow.other or follow.position)):
+                # asked back, not done: only another place for the same intent ("and the rear ones
+                # too"), itself asked back; "too much", "close it" or "not that one" of a window that
+                # never opened would move the car on a phrase alone
+                new = None
+            elif follow.kind == "repeat":
                 new = command
             elif follow.kind in ("more", "less"):
                 new = _step(command, follow.kind == "more")
@@ -370,9 +392,10 @@ class Context:
                 new = _other(command)
             elif follow.position is not None:
                 new = _moved(command, follow.position)
-                # "for all" after "lock the doors": the place already meant, so no follow-up of it
-                # (talk in the window heard as a phrase that would repeat the last command)
-                if new is not None and _placed(new) == _placed(command):
+                # "for all" after "lock the doors" done: the place already meant, so no follow-up of
+                # it (talk in the window heard as a phrase that would repeat the last command); after
+                # a door that did not confirm, the same words are a retry
+                if new is not None and self.settled and _placed(new) == _placed(command):
                     new = None
             else:
                 new = None
@@ -380,30 +403,36 @@ class Context:
                 out.append(new)
         if out and follow.kind == "instead" and self.changed:
             out.insert(0, Command("assistant.undo", {}, min(c.confidence for c in out)))
-        if not out:
-            return standalone
-        self.resolved = follow
-        return tuple(out)
+        return out
 
     def remember(self, turn: Turn) -> None:
         """Keep ``turn``'s car commands as the context, or forget it after an unrelated turn."""
         followed, self.resolved = self.resolved is not None, None
         intents = {c.intent for c in turn.commands}
+        changed = any(a.status in ("done", "moving", "timeout") and a.previous for a in turn.actions)
         if intents and intents <= KEEPS_CONTEXT:
+            done = {a.intent for a in turn.actions if a.previous} if changed else set()
+            if any(not c and cmd.intent in done for cmd, c in zip(self.last, self.carried, strict=True)):
+                # a yes carried out the follow-up that was asked: it is done now, and "not that one"
+                # undoes it
+                pairs = zip(self.last, self.carried, strict=True)
+                self.carried = tuple(c or cmd.intent in done for cmd, c in pairs)
+                self.changed, self.at = True, self.clock()
             return
         # only what the policy let act: a command asked back (weak evidence) or dropped is no context,
         # else "do that again" or "a bit more" would carry it out with no yes. One exception: a
         # security or safety command made from a follow-up phrase heard (always asked back, whatever
-        # the evidence) stays the referent, so that "and the rear ones too" after "the other one" still
-        # means the windows; what a follow-up makes of it is a security or safety command again, asked
-        # back again (Policy.template_agreement), or its reverse ("close it again").
+        # the evidence) stays the referent, not carried out, so that "and the rear ones too" after
+        # "the other one" still means the windows, asked back again (Policy.template_agreement);
+        # nothing else resolves against it (``_resolved``).
         decided = turn.decisions or (None,) * len(turn.commands)
-        car = tuple(
-            c
+        kept = [
+            (c, d is None or d.outcome == "acted")
             for c, d in zip(turn.commands, decided, strict=True)
             if not c.intent.startswith("assistant.") and c.intent != "vehicle.query"
             and (d is None or d.outcome == "acted" or (followed and _asked_as_follow_up(d)))
-        )
-        self.last, self.at = car, self.clock()
-        self.changed = any(a.status in ("done", "moving", "timeout") and a.previous for a in turn.actions)
-
+        ]
+        self.last, self.carried = tuple(c for c, _ in kept), tuple(done for _, done in kept)
+        self.at = self.clock()
+        self.changed = changed
+        self.settled = not any(a.status in ("timeout", "failed") for a in turn.actions)

@@ -228,7 +228,7 @@ class Dialogue:
         policy, parser = self.policy, self.parser
         live = self.context.live()
         decisions = [
-            policy.decide(c, policy.evidence(c, text, speech, parser, live), moving) for c in commands
+            policy.decide(c, policy.evidence(c, text, speech, parser, live, moving), moving) for c in commands
         ]
         said_not, unread = negation(text), unreadable_number(text)
         for i, d in enumerate(decisions):

@@ -336,7 +336,9 @@ class Policy:
             self._templates = parser
         self.templates  # noqa: B018 - built here, not at the first request
 
-    def template_agreement(self, command: Command, text: str, live: tuple[Command, ...] = ()) -> float:
+    def template_agreement(
+        self, command: Command, text: str, live: tuple[Command, ...] = (), moving: bool = False
+    ) -> float:
         """The templates' confidence in ``command`` read from ``text``; 0 when they read it differently,
         or leave words of ``text`` unread ("heat then open mind about it": they read "heat" and drop
         the rest, where the language model heard a request for more heat).
@@ -357,7 +359,7 @@ class Policy:
         if classify(text) is not None:
             from assistant.context import family
 
-            if self.risks.risk(command) == "safety":
+            if self.risks.risk(command, moving) == "safety":
                 return 0.0  # "i feel a bit car sick" heard "the all seat" after an unlock: unlock all
             return 1.0 if any(family(c.intent) == family(command.intent) for c in live) else 0.0
         templates = self.templates
@@ -383,9 +385,11 @@ class Policy:
         speech: Speech | None = None,
         parser: Parser | None = None,
         live: tuple[Command, ...] = (),
+        moving: bool = False,
     ) -> dict[str, float]:
         """The evidence for ``command`` read from ``text`` (and the recogniser's, for speech); ``live``:
-        the last turn's commands, which a follow-up phrase may refer to."""
+        the last turn's commands, which a follow-up phrase may refer to; ``moving``: the car is driving
+        (what is a safety function then, see ``RiskTable.risk``)."""
         out = {"parse": command.confidence, "words": words_known(text, self.vocabulary)}
         if speech is None:
             return out
@@ -401,7 +405,7 @@ class Policy:
                     pass
             out["nbest"] = agree / len(texts)
         if text.strip():
-            out["templates"] = self.template_agreement(command, text, live)
+            out["templates"] = self.template_agreement(command, text, live, moving)
         return out
 
     def decide(self, command: Command, evidence: Mapping[str, float], moving: bool = False) -> Decision:

@@ -136,6 +136,18 @@ def test_a_follow_up_naming_the_place_already_meant_is_no_follow_up(
     assert _got(dialogue, said), said
 
 
+def test_the_same_place_again_after_a_door_that_did_not_confirm_is_a_retry(templates: Parser) -> None:
+    rear_right = "Vehicle.Cabin.Door.Row2.PassengerSide.IsLocked"
+    bridge = FakeBridge(values={n: 0 for n in ("Vehicle.Cabin.Door.Row1.DriverSide.IsLocked", rear_right)})
+    bridge.silent.add(rear_right)
+    dialogue = Dialogue(templates, Vehicle(bridge))
+    first = dialogue.handle("lock the doors")
+    assert [a.status for a in first.actions] == ["timeout"]
+    bridge.silent.clear()
+    assert [c["intent"] for c in _got(dialogue, "all of them")] == ["doors.lock"]
+    assert bridge.values[rear_right] == 1
+
+
 def test_follow_ups_go_through_the_same_guards_and_questions(
     car_at_40: Car, templates: Parser, tmp_path: Path
 ) -> None:

@@ -336,7 +336,9 @@ def test_a_spoken_follow_up_counts_as_read_by_the_templates(bridge: FakeBridge) 
     assert turn.decisions[0].evidence["templates"] == 0.0 and turn.decisions[0].outcome == ASKED
 
 
-def test_a_follow_up_asked_back_stays_the_referent_and_its_follow_ups_are_asked_too(bridge: FakeBridge) -> None:
+def test_a_follow_up_asked_back_stays_the_referent_and_its_follow_ups_are_asked_too(
+    bridge: FakeBridge,
+) -> None:
     """'open the driver window', 'the other one' (asked back), 'and the rear ones too': the third turn
     means the windows, and is asked back in turn; nothing opened but the first window."""
     d = Dialogue(load_parser("slm"), Vehicle(bridge))
@@ -349,6 +351,49 @@ def test_a_follow_up_asked_back_stays_the_referent_and_its_follow_ups_are_asked_
     assert rear.decisions[0].outcome == ASKED
     # one actuation: the driver window; none for the passenger side or the rear
     assert len(bridge.sent) == 1 and all("DriverSide" in name for name in bridge.sent[0])
+
+
+@pytest.mark.parametrize(
+    "then", ["too much", "a bit less", "close it", "not that one, the rear", "do that again"]
+)
+def test_nothing_but_another_place_resolves_against_a_follow_up_not_carried_out(then: str) -> None:
+    """'the other one' asked back, never answered: 'too much' would close the passenger window (a
+    comfort command, acted) on a phrase alone; it refers to nothing done, so it means nothing."""
+    passenger = "Vehicle.Cabin.Door.Row1.PassengerSide.Window.Position"
+    bridge = FakeBridge(values={passenger: 50})
+    d = Dialogue(load_parser("slm"), Vehicle(bridge))
+    d.handle("open the driver window 20 percent", Speech(0.3, (), "open the driver window 20 percent"))
+    assert d.handle("the other one", Speech(0.3, (), "the other one")).decisions[0].outcome == ASKED
+    turn = d.handle(then, Speech(0.3, (), then))
+    assert all(dec.outcome != ACTED or c.intent.startswith("assistant.") and c.intent != "assistant.undo"
+               for c, dec in zip(turn.commands, turn.decisions, strict=True)), turn.commands
+    assert bridge.values[passenger] == 50 and len(bridge.sent) == 1
+
+
+def test_a_yes_to_a_follow_up_makes_it_the_change_not_that_one_undoes(bridge: FakeBridge) -> None:
+    d = Dialogue(load_parser("slm"), Vehicle(bridge))
+    d.handle("open the driver window", Speech(0.3, (), "open the driver window"))
+    d.handle("the other one", Speech(0.3, (), "the other one"))
+    d.handle("yes", Speech(0.3, (), "yes"))
+    turn = d.handle("not that one, the rear", Speech(0.3, (), "not that one, the rear"))
+    assert [c.intent for c in turn.commands][:1] == ["assistant.undo"]
+    assert turn.decisions[0].outcome == ASKED  # an undo moves the car: asked back, from a phrase
+
+
+def test_a_follow_up_of_what_is_a_safety_function_only_while_driving_is_asked_back(
+    bridge: FakeBridge,
+) -> None:
+    # closing a window is comfort parked, safety at 60 km/h: "and the passenger's too" is asked back then
+    bridge.values["Vehicle.Speed"] = 60.0
+    bridge.values["Vehicle.Cabin.Door.Row1.DriverSide.Window.Position"] = 50
+    bridge.values["Vehicle.Cabin.Door.Row1.PassengerSide.Window.Position"] = 50
+    d = Dialogue(load_parser("slm"), Vehicle(bridge))
+    first = d.handle("close the driver window", Speech(0.3, (), "close the driver window"))
+    assert first.decisions[0].outcome == ACTED and first.decisions[0].risk == "safety"
+    turn = d.handle("and the passenger's too", Speech(0.3, (), "and the passenger's too"))
+    assert [(c.intent, dict(c.slots)) for c in turn.commands] == [("window.close", {"window": "passenger"})]
+    assert turn.decisions[0].outcome == ASKED
+    assert bridge.values["Vehicle.Cabin.Door.Row1.PassengerSide.Window.Position"] == 50
 
 
 def test_a_command_asked_back_for_weak_evidence_is_no_referent(bridge: FakeBridge) -> None:
