@@ -60,7 +60,6 @@ from assistant.asr.base import Recognizer, Transcript, choose_engine, load_recog
 from assistant.audio import AudioChunk, concat, silence, split, to_stream_format
 from assistant.audit import Heard, entry_of
 from assistant.config import Settings, VoiceSettings
-from assistant.context import classify
 from assistant.dialogue import Dialogue, Turn
 from assistant.errors import AssistantError
 from assistant.events import Event, WindowEnd
@@ -632,7 +631,9 @@ class VoicePipeline:
             grammar=self.parts.grammar,
             floor=self.voice.semantic_min_confidence,
             is_cut_off=lambda text: cut_off(text, endpoint),
-            follow_up=self._follow_up_phrase(),
+            # while a question waits, the heard answer is not outranked by a follow-up alternative
+            # ("yeah go ahead" read as "too much")
+            follow_up=self._follow_up_phrase() if self.dialogue.pending is None else None,
         )
         if chosen != vt.text:
             self._emit(ev.Rescored(endpoint.at_ms, vt.text, chosen))
@@ -661,10 +662,12 @@ class VoicePipeline:
 
     def _follow_up_phrase(self) -> Callable[[str], bool] | None:
         """While the last turn's commands are live, what recognises a follow-up phrase ("and the
-        passenger side too", "a bit more"): as exact a match as a template's."""
-        if not self.dialogue.context.live():
+        passenger side too", "a bit more") that resolves against them to commands: as exact a match
+        as a template's."""
+        context = self.dialogue.context
+        if not context.live():
             return None
-        return lambda text: classify(text) is not None
+        return context.follows
 
     def _log_dropped(self, vt: VoiceTurn, text: str) -> None:
         """An audit entry for words in the window that were not acted on, with the rule that dropped them."""

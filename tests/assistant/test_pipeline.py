@@ -268,3 +268,20 @@ def test_wake_word_then_only_a_cough_gets_no_command(
     assert turns and turns[0].wake is not None
     assert all(t.commands == [] and t.frames == [] for t in turns)
     assert "frame" not in events.kinds()
+
+
+def test_while_a_question_waits_the_answer_heard_is_not_outranked_by_a_follow_up(
+    car: Car, settings: Settings
+) -> None:
+    from assistant.nlu.templates import TemplateParser
+
+    # "the other one" is asked back (a window opening from a follow-up phrase); the yes is heard
+    # with "and the rear ones too" among its alternatives, a follow-up phrase of the window asked about
+    script = ["open the driver window", "the other one", ("yeah go ahead", ("and the rear ones too",))]
+    pipeline, events, _ = fake_pipeline(car, settings, script)
+    pipeline.parts.grammar = TemplateParser()
+    gap = silence(700)
+    turns = pipeline.run(concat([buzz(600), gap, buzz(600), gap, buzz(600), silence(200)]))
+    assert turns[1].reply == "Do you want me to open the passenger window?"
+    assert turns[2].text == "yeah go ahead" and "rescored" not in events.kinds()
+    assert [c["intent"] for c in turns[2].commands] == ["assistant.confirm"]
