@@ -95,8 +95,8 @@ def sure(
 ) -> bool:
     """Sure enough to act on without a wake word: a follow-up phrase (``follow_up``, given while
     the last turn's commands are live), or every piece of ``text`` (cut at "and", "then", commas)
-    matched whole by one template, and a yes or a no only when ``answers`` (a question waits); never a
-    word said to anyone (``SAID_TO_ANYONE``).
+    matched whole by one template, and a yes or a no only when ``answers`` (a question waits); a
+    word said to anyone (``SAID_TO_ANYONE``) only then too.
     Stricter than the parser's own template reading, which drops pieces it cannot match: misheard
     chatter "i need wiper and then open the way home" is wipers.set to it."""
     if follow_up is not None and follow_up(text):
@@ -104,7 +104,8 @@ def sure(
     from assistant.nlu.templates import clean
 
     said = clean(text)
-    if said in SAID_TO_ANYONE:
+    # while a question waits, "sorry?" is the driver who did not catch it
+    if not answers and " ".join(re.findall(r"[\w']+", said)) in SAID_TO_ANYONE:
         return False
     try:
         whole = templates.match_piece(said)

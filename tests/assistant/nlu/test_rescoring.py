@@ -54,9 +54,12 @@ def test_sure_needs_every_piece_matched_whole() -> None:
     assert not sure("a bit more", TEMPLATES)
 
 
-def test_sure_takes_no_word_said_to_anyone_as_a_repeat() -> None:
+def test_sure_takes_no_word_said_to_anyone_as_a_repeat_unless_a_question_waits() -> None:
     # "excuse me" in the window, between passengers, repeated the last reply
-    for said in ("excuse me", "sorry", "what", "pardon"):
+    for said in ("excuse me", "sorry", "what", "pardon", "sorry, what?", "Excuse me?"):
         assert TEMPLATES.parse(said).commands[0].intent == "assistant.repeat", said
-        assert not sure(said, TEMPLATES), said
-    assert sure("say that again", TEMPLATES) and sure("what did you say", TEMPLATES)
+        assert not sure(said, TEMPLATES, answers=False), said
+        # "Do you want me to unlock the doors?" - "sorry?": the driver did not catch the question
+        assert sure(said, TEMPLATES, answers=True), said
+    for said in ("say that again", "what did you say"):
+        assert sure(said, TEMPLATES, answers=False), said
