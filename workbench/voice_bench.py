@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -114,14 +115,16 @@ SYNTHESIZERS = {
 """The synthesizers ``other_voice`` runs: how to install each, and its options."""
 
 
+@functools.cache
 def _flite_voices() -> list[str]:
+    """flite's voices that speak any text (``awb_time`` speaks only the time of day)."""
     import subprocess
 
     try:
         listed = subprocess.run(["flite", "-lv"], check=True, capture_output=True, text=True).stdout
     except FileNotFoundError as err:
         raise RuntimeError(f"flite is not installed; run: {SYNTHESIZERS['flite'][0]}") from err
-    return listed.split(":", 1)[-1].split()
+    return [v for v in listed.split(":", 1)[-1].split() if not v.endswith("_time")]
 
 
 def other_voice(text: str, voice: str) -> AudioChunk:
@@ -143,6 +146,11 @@ def other_voice(text: str, voice: str) -> AudioChunk:
         raise ValueError(f"voice {voice!r}: {usage}") from err
     if engine not in SYNTHESIZERS or not name or set(kv) - set(SYNTHESIZERS[engine][1]):
         raise ValueError(f"voice {voice!r}: {usage}")
+    bounds = {"speed": (0.5, 2.0), "wpm": (80, 450), "pitch": (0, 99)}
+    for k, v in kv.items():
+        low, high = bounds[k]
+        if not low <= v <= high:  # nan too
+            raise ValueError(f"voice {voice!r}: {k} must be within {low:g}..{high:g}")
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "s.wav"
         if engine == "espeak-ng":
@@ -157,7 +165,8 @@ def other_voice(text: str, voice: str) -> AudioChunk:
         except FileNotFoundError as err:
             raise RuntimeError(f"{engine} is not installed; run: {SYNTHESIZERS[engine][0]}") from err
         except subprocess.CalledProcessError as err:
-            raise ValueError(f"voice {voice!r}: {engine} failed: {err.stderr.decode(errors='replace')}") from err
+            said = err.stderr.decode(errors="replace")
+            raise ValueError(f"voice {voice!r}: {engine} failed: {said}") from err
         audio = to_stream_format(read_wav(wav))
     speed = kv.get("speed", 1.0)
     if speed != 1.0:
@@ -194,7 +203,7 @@ def _settings(tag: str, nlu_engine: str | None = None, **voice: Any) -> Settings
 
 def _accuracy_settings(args: argparse.Namespace, tag: str) -> Settings:
     """``accuracy``'s settings: the recognizer of ``--engine`` (name[:model])."""
-    return _engine_settings(args.engine, tag, args.nlu, semantic_endpointing=not args.plain)
+    return _engine_settings(args.engine or "auto", tag, args.nlu, semantic_endpointing=not args.plain)
 
 
 def bench_accuracy(args: argparse.Namespace) -> None:
@@ -207,6 +216,9 @@ def bench_accuracy(args: argparse.Namespace) -> None:
     parts = build_parts(settings, wake=False, tts=False)
     if args.ps:
         from assistant.asr.pocketsphinx import PocketsphinxRecognizer
+
+        if args.engine not in (None, "pocketsphinx"):
+            raise SystemExit(f"--ps sets pocketsphinx's options; it does not go with --engine {args.engine}")
 
         options = {k: _number(v) for k, v in (kv.split("=", 1) for kv in args.ps)}
         parts.recognizer = PocketsphinxRecognizer(**options)
@@ -401,7 +413,9 @@ def _heard(parts: Any, tag: str, audio: AudioChunk, nlu: str | None) -> list[Voi
 
     s = _settings(tag, nlu)
     with open_car(s) as car:
-        car.bridge.actuate({name: 1 for name in load_signals() if name.endswith(".IsLocked")})
+        locks = car.bridge.actuate({name: 1 for name in load_signals() if name.endswith(".IsLocked")})
+        if set(locks.confirmed) != set(locks.targets):
+            raise RuntimeError(f"the simulated car did not lock its doors before dialogue {tag}: {locks}")
         pipeline = VoicePipeline(parts, open_dialogue(s, car), s.voice, bridge=car.bridge, synthesize=False)
         try:
             return pipeline.run(audio)
@@ -940,7 +954,8 @@ def bench_engines(args: argparse.Namespace) -> None:
 
 
 def bench_engine(args: argparse.Namespace) -> None:
-    result = measure_engine(args.engine, Path(args.set), args.dev_n, args.ood_n, args.snr, args.nlu)
+    engine = args.engine or "pocketsphinx"
+    result = measure_engine(engine, Path(args.set), args.dev_n, args.ood_n, args.snr, args.nlu)
     print("engine-result: " + json.dumps(result), flush=True)
 
 
@@ -1038,7 +1053,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("-v", "--verbose", action="store_true", help="accuracy: print every miss")
     ap.add_argument("--engines", nargs="*", default=list(ENGINES), help="engines: recognizers to compare")
-    ap.add_argument("--engine", default="pocketsphinx", help="engine, accuracy: the one recognizer to measure")
+    ap.add_argument(
+        "--engine", help="engine, accuracy: the one recognizer to measure (default: pocketsphinx; accuracy: "
+        "the product's choice, voice.asr_engine auto)"
+    )
     ap.add_argument("--dev-n", type=int, default=30, help="engines: dev lines (the first n)")
     ap.add_argument("--ood-n", type=int, default=30, help="engines: out-of-domain sentences (the first n)")
     ap.add_argument("--json-out", help="engines: write every figure here as JSON")

@@ -27,6 +27,9 @@ def test_a_slower_voice_is_longer() -> None:
         ("flite:slt,wpm=150", "flite:NAME[,speed=F]"),
         ("festival:kal", "espeak-ng:NAME"),
         ("espeak-ng:en-us,speed=fast", "espeak-ng:NAME"),
+        ("espeak-ng:en-us,speed=0", "speed must be within"),
+        ("flite:slt,speed=nan", "speed must be within"),
+        ("flite:awb_time", "flite has the voices"),  # it speaks only the time of day
     ],
 )
 def test_a_voice_it_cannot_speak_is_refused_with_the_forms_it_can(voice: str, says: str) -> None:
