@@ -81,6 +81,8 @@ def rescore(
 ANSWERS = frozenset({"assistant.confirm", "assistant.deny"})
 """A yes or a no: taken without a wake word only while a question waits for it ("okay", "right",
 "no" are talk)."""
+LONE_WORD_INTENTS = frozenset({"assistant.cancel"})
+"""What one word alone may be without a wake word, whatever the window: "stop" halts a window on its way."""
 SAID_TO_ANYONE = frozenset({"sorry", "what", "huh", "eh", "excuse me", "pardon", "pardon me", "sorry what"})
 """Ways to ask for a repeat that passengers say to each other as often: said alone without a wake word,
 they are talk, not for the assistant ("excuse me" in the window repeated the last reply). "say that
@@ -96,7 +98,7 @@ def sure(
     """Sure enough to act on without a wake word: a follow-up phrase (``follow_up``, given while
     the last turn's commands are live), or every piece of ``text`` (cut at "and", "then", commas)
     matched whole by one template, and a yes or a no only when ``answers`` (a question waits); a
-    word said to anyone (``SAID_TO_ANYONE``) only then too.
+    word said to anyone (``SAID_TO_ANYONE``) only then too; one word alone only as a stop or an answer.
     Stricter than the parser's own template reading, which drops pieces it cannot match: misheard
     chatter "i need wiper and then open the way home" is wipers.set to it."""
     if follow_up is not None and follow_up(text):
@@ -114,4 +116,11 @@ def sure(
         return False
     if not answers and any(m is not None and m.command.intent in ANSWERS for m in found):
         return False
+    if len(said.split()) == 1:
+        # one word is too little to tell it was said to the assistant ("elephant" heard "help", "oh
+        # dear" over music heard "demute"): only a stop (what is moving halts), or the answer to a
+        # waiting question; a follow-up phrase ("more") was taken above
+        lone = LONE_WORD_INTENTS | (ANSWERS | {"assistant.repeat"} if answers else frozenset())
+        if not all(m is not None and m.command.intent in lone for m in found):
+            return False
     return all(m is not None and m.command.confidence >= GRAMMAR_CONFIDENCE for m in found)

@@ -63,3 +63,14 @@ def test_sure_takes_no_word_said_to_anyone_as_a_repeat_unless_a_question_waits()
         assert sure(said, TEMPLATES, answers=True), said
     for said in ("say that again", "what did you say"):
         assert sure(said, TEMPLATES, answers=False), said
+
+
+def test_one_word_alone_is_only_a_stop_or_an_answer_without_the_wake_word() -> None:
+    # out-of-domain talk in the window: "elephant" heard "help" at 10 dB, "oh dear" heard "demute" over music
+    for said in ("help", "demute", "unmute", "louder"):
+        assert TEMPLATES.parse(said).commands, said
+        assert not sure(said, TEMPLATES, answers=False) and not sure(said, TEMPLATES, answers=True), said
+    assert sure("stop", TEMPLATES, answers=False)
+    assert sure("yes", TEMPLATES, answers=True) and not sure("yes", TEMPLATES, answers=False)
+    assert sure("turn up the volume", TEMPLATES, answers=False)
+    assert sure("more", TEMPLATES, follow_up=lambda t: t == "more")
