@@ -340,10 +340,11 @@ class Context:
     resolved: FollowUp | None = None
     """The follow-up the current turn was read as (None: it was not one)."""
     carried: tuple[bool, ...] = ()
-    """Per command of ``last``: carried out (False: asked back, not done yet; see ``remember``)."""
-    settled: bool = True
-    """Whether every action of the last turn ended as asked (no timeout, no failure): a follow-up
-    naming the same place again is then no follow-up, else it is a retry."""
+    """Per command of ``last``: carried out (False: asked back, not done yet; see ``remember``). Not
+    set for each command of ``last`` (a context built in code), none counts as carried out."""
+    unanswered: bool = False
+    """Whether the current turn's follow-up was made from a command asked back and not done: the
+    dialogue asks it back whatever its risk (a window closing once the car has stopped included)."""
 
     def live(self) -> tuple[Command, ...]:
         return self.last if self.last and self.clock() - self.at <= self.expire_s else ()
@@ -356,7 +357,7 @@ class Context:
 
     def resolve(self, text: str, commands: tuple[Command, ...]) -> tuple[Command, ...]:
         """The commands to run for ``text``, given the parser's ``commands``."""
-        self.resolved = None
+        self.resolved, self.unanswered = None, False
         if any(c.intent == "assistant.why" for c in commands):
             return tuple(c for c in commands if c.intent == "assistant.why")
         follow = classify(text)
@@ -369,18 +370,22 @@ class Context:
         if not out:
             return standalone
         self.resolved = follow
+        self.unanswered = not all(self._carried())
         return tuple(out)
+
+    def _carried(self) -> tuple[bool, ...]:
+        """``carried``, one per command of ``last``; none carried out when they do not line up."""
+        return self.carried if len(self.carried) == len(self.last) else (False,) * len(self.last)
 
     def _resolved(self, follow: FollowUp) -> list[Command]:
         last = self.live()
-        carried = self.carried if len(self.carried) == len(last) else (True,) * len(last)
         out: list[Command] = []
-        for command, done in zip(last, carried, strict=True):
+        for command, done in zip(last, self._carried() if last else (), strict=True):
             new: Command | None
-            if not done and not (follow.kind in ("also", "other") and (follow.other or follow.position)):
+            if not done and not (follow.other or follow.position):
                 # asked back, not done: only another place for the same intent ("and the rear ones
-                # too"), itself asked back; "too much", "close it" or "not that one" of a window that
-                # never opened would move the car on a phrase alone
+                # too", "no, the rear ones"), itself asked back; "too much", "close it" of a window
+                # that never opened would move the car on a phrase alone
                 new = None
             elif follow.kind == "repeat":
                 new = command
@@ -392,10 +397,10 @@ class Context:
                 new = _other(command)
             elif follow.position is not None:
                 new = _moved(command, follow.position)
-                # "for all" after "lock the doors" done: the place already meant, so no follow-up of
-                # it (talk in the window heard as a phrase that would repeat the last command); after
-                # a door that did not confirm, the same words are a retry
-                if new is not None and self.settled and _placed(new) == _placed(command):
+                # "for all" after "lock the doors": the place already meant, so no follow-up of it
+                # (talk in the window heard as a phrase that would repeat the last command; a door
+                # that did not confirm is tried again with a request of its own)
+                if new is not None and _placed(new) == _placed(command):
                     new = None
             else:
                 new = None
@@ -412,10 +417,10 @@ class Context:
         changed = any(a.status in ("done", "moving", "timeout") and a.previous for a in turn.actions)
         if intents and intents <= KEEPS_CONTEXT:
             done = {a.intent for a in turn.actions if a.previous} if changed else set()
-            if any(not c and cmd.intent in done for cmd, c in zip(self.last, self.carried, strict=True)):
+            pairs = list(zip(self.last, self._carried(), strict=True))
+            if any(not c and cmd.intent in done for cmd, c in pairs):
                 # a yes carried out the follow-up that was asked: it is done now, and "not that one"
                 # undoes it
-                pairs = zip(self.last, self.carried, strict=True)
                 self.carried = tuple(c or cmd.intent in done for cmd, c in pairs)
                 self.changed, self.at = True, self.clock()
             return
@@ -435,4 +440,3 @@ class Context:
         self.last, self.carried = tuple(c for c, _ in kept), tuple(done for _, done in kept)
         self.at = self.clock()
         self.changed = changed
-        self.settled = not any(a.status in ("timeout", "failed") for a in turn.actions)

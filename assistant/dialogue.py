@@ -231,7 +231,12 @@ class Dialogue:
             policy.decide(c, policy.evidence(c, text, speech, parser, live, moving), moving) for c in commands
         ]
         said_not, unread = negation(text), unreadable_number(text)
+        unanswered = self.context.resolved is not None and self.context.unanswered
         for i, d in enumerate(decisions):
+            # a follow-up of a question never answered ("and the rear too" after "the other one" was
+            # asked back): asked back in turn, whatever its risk now (the car may have stopped since)
+            if unanswered and d.outcome == ACTED and not commands[i].intent.startswith("assistant."):
+                decisions[i] = d = replace(d, outcome=ASKED, reason="a follow-up of a question not answered")
             # "no need to open the window", "don't unlock the doors": whatever the parser made of it,
             # nothing that moves the car goes out without a yes
             # (an undo moves the car too: "no need to undo" undid the last change)

@@ -396,6 +396,34 @@ def test_a_follow_up_of_what_is_a_safety_function_only_while_driving_is_asked_ba
     assert bridge.values["Vehicle.Cabin.Door.Row1.PassengerSide.Window.Position"] == 50
 
 
+def test_a_follow_up_of_an_unanswered_question_is_asked_back_even_once_it_is_no_safety_function(
+    bridge: FakeBridge,
+) -> None:
+    """At 60 km/h 'and the passenger's too' (a window closing) is asked back; the car stops; 'and the
+    rear too' of that unanswered question is a comfort function now, and still asked back."""
+    bridge.values["Vehicle.Speed"] = 60.0
+    for side in ("Row1.DriverSide", "Row1.PassengerSide", "Row2.DriverSide", "Row2.PassengerSide"):
+        bridge.values[f"Vehicle.Cabin.Door.{side}.Window.Position"] = 50
+    d = Dialogue(load_parser("slm"), Vehicle(bridge))
+    d.handle("close the driver window", Speech(0.3, (), "close the driver window"))
+    asked = d.handle("and the passenger's too", Speech(0.3, (), "and the passenger's too"))
+    assert asked.decisions[0].outcome == ASKED
+    bridge.values["Vehicle.Speed"] = 0.0
+    turn = d.handle("and the rear too", Speech(0.3, (), "and the rear too"))
+    assert [(c.intent, dict(c.slots)) for c in turn.commands] == [("window.close", {"window": "rear"})]
+    assert turn.decisions[0].outcome == ASKED and turn.decisions[0].risk == "comfort"
+    assert bridge.values["Vehicle.Cabin.Door.Row2.DriverSide.Window.Position"] == 50
+
+
+def test_no_the_rear_ones_redirects_an_unanswered_follow_up_asked_back(bridge: FakeBridge) -> None:
+    d = Dialogue(load_parser("slm"), Vehicle(bridge))
+    d.handle("open the driver window", Speech(0.3, (), "open the driver window"))
+    d.handle("the other one", Speech(0.3, (), "the other one"))
+    turn = d.handle("no, the rear ones", Speech(0.3, (), "no, the rear ones"))
+    assert [(c.intent, dict(c.slots)) for c in turn.commands] == [("window.open", {"window": "rear"})]
+    assert turn.decisions[0].outcome == ASKED and len(bridge.sent) == 1  # no undo: nothing was done
+
+
 def test_a_command_asked_back_for_weak_evidence_is_no_referent(bridge: FakeBridge) -> None:
     """A window heard with a posterior under the bar is asked back; 'do that again' then has nothing
     to repeat, so it cannot carry the window out with no yes."""
