@@ -649,7 +649,8 @@ class VoicePipeline:
             return False
         follow_up = self._follow_up_phrase()
         phrase = follow_up is not None and follow_up(text)
-        floor = WINDOW_FOLLOW_UP_POSTERIOR if phrase else WINDOW_MIN_POSTERIOR
+        # a one-word phrase ("more") is as thin as a one-word command: the command's floor
+        floor = WINDOW_FOLLOW_UP_POSTERIOR if phrase and len(text.split()) > 1 else WINDOW_MIN_POSTERIOR
         if posterior is not None and posterior < floor:
             return False
         from assistant.nlu.templates import TemplateParser

@@ -83,6 +83,8 @@ ANSWERS = frozenset({"assistant.confirm", "assistant.deny"})
 "no" are talk)."""
 LONE_WORD_INTENTS = frozenset({"assistant.cancel"})
 """What one word alone may be without a wake word, whatever the window: "stop" halts a window on its way."""
+LONE_ANSWERS = frozenset({"yes", "yeah", "yep", "yup", "no", "nope"})
+"""The one-word answers to a waiting question taken without a wake word."""
 SAID_TO_ANYONE = frozenset({"sorry", "what", "huh", "eh", "excuse me", "pardon", "pardon me", "sorry what"})
 """Ways to ask for a repeat that passengers say to each other as often: said alone without a wake word,
 they are talk, not for the assistant ("excuse me" in the window repeated the last reply). "say that
@@ -116,11 +118,19 @@ def sure(
         return False
     if not answers and any(m is not None and m.command.intent in ANSWERS for m in found):
         return False
-    if len(said.split()) == 1:
+    lone = re.findall(r"[\w']+", said)
+    if len(lone) == 1:
         # one word is too little to tell it was said to the assistant ("elephant" heard "help", "oh
-        # dear" over music heard "demute"): only a stop (what is moving halts), or the answer to a
-        # waiting question; a follow-up phrase ("more") was taken above
-        lone = LONE_WORD_INTENTS | (ANSWERS | {"assistant.repeat"} if answers else frozenset())
-        if not all(m is not None and m.command.intent in lone for m in found):
+        # dear" over music heard "demute"): only a stop (what is moving halts), or, while a question
+        # waits, a plain yes or no ("mhm", "right", "okay" are what listeners say to anyone) or a
+        # "sorry?"; a follow-up phrase ("more") was taken above
+        def fits(intent: str) -> bool:
+            if intent in LONE_WORD_INTENTS:
+                return True
+            if not answers:
+                return False
+            return intent == "assistant.repeat" or (intent in ANSWERS and lone[0] in LONE_ANSWERS)
+
+        if not all(m is not None and fits(m.command.intent) for m in found):
             return False
     return all(m is not None and m.command.confidence >= GRAMMAR_CONFIDENCE for m in found)

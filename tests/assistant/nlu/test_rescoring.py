@@ -72,5 +72,9 @@ def test_one_word_alone_is_only_a_stop_or_an_answer_without_the_wake_word() -> N
         assert not sure(said, TEMPLATES, answers=False) and not sure(said, TEMPLATES, answers=True), said
     assert sure("stop", TEMPLATES, answers=False)
     assert sure("yes", TEMPLATES, answers=True) and not sure("yes", TEMPLATES, answers=False)
+    assert sure("nope", TEMPLATES, answers=True) and sure("yes please", TEMPLATES, answers=True)
+    # what a listener says to anyone is no yes without the wake word, even while a question waits
+    for said in ("mhm", "okay", "right", "alright", "fine"):
+        assert not sure(said, TEMPLATES, answers=True), said
     assert sure("turn up the volume", TEMPLATES, answers=False)
     assert sure("more", TEMPLATES, follow_up=lambda t: t == "more")
