@@ -632,7 +632,7 @@ class VoicePipeline:
             floor=self.voice.semantic_min_confidence,
             is_cut_off=lambda text: cut_off(text, endpoint),
             # while a question waits, the heard answer is not outranked by a follow-up alternative
-            # ("yeah go ahead" read as "too much")
+            # ("yeah go ahead" read as its alternative "and the rear ones too")
             follow_up=self._follow_up_phrase() if self.dialogue.pending is None else None,
         )
         if chosen != vt.text:
