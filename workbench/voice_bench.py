@@ -1,6 +1,6 @@
 """Voice benchmarks: the figures of the voice issue's Targets, printed, not asserted.
 
-    python -m workbench.voice_bench accuracy [--set eval/dev_text.tsv] [--snr 10]
+    python -m workbench.voice_bench accuracy [--set eval/dev_text.tsv] [--snr 10] [--voice V] [--engine E]
     python -m workbench.voice_bench wake [--minutes 30]
     python -m workbench.voice_bench latency [--set ...] [--n 40]
     python -m workbench.voice_bench idle [--seconds 60]
@@ -1041,7 +1041,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--voice",
         default=PIPER_JOE,
-        help=f"accuracy: who speaks the set: {PIPER_JOE} or espeak-ng:NAME[,wpm=N][,pitch=P][,speed=F]",
+        help=f"accuracy: who speaks the set: {PIPER_JOE}, espeak-ng:NAME[,wpm=N][,pitch=P][,speed=F] "
+        "or flite:NAME[,speed=F]",
     )
     ap.add_argument("--plain", action="store_true", help="accuracy: silence endpointing only")
     ap.add_argument(
