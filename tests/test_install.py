@@ -168,5 +168,6 @@ def test_simulate_offline_from_elsewhere(installed: Installed) -> None:
     records = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert len(records) == 8
     lock = next(r for r in records if r["asked"] == "lock the doors")
-    assert (lock["verdict"], lock["confirmed"]) == ("right", True)
+    # what was heard and done, when it fails (it once did in a fresh-clone run, not reproduced since)
+    assert (lock["verdict"], lock["confirmed"]) == ("right", True), json.dumps(lock["turns"])
     assert (sim / "drive.wav").stat().st_size > 0
