@@ -27,25 +27,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     return int(train_main(args.pass_through))
 
 
-def cmd_voice_bench(args: argparse.Namespace) -> int:
+def _run(module: str, args: argparse.Namespace, cannot: str, install: str) -> int:
+    """``module.main`` on the pass-through arguments, or an error saying what could not be imported
+    (``cannot``) and what to install (``install``, followed by ``BENCH_HINT``)."""
     try:
-        voice_bench = importlib.import_module("workbench.voice_bench")
+        found = importlib.import_module(module)
     except ImportError as err:
-        raise ConfigError(
-            f"voice-bench is part of the workbench, which cannot be imported here ({err}); "
-            f"install it from a clone: {BENCH_HINT}"
-        ) from err
-    return int(voice_bench.main(args.pass_through))
+        raise ConfigError(f"{cannot} ({err}); {install}: {BENCH_HINT}") from err
+    return int(found.main(args.pass_through))
+
+
+def cmd_voice_bench(args: argparse.Namespace) -> int:
+    cannot = "voice-bench is part of the workbench, which cannot be imported here"
+    return _run("workbench.voice_bench", args, cannot, "install it from a clone")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    try:
-        bench = importlib.import_module("workbench.bench")
-    except ImportError as err:
-        raise ConfigError(
-            f"bench cannot be imported here ({err}); install its extra from a clone: {BENCH_HINT}"
-        ) from err
-    return int(bench.main(args.pass_through))
+    return _run("workbench.bench", args, "bench cannot be imported here", "install its extra from a clone")
 
 
 def register(add: Callable[..., argparse.ArgumentParser]) -> None:
