@@ -132,7 +132,8 @@ def test_words_heard_with_a_low_posterior_in_the_window_are_dropped(
     # of 0.0 (python -m workbench.bench.window_false_starts -v): the heating went off again. (A lone
     # "undo" is no longer taken in the window at any posterior, test_rescoring: "undo that" is.)
     pipeline, _, tts = fake_pipeline(car, settings, [], wake_at=[100])
-    pipeline.parts.recognizer = Scripted([("turn on the passenger seat heating", 0.3), ("undo that", posterior)])
+    script = [("turn on the passenger seat heating", 0.3), ("undo that", posterior)]
+    pipeline.parts.recognizer = Scripted(script)
     turns = pipeline.run(concat([silence(200), buzz(700), silence(600), buzz(900), silence(600)]))
     assert turns[1].follow_up and turns[1].text == "undo that"
     assert ([c["intent"] for c in turns[1].commands] == ["assistant.undo"]) is undone

@@ -112,7 +112,7 @@ def test_requests_with_out_of_range_numbers_stay_requests() -> None:
 
 def test_no_data_folder_reads_nothing_outside_the_repo(monkeypatch: pytest.MonkeyPatch) -> None:
     # no default beside the repository: without --data-dir or $CAR_ASSISTANT_DATA_DIR, CLINC150 is
-    # asked for by name, never looked for in ../shared
+    # asked for by name, never looked for in a folder beside the repository
     from workbench.training.data import DATA_DIR_ENV, default_data_dir
 
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
