@@ -108,8 +108,9 @@ def sure(
     from assistant.nlu.templates import clean
 
     said = clean(text)
+    lone = re.findall(r"[\w']+", said)
     # while a question waits, "sorry?" is the driver who did not catch it
-    if not answers and " ".join(re.findall(r"[\w']+", said)) in SAID_TO_ANYONE:
+    if not answers and " ".join(lone) in SAID_TO_ANYONE:
         return False
     try:
         whole = templates.match_piece(said)
@@ -118,7 +119,6 @@ def sure(
         return False
     if not answers and any(m is not None and m.command.intent in ANSWERS for m in found):
         return False
-    lone = re.findall(r"[\w']+", said)
     if len(lone) == 1:
         # one word is too little to tell it was said to the assistant ("elephant" heard "help", "oh
         # dear" over music heard "demute"): only a stop (what is moving halts), or, while a question
