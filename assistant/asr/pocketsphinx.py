@@ -253,10 +253,12 @@ class PocketsphinxRecognizer(Recognizer):
         head = AudioChunk(head.rate, head.width, head.channels, head.audio[: 2 * 16000 * ADAPT_MAX_S])
         if not head.audio:
             return
-        audio = self._floored(head).audio
         if self._floor is not None:
             # the recording's own loudness from its start, so its first words get their floor
             self._floor.reset(NoiseFloor.loudest(head))
+        audio = self._floored(head).audio
+        if self._floor is not None:
+            self._floor.reset(NoiseFloor.loudest(head))  # the request starts from the same state
         before = _cmn_vector(self._decoder.get_cmn(False))
         self._decoder.start_utt()
         self._decoder.process_raw(audio, False, False)
