@@ -45,3 +45,13 @@ def test_a_small_run_decodes_piper_speech_and_a_setting_changes_it(
     rates = [float(x) for x in re.findall(r"figure: wer .+ = ([\d.]+)  \(", capsys.readouterr().out)]
     assert len(rates) == 2
     assert rates[0] <= 0.25 and rates[1] > rates[0] + 0.3
+
+
+def test_bad_input_is_refused_naming_what_to_change() -> None:
+    with pytest.raises(SystemExit):
+        main(["--n", "0"])
+    small = ["--n", "1", "--voices", "piper:joe", "--snr"]
+    with pytest.raises(SystemExit, match="pocketsphinx refuses it"):
+        main([*small, "--settings", '{"nosuch": 1}'])
+    with pytest.raises(SystemExit, match="--voices: voice 'nosuch'"):
+        main(["--n", "1", "--voices", "nosuch", "--snr"])
