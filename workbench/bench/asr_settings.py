@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if not conditions:
         raise SystemExit("no condition left: give --snr levels with --no-clean")
 
+    from assistant.asr.base import AsrError
     from assistant.asr.domain import domain_lm
     from assistant.asr.pocketsphinx import PocketsphinxRecognizer
     from workbench.voice_bench import SpeechCache
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     for text, options in zip(args.settings, settings, strict=True):
         try:
             recognizer = PocketsphinxRecognizer(**options)
-        except (KeyError, ValueError, TypeError) as err:
+        except (KeyError, ValueError, TypeError, AsrError) as err:
             raise SystemExit(f"--settings {text!r}: pocketsphinx refuses it ({err})") from err
         t0 = time.perf_counter()
         rates: dict[str, float] = {}

@@ -53,5 +53,7 @@ def test_bad_input_is_refused_naming_what_to_change() -> None:
     small = ["--n", "1", "--voices", "piper:joe", "--snr"]
     with pytest.raises(SystemExit, match="pocketsphinx refuses it"):
         main([*small, "--settings", '{"nosuch": 1}'])
+    with pytest.raises(SystemExit, match="pocketsphinx refuses it"):
+        main([*small, "--settings", '{"mllr": "/nonexistent/mllr_matrix"}'])
     with pytest.raises(SystemExit, match="--voices: voice 'nosuch'"):
         main(["--n", "1", "--voices", "nosuch", "--snr"])
