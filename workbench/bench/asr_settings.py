@@ -9,9 +9,10 @@ lines of ``models/slm/heldout.tsv`` (held out from the SLM's training; some are 
 recogniser's domain model too), every word in the domain model, a fixed shuffle. The default voices
 are piper joe and espeak-ng voices the SLM's training used; the unseen-voice benchmark's voices
 (``workbench/voice_bench.py UNSEEN_VOICES``, flite) are for that benchmark, not for this one. Each
-voice speaks them clean and with car noise at each ``--snr``; each recording is decoded with the
-pipeline's channel adaptation (``reset`` with the recording), then fed in 20 ms chunks, without
-endpointing. Prints one ``figure:`` line per setting: the mean word error rate over the voices and
+voice speaks them clean and with car noise at each ``--snr``; each recording gets the pipeline's
+channel adaptation (``reset`` with the recording), then is decoded as the speech section of
+``car-assistant bench`` decodes it (``workbench.bench.speech.decode``: 30 ms chunks, no endpointing).
+Prints one ``figure:`` line per setting: the mean word error rate over the voices and
 conditions, then each one's. Speech is cached as the voice benchmark's is.
 
 Known biases, the same for every setting (kept so that the README's figures reproduce): digits are
@@ -29,12 +30,13 @@ import random
 import re
 import time
 import zlib
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.audio import AudioChunk, split
+from assistant.audio import AudioChunk
 from assistant.voice_sim import mix_at_snr
+from workbench.bench.scoring import edit_distance
+from workbench.bench.speech import decode
 
 HELDOUT = Path(__file__).resolve().parents[2] / "models" / "slm" / "heldout.tsv"
 VOICES = ("piper:joe", "espeak-ng:en-us+m3", "espeak-ng:en+f3", "espeak-ng:en-gb-scotland+m2")
@@ -43,15 +45,6 @@ VOICES = ("piper:joe", "espeak-ng:en-us+m3", "espeak-ng:en+f3", "espeak-ng:en-gb
 
 def words(text: str) -> list[str]:
     return re.sub(r"[^a-z' ]", " ", text.lower().replace("-", " ")).split()
-
-
-def edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        diag, row[0] = row[0], i
-        for j, y in enumerate(b, 1):
-            diag, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diag + (x != y))
-    return row[len(b)]
 
 
 def sentences(n: int, vocabulary: frozenset[str], path: Path = HELDOUT, seed: int = 7) -> list[str]:
@@ -125,10 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                     seed = zlib.crc32(t.encode()) % 1000
                     audio: AudioChunk = clip if snr is None else mix_at_snr(clip, snr, seed=seed)
                     recognizer.reset(audio)
-                    recognizer.begin()
-                    for chunk in split(audio, 20):
-                        recognizer.accept(chunk)
-                    heard = recognizer.end().text
+                    heard = decode(recognizer, audio)
                     errors += edit_distance(t.split(), words(heard))
                     total += len(t.split())
                 rates[f"{voice.split(':')[-1]}/{'clean' if snr is None else f'{snr:g}dB'}"] = errors / total
